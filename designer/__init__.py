@@ -1,0 +1,1 @@
+"""LayerLoom's desktop designer (PySide6): built on the engine, never imported by it."""

@@ -1,0 +1,22 @@
+"""LayerLoom's headless engine: documents, validation, shape inference, compilation (no Qt, ever).
+
+    arch = engine.load("templates/cnn_digits.json")
+    problems, shapes = engine.check(arch)
+    model = engine.compile_model(arch)       # a torch.fx.GraphModule
+    print(engine.format_summary(engine.summarize(arch)))
+"""
+from .compiler import check, compile_model
+from .document import FORMAT_VERSION, Architecture, Edge, NodeBase, make_node
+from .errors import DocumentError, Problem
+from .files import dumps, from_dict, load, loads, save
+from .layers import REGISTRY, LayerSpec, TensorMeta
+from .schema import json_schema
+from .shapes import NodeInfo, ShapeReport, format_meta, infer_shapes
+from .summary import format_summary, summarize
+from .validate import validate
+
+__all__ = [
+    "FORMAT_VERSION", "REGISTRY", "Architecture", "DocumentError", "Edge", "LayerSpec", "NodeBase", "NodeInfo",
+    "Problem", "ShapeReport", "TensorMeta", "check", "compile_model", "dumps", "format_meta", "format_summary",
+    "from_dict", "infer_shapes", "json_schema", "load", "loads", "make_node", "save", "summarize", "validate",
+]

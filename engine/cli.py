@@ -1,0 +1,83 @@
+"""The `layerloom` command: check, summary and schema here; train and friends from engine.train;
+`design` and any other command from packages that declare a `layerloom.commands` entry point."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from importlib.metadata import entry_points
+
+from . import files
+from .compiler import check
+from .errors import DocumentError
+from .schema import json_schema
+from .summary import format_summary, summarize
+
+
+def _cmd_check(args) -> int:
+    failed = False
+    for path in args.files:
+        try:
+            problems, report = check(files.load(path))
+        except DocumentError as error:
+            problems, report = error.problems, None
+        for problem in problems:
+            print(f"{path}: {problem}")
+        if problems:
+            failed = True
+        else:
+            print(f"{path}: valid, {len(report.nodes)} nodes, {report.total_params:,} parameters")
+    return 1 if failed else 0
+
+
+def _cmd_summary(args) -> int:
+    summary = summarize(files.load(args.file))
+    print(json.dumps(summary, indent=2) if args.json else format_summary(summary))
+    return 0
+
+
+def _cmd_schema(args) -> int:
+    print(json.dumps(json_schema(), indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="layerloom", description="Design, check and train neural networks.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p = sub.add_parser("check", help="validate documents; exit 1 if any has a problem")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.set_defaults(run=_cmd_check)
+    p = sub.add_parser("summary", help="table of node, type, output shape and parameters")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(run=_cmd_summary)
+    p = sub.add_parser("schema", help="print the JSON Schema of the document format")
+    p.set_defaults(run=_cmd_schema)
+    for register in _plugin_registrars():
+        register(sub)
+    return parser
+
+
+def _plugin_registrars():
+    from .train import cli as train_cli
+    yield train_cli.register
+    for entry in entry_points(group="layerloom.commands"):
+        yield entry.load()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except DocumentError as error:
+        source = getattr(args, "file", None)
+        for problem in error.problems:
+            print(f"{source}: {problem}" if source else str(problem), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""Compilation of a valid document to a `torch.fx.GraphModule` whose submodules are named after node ids."""
+from __future__ import annotations
+
+import operator
+
+from torch import fx, nn
+
+from .document import Architecture
+from .errors import DocumentError
+from .shapes import DEFAULT_MAX_PARAMS, ShapeReport, _acyclic_order, infer_shapes
+from .validate import validate
+
+
+def check(arch: Architecture, max_params: int = DEFAULT_MAX_PARAMS) -> tuple[list, ShapeReport]:
+    """Every problem of a document (structure and shapes), and the shape table."""
+    report = infer_shapes(arch, max_params)
+    return validate(arch) + report.problems, report
+
+
+def compile_model(arch: Architecture, max_params: int = DEFAULT_MAX_PARAMS) -> fx.GraphModule:
+    """A trainable module for `arch`: forward takes the input nodes in document order and returns
+    the output nodes' values (one tensor, or a tuple in document order). Raises DocumentError."""
+    problems, report = check(arch, max_params)
+    if problems:
+        raise DocumentError(problems)
+    nodes = {n.id: n for n in arch.nodes}
+    root = nn.Module()
+    graph = fx.Graph()
+    values: dict[tuple[str, str], fx.Node] = {}
+    results: dict[str, fx.Node] = {}
+    used_ports = {(e.source, e.source_port) for e in arch.edges}
+    incoming: dict[str, list] = {node_id: [] for node_id in nodes}
+    for edge in arch.edges:
+        incoming[edge.target].append(edge)
+    for node_id in _acyclic_order(arch):
+        node = nodes[node_id]
+        sources = {p.name: [values[(e.source, e.source_port)] for e in incoming[node_id] if e.target_port == p.name]
+                   for p in node.spec.inputs}
+        if node.type == "input":
+            values[(node_id, "out")] = graph.placeholder(node_id)
+        elif node.type == "output":
+            results[node_id] = sources["in"][0]
+        else:
+            metas = {}
+            for edge in incoming[node_id]:
+                metas.setdefault(edge.target_port, []).append(report.nodes[edge.source].outputs[edge.source_port])
+            root.add_module(node_id, node.spec.build(node.params, metas))
+            kwargs = {name: srcs[0] for name, srcs in sources.items() if name != "in" and srcs}
+            call = graph.call_module(node_id, tuple(sources.get("in", ())), kwargs)
+            if len(node.spec.outputs) == 1:
+                values[(node_id, "out")] = call
+            for index, port in enumerate(node.spec.outputs if len(node.spec.outputs) > 1 else ()):
+                if (node_id, port) in used_ports:
+                    values[(node_id, port)] = graph.create_node(
+                        "call_function", operator.getitem, (call, index), name=f"{node_id}_{port}",
+                    )
+    outputs = [results[n.id] for n in arch.nodes if n.type == "output"]
+    graph.output(outputs[0] if len(outputs) == 1 else tuple(outputs))
+    module = fx.GraphModule(root, graph, class_name=_class_name(arch.name))
+    module.input_names = [n.id for n in arch.nodes if n.type == "input"]
+    module.output_names = [n.id for n in arch.nodes if n.type == "output"]
+    return module
+
+
+def _class_name(name: str) -> str:
+    cleaned = "".join(ch if ch.isalnum() else "_" for ch in name).strip("_")
+    return cleaned if cleaned.isidentifier() else "Model"
+

@@ -1,0 +1,118 @@
+"""The architecture document: nodes, edges, layout and training, as validated pydantic models."""
+from __future__ import annotations
+
+import keyword
+from typing import Annotated, Any, Literal, Union
+
+import networkx as nx
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
+
+from .layers import REGISTRY, LayerParams
+from .train.config import TrainingConfig
+
+FORMAT_VERSION = 1
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NodeBase(_Model):
+    """A layer in the graph; `params` is the params model of its `type`."""
+
+    id: str = Field(min_length=1, max_length=200, description="Unique Python identifier naming the layer.")
+    type: str
+    params: LayerParams
+
+    @property
+    def spec(self):
+        return REGISTRY[self.type]
+
+
+def _node_model(layer_type: str, params: type[LayerParams]) -> type[NodeBase]:
+    name = "".join(part.capitalize() for part in layer_type.split("_")) + "Node"
+    return create_model(
+        name, __base__=NodeBase,
+        type=(Literal[layer_type], ...),
+        params=(params, Field(default_factory=params)),
+    )
+
+
+NODE_MODELS = {t: _node_model(t, spec.params) for t, spec in REGISTRY.items()}
+Node = Annotated[Union[tuple(NODE_MODELS.values())], Field(discriminator="type")]
+_NODE_ADAPTER = TypeAdapter(Node)
+
+
+def make_node(id: str, type: str, **params: Any) -> NodeBase:
+    """Build a validated node, e.g. `make_node("conv1", "conv2d", out_channels=6)`."""
+    return _NODE_ADAPTER.validate_python({"id": id, "type": type, "params": params})
+
+
+class Edge(_Model):
+    """A connection from an output port of one node to an input port of another."""
+
+    source: str
+    target: str
+    source_port: str = "out"
+    target_port: str = "in"
+
+
+class Architecture(_Model):
+    """A whole LayerLoom document."""
+
+    format_version: Literal[1] = FORMAT_VERSION
+    name: str = Field("Untitled", max_length=200)
+    description: str = Field("", max_length=20_000)
+    nodes: list[Node] = Field(default_factory=list, max_length=100_000)
+    edges: list[Edge] = Field(default_factory=list, max_length=1_000_000)
+    layout: dict[str, tuple[float, float]] = Field(default_factory=dict)
+    training: TrainingConfig | None = None
+
+    def node(self, node_id: str) -> NodeBase:
+        """The node with this id (the first, if ids are duplicated)."""
+        for node in self.nodes:
+            if node.id == node_id:
+                return node
+        raise KeyError(node_id)
+
+    def graph(self) -> nx.MultiDiGraph:
+        """A networkx view: nodes keyed by id (attribute `node`), edges keyed by their index in `edges`."""
+        g = nx.MultiDiGraph()
+        for node in self.nodes:
+            if node.id not in g:
+                g.add_node(node.id, node=node)
+        for index, edge in enumerate(self.edges):
+            if edge.source in g and edge.target in g:
+                g.add_edge(edge.source, edge.target, key=index, edge=edge)
+        return g
+
+    def to_dict(self) -> dict:
+        """Plain JSON data: params and edge ports that equal their defaults are left out."""
+        data: dict[str, Any] = {"format_version": self.format_version, "name": self.name}
+        if self.description:
+            data["description"] = self.description
+        data["nodes"] = [_node_dict(n) for n in self.nodes]
+        data["edges"] = [e.model_dump(mode="json", exclude_defaults=True) for e in self.edges]
+        if self.layout:
+            data["layout"] = {k: list(v) for k, v in self.layout.items()}
+        if self.training is not None:
+            data["training"] = self.training.model_dump(mode="json", exclude_defaults=True)
+        return data
+
+
+def _node_dict(node: NodeBase) -> dict:
+    data: dict[str, Any] = {"id": node.id, "type": node.type}
+    params = node.params.model_dump(mode="json", exclude_defaults=True)
+    if params:
+        data["params"] = params
+    return data
+
+
+def is_valid_id(node_id: str) -> bool:
+    """A usable node id: a Python identifier, no keyword, no torch.nn.Module attribute."""
+    return node_id.isidentifier() and not keyword.iskeyword(node_id) and not hasattr(_module_type(), node_id)
+
+
+def _module_type():
+    from torch import nn
+    return nn.Module

@@ -1,0 +1,73 @@
+"""Convolutions over sequences (1d) and images (2d), and the transposed convolution."""
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+from torch import nn
+
+from .init import apply_init
+from .io import Size
+from .registry import WeightedParams, first_input, register, LayerSpec
+
+Kernel = Annotated[int, Field(ge=1, le=4096)]
+Pad = Annotated[int, Field(ge=0, le=4096)]
+Kernel2d = Kernel | tuple[Kernel, Kernel]
+Pad2d = Pad | tuple[Pad, Pad]
+
+
+class _ConvParams(WeightedParams):
+    out_channels: Size = Field(16, description="Number of output channels (filters).")
+    stride: Kernel2d = Field(1, description="Step between filter positions.")
+    dilation: Kernel2d = Field(1, description="Spacing between filter taps.")
+    groups: Size = Field(1, description="Split channels into groups convolved separately.")
+    bias: bool = Field(True, description="Learn a bias per output channel.")
+
+
+class Conv1dParams(_ConvParams):
+    kernel_size: Kernel = Field(3, description="Filter length.")
+    stride: Kernel = Field(1, description="Step between filter positions.")
+    dilation: Kernel = Field(1, description="Spacing between filter taps.")
+    padding: Pad | Literal["same", "valid"] = Field(0, description="Zeros added on both sides, or 'same'/'valid'.")
+
+
+class Conv2dParams(_ConvParams):
+    kernel_size: Kernel2d = Field(3, description="Filter size: one number or [height, width].")
+    padding: Pad2d | Literal["same", "valid"] = Field(0, description="Zeros added on each side, or 'same'/'valid'.")
+
+
+class ConvTranspose2dParams(_ConvParams):
+    kernel_size: Kernel2d = Field(2, description="Filter size: one number or [height, width].")
+    stride: Kernel2d = Field(2, description="Upsampling step.")
+    padding: Pad2d = Field(0, description="Removed from each side of the output.")
+    output_padding: Pad2d = Field(0, description="Extra size added to one side of the output.")
+
+
+def _conv_builder(cls: type[nn.Module], rank: int):
+    def build(p, inputs) -> nn.Module:
+        shape = first_input(inputs).shape
+        if len(shape) != rank + 1:
+            kind = "(channels, length)" if rank == 1 else "(channels, height, width)"
+            raise ValueError(f"expects input of shape {kind}, got {shape}")
+        extra = {"output_padding": p.output_padding} if cls is nn.ConvTranspose2d else {}
+        module = cls(
+            shape[0], p.out_channels, p.kernel_size, stride=p.stride, padding=p.padding,
+            dilation=p.dilation, groups=p.groups, bias=p.bias, **extra,
+        )
+        return apply_init(module, p)
+    return build
+
+
+register(LayerSpec(
+    type="conv1d", category="Convolution", params=Conv1dParams, build=_conv_builder(nn.Conv1d, 1),
+    palette_name="Conv 1D", doc="Slides learned filters along a (channels, length) sequence.",
+))
+register(LayerSpec(
+    type="conv2d", category="Convolution", params=Conv2dParams, build=_conv_builder(nn.Conv2d, 2),
+    palette_name="Conv 2D", doc="Slides learned filters over a (channels, height, width) image.",
+))
+register(LayerSpec(
+    type="conv_transpose2d", category="Convolution", params=ConvTranspose2dParams,
+    build=_conv_builder(nn.ConvTranspose2d, 2), palette_name="Transposed conv 2D",
+    doc="Learned upsampling of an image (the decoder half of an encoder-decoder).",
+))

@@ -1,0 +1,113 @@
+"""Recurrent layers (RNN, LSTM, GRU), optionally bidirectional, with a `state` port for encoder-decoders.
+
+Sequences are batch-first (N, T, F). The state travels batch-first too, (N, layers * directions, H),
+so that every edge carries the batch in dimension 0; an LSTM's state is the pair (h, c).
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from pydantic import Field
+from torch import nn
+
+from .init import apply_init
+from .io import Size
+from .registry import InputPort, LayerSpec, TensorMeta, WeightedParams, first_input, register
+
+
+class RecurrentParams(WeightedParams):
+    hidden_size: Size = Field(64, description="Units in the hidden state.")
+    num_layers: int = Field(1, ge=1, le=64, description="Stacked recurrent layers.")
+    bidirectional: bool = Field(False, description="Also read the sequence backwards (BiRNN / BiLSTM).")
+    return_sequences: bool = Field(
+        True, description="True: output every step (many-to-many); false: only the final state (many-to-one).",
+    )
+    dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Dropout between stacked layers (needs num_layers >= 2).")
+
+
+class RnnParams(RecurrentParams):
+    nonlinearity: Literal["tanh", "relu"] = Field("tanh", description="Activation of the hidden state.")
+
+
+class _Recurrent:
+    """Mixin over torch's recurrent modules: batch-first state, many-to-one output, (out, state) result."""
+
+    return_sequences: bool
+
+    def forward(self, x: torch.Tensor, state=None):
+        if state is not None:
+            state = _map_state(state, lambda t: t.transpose(0, 1).contiguous())
+        seq, final = super().forward(x, state)
+        out = seq if self.return_sequences else self.last_output(final)
+        return out, _map_state(final, lambda t: t.transpose(0, 1))
+
+    def last_output(self, final) -> torch.Tensor:
+        """The top layer's final hidden state, both directions joined: the many-to-one summary."""
+        h = final[0] if isinstance(final, tuple) else final
+        return torch.cat([h[-2], h[-1]], dim=-1) if self.bidirectional else h[-1]
+
+
+class RNNLayer(_Recurrent, nn.RNN):
+    pass
+
+
+class LSTMLayer(_Recurrent, nn.LSTM):
+    pass
+
+
+class GRULayer(_Recurrent, nn.GRU):
+    pass
+
+
+def _map_state(state, fn):
+    return tuple(fn(t) for t in state) if isinstance(state, tuple) else fn(state)
+
+
+def state_meta(p: RecurrentParams, is_lstm: bool):
+    """Meta of the state port: (layers * directions, hidden_size), paired for an LSTM."""
+    meta = TensorMeta((p.num_layers * (2 if p.bidirectional else 1), p.hidden_size))
+    return (meta, meta) if is_lstm else meta
+
+
+def _builder(cls: type[nn.Module]):
+    is_lstm = cls is LSTMLayer
+
+    def build(p: RecurrentParams, inputs) -> nn.Module:
+        shape = first_input(inputs).shape
+        if len(shape) != 2:
+            raise ValueError(f"expects a sequence (steps, features), got {shape}")
+        if p.dropout > 0 and p.num_layers < 2:
+            raise ValueError("dropout acts between stacked layers: set num_layers >= 2 or dropout 0")
+        state_in = inputs.get("state")
+        if state_in:
+            want = state_meta(p, is_lstm)
+            if state_in[0] != want:
+                raise ValueError(f"state input is {_describe(state_in[0])} but this layer's state is {_describe(want)}")
+        extra = {"nonlinearity": p.nonlinearity} if cls is RNNLayer else {}
+        module = cls(
+            shape[1], p.hidden_size, num_layers=p.num_layers, bidirectional=p.bidirectional,
+            dropout=p.dropout, batch_first=True, **extra,
+        )
+        module.return_sequences = p.return_sequences
+        return apply_init(module, p)
+    return build
+
+
+def _describe(meta) -> str:
+    if isinstance(meta, tuple) and meta and isinstance(meta[0], TensorMeta):
+        return "(h, c) of shape " + str(meta[0].shape)
+    return f"of shape {meta.shape}" if isinstance(meta, TensorMeta) else str(meta)
+
+
+_PORTS = (InputPort("in"), InputPort("state", optional=True))
+for _type, _cls, _params, _name, _doc in [
+    ("rnn", RNNLayer, RnnParams, "RNN", "Plain (Elman) recurrent layer: h_t = f(W x_t + U h_(t-1) + b)."),
+    ("lstm", LSTMLayer, RecurrentParams, "LSTM", "Long short-term memory: gated cell state that carries long-range memory."),
+    ("gru", GRULayer, RecurrentParams, "GRU", "Gated recurrent unit: a lighter gated alternative to the LSTM."),
+]:
+    register(LayerSpec(
+        type=_type, category="Recurrent", params=_params, build=_builder(_cls), inputs=_PORTS,
+        outputs=("out", "state"), palette_name=_name, doc=_doc,
+        presets={f"Bi{_name}": {"bidirectional": True}},
+    ))

@@ -1,0 +1,95 @@
+"""The layer registry: each layer type is declared once, here, and everything else reads it."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Literal, NamedTuple
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+
+InitScheme = Literal[
+    "default", "normal_0.01", "lecun_normal", "xavier_uniform", "xavier_normal",
+    "kaiming_uniform", "kaiming_normal", "orthogonal",
+]
+
+CATEGORIES = (
+    "Inputs and outputs", "Dense", "Convolution", "Pooling", "Recurrent",
+    "Normalization", "Activations", "Merge and residual", "Reshaping",
+)
+
+
+class LayerParams(BaseModel):
+    """Base of every layer's params model: strict, immutable, JSON round-trippable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WeightedParams(LayerParams):
+    """Params shared by every layer that has weights."""
+
+    init: InitScheme = Field("default", description="How weights start; biases start at zero unless 'default'.")
+    init_gain: float = Field(
+        1.0, gt=0, le=100,
+        description="Factor applied to the initial weights (above 1 a recurrent weight explodes, below 1 it vanishes).",
+    )
+
+
+class TensorMeta(NamedTuple):
+    """Shape (without the batch dimension) and dtype of one tensor flowing along an edge."""
+
+    shape: tuple[int, ...]
+    dtype: torch.dtype = torch.float32
+
+
+@dataclass(frozen=True)
+class InputPort:
+    """A named input of a layer: `multiple` ports take several edges, `optional` ones may be left open."""
+
+    name: str = "in"
+    optional: bool = False
+    multiple: bool = False
+    min_count: int = 1
+
+
+Inputs = dict[str, list]  # port name -> list of TensorMeta (or tuples of them, for an LSTM state)
+Builder = Callable[[LayerParams, Inputs], torch.nn.Module]
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """Everything LayerLoom knows about one layer type."""
+
+    type: str
+    category: str
+    doc: str
+    params: type[LayerParams] = LayerParams
+    build: Builder | None = None  # None for graph inputs and outputs, which become the forward's args and result
+    inputs: tuple[InputPort, ...] = (InputPort(),)
+    outputs: tuple[str, ...] = ("out",)
+    palette_name: str | None = None
+    presets: dict[str, dict] = field(default_factory=dict)  # palette entries with preset params, e.g. BiLSTM
+
+    @property
+    def initializable(self) -> bool:
+        return issubclass(self.params, WeightedParams)
+
+    def input_port(self, name: str) -> InputPort | None:
+        return next((p for p in self.inputs if p.name == name), None)
+
+
+REGISTRY: dict[str, LayerSpec] = {}
+
+
+def register(spec: LayerSpec) -> LayerSpec:
+    """Add a layer type; a type is declared exactly once."""
+    if spec.type in REGISTRY:
+        raise ValueError(f"layer type {spec.type!r} is already registered")
+    if spec.category not in CATEGORIES:
+        raise ValueError(f"unknown category {spec.category!r}")
+    REGISTRY[spec.type] = spec
+    return spec
+
+
+def first_input(inputs: Inputs) -> TensorMeta:
+    """The meta of the tensor arriving at the `in` port."""
+    return inputs["in"][0]

@@ -1,0 +1,177 @@
+"""Shape inference: a pass that runs each layer on fake tensors and returns a side table of shapes and sizes.
+
+Torch itself computes every shape (no hand-written formulas), under `FakeTensorMode`, so nothing is
+allocated: an architecture over the parameter limit is refused before any memory is used. Results are
+cached per (type, params, input shapes), so re-checking a graph after one edit only redoes what changed.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+import networkx as nx
+import torch
+from torch._subclasses.fake_tensor import FakeTensorMode
+
+from .document import Architecture, NodeBase
+from .errors import Problem
+from .layers import TensorMeta
+
+DEFAULT_MAX_PARAMS = 2_000_000_000
+_FAKE_BATCH = 2
+_CACHE_SIZE = 16_384
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    """What flows out of one node (port -> meta; an output node shows what it receives) and its parameters."""
+
+    outputs: dict[str, object]
+    params: int = 0
+    trainable: int = 0
+
+    @property
+    def shape(self):
+        """The meta of the main output ('out')."""
+        return self.outputs.get("out")
+
+
+@dataclass
+class ShapeReport:
+    """The side table of shape inference, and every problem met."""
+
+    nodes: dict[str, NodeInfo] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def total_params(self) -> int:
+        return sum(info.params for info in self.nodes.values())
+
+    @property
+    def trainable_params(self) -> int:
+        return sum(info.trainable for info in self.nodes.values())
+
+
+def format_meta(meta) -> str:
+    """'(1, 8, 8)' for a tensor, '(h (1, 64), c (1, 64))' for an LSTM state."""
+    if isinstance(meta, TensorMeta):
+        return "(" + ", ".join(str(d) for d in meta.shape) + ("," if len(meta.shape) == 1 else "") + ")"
+    return "(h " + format_meta(meta[0]) + ", c " + format_meta(meta[1]) + ")"
+
+
+def meta_to_json(meta) -> list:
+    """A shape as JSON: a list of ints, or a list of such lists for an LSTM state."""
+    return list(meta.shape) if isinstance(meta, TensorMeta) else [meta_to_json(m) for m in meta]
+
+
+def infer_shapes(arch: Architecture, max_params: int = DEFAULT_MAX_PARAMS) -> ShapeReport:
+    """Shapes and parameter counts of every node that can be reached from valid inputs."""
+    report = ShapeReport()
+    nodes = {n.id: n for n in arch.nodes}
+    incoming: dict[str, list] = {node_id: [] for node_id in nodes}
+    for edge in arch.edges:
+        if edge.target in incoming and edge.source in nodes:
+            incoming[edge.target].append(edge)
+    total = 0
+    for node_id in _acyclic_order(arch):
+        node = nodes[node_id]
+        inputs = _gather_inputs(node, incoming[node_id], report.nodes)
+        if inputs is None:
+            continue
+        result = _infer_node(node, inputs)
+        if isinstance(result, str):
+            report.problems.append(Problem(result, node=node_id))
+            continue
+        total += result.params
+        if total > max_params:
+            report.problems.append(Problem(
+                f"the model would have over {total:,} parameters, above the limit of {max_params:,}", node=node_id,
+            ))
+            break
+        report.nodes[node_id] = result
+    return report
+
+
+def _acyclic_order(arch: Architecture) -> list[str]:
+    """Node ids in a topological order that follows the document, leaving out nodes on cycles."""
+    graph = arch.graph()
+    cyclic = {n for c in nx.strongly_connected_components(graph) if len(c) > 1 for n in c}
+    cyclic |= {n for n in graph if graph.has_edge(n, n)}
+    graph.remove_nodes_from(cyclic)
+    position = {n.id: i for i, n in reversed(list(enumerate(arch.nodes)))}
+    return list(nx.lexicographical_topological_sort(graph, key=position.__getitem__))
+
+
+def _gather_inputs(node: NodeBase, edges: list, known: dict[str, NodeInfo]) -> dict[str, list] | None:
+    """Port -> metas arriving there, or None when an input is unknown or the ports are miswired."""
+    inputs: dict[str, list] = {p.name: [] for p in node.spec.inputs}
+    for edge in edges:
+        source = known.get(edge.source)
+        if source is None or edge.target_port not in inputs or edge.source_port not in source.outputs:
+            return None
+        inputs[edge.target_port].append(source.outputs[edge.source_port])
+    for port in node.spec.inputs:
+        count = len(inputs[port.name])
+        if (count > 1 and not port.multiple) or (count < port.min_count and not port.optional):
+            return None
+    return {name: metas for name, metas in inputs.items() if metas}
+
+
+_cache: dict[tuple, NodeInfo | str] = {}
+_lock = threading.Lock()
+_fake_mode: FakeTensorMode | None = None
+
+
+def _infer_node(node: NodeBase, inputs: dict[str, list]) -> NodeInfo | str:
+    if node.type == "input":
+        p = node.params
+        return NodeInfo({"out": TensorMeta(tuple(p.shape), getattr(torch, p.dtype))})
+    if node.type == "output":
+        return NodeInfo({"out": inputs["in"][0]})
+    key = (node.type, node.params.model_dump_json(), tuple((k, tuple(v)) for k, v in inputs.items()))
+    with _lock:
+        if key not in _cache:
+            if len(_cache) >= _CACHE_SIZE:
+                _cache.clear()
+            _cache[key] = _run_fake(node, inputs)
+        return _cache[key]
+
+
+def _run_fake(node: NodeBase, inputs: dict[str, list]) -> NodeInfo | str:
+    global _fake_mode
+    if _fake_mode is None:
+        _fake_mode = FakeTensorMode()
+    spec = node.spec
+    try:
+        with _fake_mode:
+            module = spec.build(node.params, inputs)
+            params = sum(p.numel() for p in module.parameters())
+            trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
+            args = [_fake(m) for port in spec.inputs if port.name == "in" for m in inputs["in"]]
+            kwargs = {name: _fake(metas[0]) for name, metas in inputs.items() if name != "in"}
+            result = module(*args, **kwargs)
+    except Exception as error:  # torch reports shape errors with many exception types
+        return _explain(error, inputs)
+    values = result if len(spec.outputs) > 1 else (result,)
+    return NodeInfo({port: _meta(v) for port, v in zip(spec.outputs, values)}, params, trainable)
+
+
+def _fake(meta):
+    if isinstance(meta, TensorMeta):
+        return torch.empty((_FAKE_BATCH, *meta.shape), dtype=meta.dtype)
+    return tuple(_fake(m) for m in meta)
+
+
+def _meta(value):
+    if isinstance(value, torch.Tensor):
+        return TensorMeta(tuple(value.shape[1:]), value.dtype)
+    return tuple(_meta(v) for v in value)
+
+
+def _explain(error: Exception, inputs: dict[str, list]) -> str:
+    lines = str(error).strip().splitlines()
+    message = lines[0] if lines else type(error).__name__
+    if isinstance(error, ValueError):
+        return message
+    shapes = " and ".join(format_meta(m) for metas in inputs.values() for m in metas)
+    return f"{message} (input shape {shapes})"

@@ -1,0 +1,102 @@
+"""Graph validation: every structural problem of a document at once, each naming its node or edge."""
+from __future__ import annotations
+
+from collections import Counter
+
+import networkx as nx
+
+from .document import Architecture, is_valid_id
+from .errors import Problem
+from .layers import REGISTRY
+
+
+def validate(arch: Architecture) -> list[Problem]:
+    """Structural problems: ids, edges and ports, cycles, missing inputs, unreachable nodes."""
+    problems = _id_problems(arch) + _edge_problems(arch) + _port_problems(arch)
+    graph = arch.graph()
+    problems += _cycle_problems(graph)
+    problems += _reachability_problems(arch, graph)
+    return problems
+
+
+def _id_problems(arch: Architecture) -> list[Problem]:
+    problems = []
+    counts = Counter(n.id for n in arch.nodes)
+    for node_id, count in counts.items():
+        if count > 1:
+            problems.append(Problem(f"duplicate id: {count} nodes are named '{node_id}'", node=node_id, field="id"))
+        if not is_valid_id(node_id):
+            problems.append(Problem(
+                "id must be a Python identifier that is not a keyword or a torch module attribute", node=node_id, field="id",
+            ))
+    return problems
+
+
+def _edge_problems(arch: Architecture) -> list[Problem]:
+    problems = []
+    types = {n.id: n.type for n in arch.nodes}
+    seen = set()
+    for index, edge in enumerate(arch.edges):
+        for end, port, ports in (
+            ("source", edge.source_port, lambda t: REGISTRY[t].outputs),
+            ("target", edge.target_port, lambda t: tuple(p.name for p in REGISTRY[t].inputs)),
+        ):
+            node_id = getattr(edge, end)
+            if node_id not in types:
+                problems.append(Problem(f"{end} '{node_id}' is not a node", edge=index, field=end))
+            elif port not in ports(types[node_id]):
+                allowed = ", ".join(ports(types[node_id])) or "none"
+                problems.append(Problem(
+                    f"{types[node_id]} has no {'output' if end == 'source' else 'input'} port '{port}' (ports: {allowed})",
+                    node=node_id, edge=index, field=f"{end}_port",
+                ))
+        key = (edge.source, edge.source_port, edge.target, edge.target_port)
+        if key in seen:
+            problems.append(Problem("duplicate edge", node=edge.target, edge=index))
+        seen.add(key)
+    return problems
+
+
+def _port_problems(arch: Architecture) -> list[Problem]:
+    incoming = Counter((e.target, e.target_port) for e in arch.edges)
+    problems = []
+    for node in arch.nodes:
+        for port in node.spec.inputs:
+            count = incoming[(node.id, port.name)]
+            if not port.multiple and count > 1:
+                problems.append(Problem(f"input port '{port.name}' takes one edge, got {count}", node=node.id))
+            elif not port.optional and count < port.min_count:
+                need = f"at least {port.min_count} inputs" if port.multiple else "an input"
+                problems.append(Problem(f"needs {need} on port '{port.name}', got {count}", node=node.id))
+    return problems
+
+
+def _cycle_problems(graph: nx.MultiDiGraph) -> list[Problem]:
+    problems = []
+    for component in nx.strongly_connected_components(graph):
+        first = next(iter(component))
+        if len(component) == 1 and not graph.has_edge(first, first):
+            continue
+        cycle = [u for u, *_ in nx.find_cycle(graph.subgraph(component), source=first)]
+        path = " -> ".join(cycle + [cycle[0]])
+        problems.append(Problem(f"is in a cycle: {path}", node=min(component)))
+    return problems
+
+
+def _reachability_problems(arch: Architecture, graph: nx.MultiDiGraph) -> list[Problem]:
+    inputs = [n.id for n in arch.nodes if n.type == "input"]
+    outputs = [n.id for n in arch.nodes if n.type == "output"]
+    problems = []
+    if not inputs:
+        problems.append(Problem("the graph has no input node"))
+    if not outputs:
+        problems.append(Problem("the graph has no output node"))
+        return problems
+    feeds_output = set(outputs)
+    for out in outputs:
+        feeds_output |= nx.ancestors(graph, out)
+    for node in arch.nodes:
+        if node.id not in feeds_output and node.id in graph:
+            problems.append(Problem("is not connected to an output", node=node.id))
+            feeds_output.add(node.id)  # report each id once even if duplicated
+    return problems
