@@ -1,0 +1,153 @@
+"""The designer's document: the engine's Architecture behind a thin observable, undoable wrapper.
+
+Every edit replaces the immutable Architecture through an undo command; views subscribe to the
+signals and keep no state of their own. Checking (validation + shape inference) runs in a worker
+thread after a short debounce, so typing never waits for it.
+"""
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtGui import QUndoCommand, QUndoStack
+
+import engine
+from engine import Architecture, Problem, ShapeReport
+
+CHECK_DELAY_MS = 40
+
+
+class SnapshotCommand(QUndoCommand):
+    """Undoable replacement of the whole document; consecutive commands with one merge key merge (drags)."""
+
+    def __init__(self, document: "DocumentModel", before: Architecture, after: Architecture, text: str, merge_id: int = -1):
+        super().__init__(text)
+        self._document, self.before, self.after, self._merge_id = document, before, after, merge_id
+
+    def id(self) -> int:
+        return self._merge_id
+
+    def mergeWith(self, other: QUndoCommand) -> bool:
+        if other.id() != self._merge_id or self._merge_id < 0:
+            return False
+        self.after = other.after
+        return True
+
+    def redo(self) -> None:
+        self._document._replace(self.after)
+
+    def undo(self) -> None:
+        self._document._replace(self.before)
+
+
+class DocumentModel(QObject):
+    """Single source of truth for the open document."""
+
+    changed = Signal()              # the Architecture was replaced (any edit, undo, redo, open)
+    checked = Signal()              # problems and shapes are up to date with the document
+    selection_changed = Signal()
+    path_changed = Signal()
+    _check_done = Signal(int, object)   # from the worker thread: (generation, (problems, shapes))
+
+    MOVE_MERGE_ID = 1
+
+    def __init__(self, arch: Architecture | None = None, parent: QObject | None = None):
+        super().__init__(parent)
+        self.arch = arch or Architecture()
+        self.path: Path | None = None
+        self.problems: list[Problem] = []
+        self.shapes = ShapeReport()
+        self.selection: frozenset[str] = frozenset()
+        self.undo_stack = QUndoStack(self)
+        self._generation = 0
+        self._pending = 0
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="layerloom-check")
+        self._timer = QTimer(self, singleShot=True, interval=CHECK_DELAY_MS)
+        self._timer.timeout.connect(self._start_check)
+        self._check_done.connect(self._on_check_done)
+        self._timer.start()
+
+    # editing -----------------------------------------------------------------
+    def apply(self, after: Architecture, text: str, merge_id: int = -1) -> None:
+        """Make `after` the document, undoably."""
+        if after != self.arch:
+            self.undo_stack.push(SnapshotCommand(self, self.arch, after, text, merge_id))
+
+    def reset(self, arch: Architecture, path: Path | None = None) -> None:
+        """Open a new document: clears undo history and selection."""
+        self.undo_stack.clear()
+        self.path = Path(path) if path else None
+        self.selection = frozenset()
+        self._replace(arch)
+        self.undo_stack.setClean()
+        self.path_changed.emit()
+        self.selection_changed.emit()
+
+    def select(self, ids) -> None:
+        ids = frozenset(i for i in ids if any(n.id == i for n in self.arch.nodes))
+        if ids != self.selection:
+            self.selection = ids
+            self.selection_changed.emit()
+
+    @property
+    def dirty(self) -> bool:
+        return not self.undo_stack.isClean()
+
+    def save(self, path: Path | None = None) -> None:
+        """Save atomically to `path` (or the current path) and mark the document clean."""
+        target = Path(path) if path else self.path
+        if target is None:
+            raise ValueError("no file name given")
+        engine.save(self.arch, target)
+        self.undo_stack.setClean()
+        if target != self.path:
+            self.path = target
+            self.path_changed.emit()
+
+    # checking ----------------------------------------------------------------
+    def problems_for(self, node_id: str) -> list[Problem]:
+        return [p for p in self.problems if p.node == node_id]
+
+    def wait_for_check(self, timeout_ms: int = 10_000) -> None:
+        """Block until the current document is checked (for tests and screenshots)."""
+        from PySide6.QtCore import QCoreApplication, QDeadlineTimer, QEventLoop
+        deadline = QDeadlineTimer(timeout_ms)
+        while (self._timer.isActive() or self._pending) and not deadline.hasExpired():
+            if self._timer.isActive():
+                self._timer.stop()
+                self._start_check()
+            QCoreApplication.processEvents(QEventLoop.AllEvents, 20)
+
+    def _replace(self, arch: Architecture) -> None:
+        self.arch = arch
+        gone = {i for i in self.selection if not any(n.id == i for n in arch.nodes)}
+        self.changed.emit()
+        if gone:
+            self.selection = self.selection - gone
+            self.selection_changed.emit()
+        self._timer.start()
+
+    def _start_check(self) -> None:
+        self._generation += 1
+        generation, arch = self._generation, self.arch
+        self._pending += 1
+
+        def run():
+            try:
+                result = engine.check(arch)
+            except Exception as error:  # a checker bug must not take the editor down
+                result = ([Problem(f"internal error while checking: {error}")], ShapeReport())
+            self._check_done.emit(generation, result)
+        self._executor.submit(run)
+
+    def _on_check_done(self, generation: int, result) -> None:
+        self._pending -= 1
+        if generation != self._generation:
+            return
+        self.problems, self.shapes = result
+        self.checked.emit()
+
+    def close(self) -> None:
+        self._timer.stop()
+        self._executor.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,168 @@
+"""Pure edits of an Architecture: each takes a document and returns a new one (no Qt here)."""
+from __future__ import annotations
+
+import re
+from typing import Any, Iterable
+
+import networkx as nx
+
+from engine import Architecture, Edge, NodeBase, make_node
+from engine.document import is_valid_id
+from engine.layers import REGISTRY
+
+
+class EditError(ValueError):
+    """An edit that is refused; the message says why."""
+
+
+def unique_id(arch: Architecture, base: str, taken: Iterable[str] = ()) -> str:
+    """`base`, or `base_2`, `base_3`... whichever is free and a valid id."""
+    base = re.sub(r"\W", "_", base) or "node"
+    if not (base[0].isalpha() or base[0] == "_"):
+        base = f"n_{base}"
+    used = {n.id for n in arch.nodes} | set(taken)
+    stem = re.sub(r"_\d+$", "", base)
+    candidate, number = base, 1
+    while candidate in used or not is_valid_id(candidate):
+        number += 1
+        candidate = f"{stem}_{number}"
+    return candidate
+
+
+def add_node(arch: Architecture, layer_type: str, position: tuple[float, float] | None = None,
+             params: dict[str, Any] | None = None, node_id: str | None = None) -> tuple[Architecture, str]:
+    """Add a node of `layer_type`; returns the new document and the new node's id."""
+    if layer_type not in REGISTRY:
+        raise EditError(f"unknown layer type '{layer_type}'")
+    new_id = node_id if node_id and node_id not in {n.id for n in arch.nodes} else unique_id(arch, node_id or layer_type)
+    node = make_node(new_id, layer_type, **(params or {}))
+    layout = dict(arch.layout)
+    if position is not None:
+        layout[new_id] = (float(position[0]), float(position[1]))
+    return arch.model_copy(update={"nodes": [*arch.nodes, node], "layout": layout}), new_id
+
+
+def remove_nodes(arch: Architecture, ids: Iterable[str]) -> Architecture:
+    """Remove nodes and every edge touching them."""
+    gone = set(ids)
+    return arch.model_copy(update={
+        "nodes": [n for n in arch.nodes if n.id not in gone],
+        "edges": [e for e in arch.edges if e.source not in gone and e.target not in gone],
+        "layout": {k: v for k, v in arch.layout.items() if k not in gone},
+    })
+
+
+def connect(arch: Architecture, edge: Edge) -> Architecture:
+    """Add an edge, refusing unknown ports, a taken single-input port, duplicates and cycles."""
+    nodes = {n.id: n for n in arch.nodes}
+    source, target = nodes.get(edge.source), nodes.get(edge.target)
+    if source is None or target is None:
+        raise EditError("both ends must be nodes of the graph")
+    if edge.source_port not in source.spec.outputs:
+        raise EditError(f"'{source.id}' has no output port '{edge.source_port}'")
+    port = target.spec.input_port(edge.target_port)
+    if port is None:
+        raise EditError(f"'{target.id}' has no input port '{edge.target_port}'")
+    if edge in arch.edges:
+        raise EditError("these ports are already connected")
+    if not port.multiple and any(e.target == target.id and e.target_port == port.name for e in arch.edges):
+        raise EditError(f"input '{port.name}' of '{target.id}' is already connected; disconnect it first")
+    if edge.source == edge.target or nx.has_path(arch.graph(), edge.target, edge.source):
+        raise EditError(f"connecting '{source.id}' to '{target.id}' would make a cycle")
+    return arch.model_copy(update={"edges": [*arch.edges, edge]})
+
+
+def disconnect(arch: Architecture, edges: Iterable[Edge]) -> Architecture:
+    gone = set(edges)
+    return arch.model_copy(update={"edges": [e for e in arch.edges if e not in gone]})
+
+
+def set_params(arch: Architecture, node_id: str, params: dict[str, Any]) -> Architecture:
+    """Replace a node's params (validated; raises EditError naming the field)."""
+    from pydantic import ValidationError
+
+    def replace(node: NodeBase) -> NodeBase:
+        if node.id != node_id:
+            return node
+        try:
+            return make_node(node.id, node.type, **params)
+        except ValidationError as error:
+            first = error.errors(include_url=False)[0]
+            field = ".".join(str(p) for p in first["loc"][2:])
+            raise EditError(f"{field}: {first['msg']}") from None
+    return arch.model_copy(update={"nodes": [replace(n) for n in arch.nodes]})
+
+
+def rename(arch: Architecture, old: str, new: str) -> Architecture:
+    """Rename a node everywhere: node, edges and layout."""
+    if new == old:
+        return arch
+    if not is_valid_id(new):
+        raise EditError(f"'{new}' is not a valid id: use letters, digits and _, not starting with a digit")
+    if any(n.id == new for n in arch.nodes):
+        raise EditError(f"'{new}' is already used by another node")
+    swap = lambda x: new if x == old else x  # noqa: E731
+    return arch.model_copy(update={
+        "nodes": [n.model_copy(update={"id": new}) if n.id == old else n for n in arch.nodes],
+        "edges": [e.model_copy(update={"source": swap(e.source), "target": swap(e.target)}) for e in arch.edges],
+        "layout": {swap(k): v for k, v in arch.layout.items()},
+    })
+
+
+def move_nodes(arch: Architecture, positions: dict[str, tuple[float, float]]) -> Architecture:
+    return arch.model_copy(update={"layout": {**arch.layout, **{k: (float(x), float(y)) for k, (x, y) in positions.items()}}})
+
+
+def insert_on_edge(arch: Architecture, edge: Edge, layer_type: str,
+                   position: tuple[float, float] | None = None) -> tuple[Architecture, str]:
+    """Split `edge` with a new node of `layer_type` (connected through its `in` and `out` ports)."""
+    spec = REGISTRY[layer_type]
+    if not spec.input_port("in") or "out" not in spec.outputs:
+        raise EditError(f"a {layer_type} node cannot be inserted on an edge")
+    arch, new_id = add_node(arch, layer_type, position)
+    arch = disconnect(arch, [edge])
+    arch = connect(arch, Edge(source=edge.source, source_port=edge.source_port, target=new_id))
+    return connect(arch, Edge(source=new_id, target=edge.target, target_port=edge.target_port)), new_id
+
+
+def subgraph(arch: Architecture, ids: Iterable[str]) -> dict:
+    """The selected nodes, the edges among them and their layout, as clipboard JSON data."""
+    keep = set(ids)
+    part = arch.model_copy(update={
+        "nodes": [n for n in arch.nodes if n.id in keep],
+        "edges": [e for e in arch.edges if e.source in keep and e.target in keep],
+        "layout": {k: v for k, v in arch.layout.items() if k in keep},
+        "training": None,
+    })
+    return part.to_dict()
+
+
+def paste(arch: Architecture, data: dict, offset: tuple[float, float] = (40.0, 40.0)) -> tuple[Architecture, list[str]]:
+    """Add clipboard nodes with fresh unique ids, shifted by `offset`; returns the new ids."""
+    from engine import from_dict
+    part = from_dict(data)
+    mapping: dict[str, str] = {}
+    for node in part.nodes:
+        mapping[node.id] = unique_id(arch, node.id, mapping.values())
+    nodes = [n.model_copy(update={"id": mapping[n.id]}) for n in part.nodes]
+    edges = [e.model_copy(update={"source": mapping[e.source], "target": mapping[e.target]}) for e in part.edges]
+    layout = {mapping[k]: (x + offset[0], y + offset[1]) for k, (x, y) in part.layout.items() if k in mapping}
+    return arch.model_copy(update={
+        "nodes": [*arch.nodes, *nodes], "edges": [*arch.edges, *edges], "layout": {**arch.layout, **layout},
+    }), [mapping[n.id] for n in part.nodes]
+
+
+def auto_layout(arch: Architecture, dx: float = 220.0, dy: float = 110.0) -> Architecture:
+    """Layered layout, left to right, one column per topological generation."""
+    graph = arch.graph()
+    order = {n.id: i for i, n in enumerate(arch.nodes)}
+    try:
+        generations = [sorted(g, key=order.__getitem__) for g in nx.topological_generations(graph)]
+    except nx.NetworkXUnfeasible:  # cycles: fall back to document order
+        generations = [[n.id] for n in arch.nodes]
+    layout = {}
+    for column, ids in enumerate(generations):
+        top = -(len(ids) - 1) * dy / 2
+        for row, node_id in enumerate(ids):
+            layout[node_id] = (column * dx, top + row * dy)
+    return arch.model_copy(update={"layout": layout})
