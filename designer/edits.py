@@ -65,10 +65,10 @@ def connect(arch: Architecture, edge: Edge) -> Architecture:
         raise EditError(f"'{target.id}' has no input port '{edge.target_port}'")
     if edge in arch.edges:
         raise EditError("these ports are already connected")
-    if not port.multiple and any(e.target == target.id and e.target_port == port.name for e in arch.edges):
-        raise EditError(f"input '{port.name}' of '{target.id}' is already connected; disconnect it first")
     if edge.source == edge.target or nx.has_path(arch.graph(), edge.target, edge.source):
         raise EditError(f"connecting '{source.id}' to '{target.id}' would make a cycle")
+    if not port.multiple and any(e.target == target.id and e.target_port == port.name for e in arch.edges):
+        raise EditError(f"input '{port.name}' of '{target.id}' is already connected; disconnect it first")
     return arch.model_copy(update={"edges": [*arch.edges, edge]})
 
 
