@@ -77,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as error:  # a bug, or a resource limit: one clear line rather than a traceback
+        print(f"layerloom: internal error ({type(error).__name__}: {error}); please report it", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

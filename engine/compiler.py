@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import operator
 
+import torch
 from torch import fx, nn
 
-from .document import Architecture
+from .document import Architecture, NodeBase
+from .layers.init import apply_init
 from .errors import DocumentError
 from .shapes import DEFAULT_MAX_PARAMS, ShapeReport, _acyclic_order, infer_shapes
 from .validate import validate
@@ -44,7 +46,7 @@ def compile_model(arch: Architecture, max_params: int = DEFAULT_MAX_PARAMS) -> f
             metas = {}
             for edge in incoming[node_id]:
                 metas.setdefault(edge.target_port, []).append(report.nodes[edge.source].outputs[edge.source_port])
-            root.add_module(node_id, node.spec.build(node.params, metas))
+            root.add_module(node_id, _build(node, metas))
             kwargs = {name: srcs[0] for name, srcs in sources.items() if name != "in" and srcs}
             call = graph.call_module(node_id, tuple(sources.get("in", ())), kwargs)
             if len(node.spec.outputs) == 1:
@@ -60,6 +62,16 @@ def compile_model(arch: Architecture, max_params: int = DEFAULT_MAX_PARAMS) -> f
     module.input_names = [n.id for n in arch.nodes if n.type == "input"]
     module.output_names = [n.id for n in arch.nodes if n.type == "output"]
     return module
+
+
+def _build(node: NodeBase, metas: dict[str, list]) -> nn.Module:
+    """The real module; when an `init` scheme will overwrite the weights, torch's default init is skipped."""
+    params = node.params
+    if not (node.spec.initializable and params.init != "default"):
+        return node.spec.build(params, metas)
+    with torch.device("meta"):
+        module = node.spec.build(params, metas)
+    return apply_init(module.to_empty(device="cpu"), params)
 
 
 def _class_name(name: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -21,14 +22,17 @@ def load(path: str | os.PathLike) -> Architecture:
     """Read, migrate and validate a document file. Raises DocumentError with every problem."""
     path = Path(path)
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise DocumentError(f"{path}: file is {size:,} bytes, over the {MAX_FILE_BYTES:,} byte limit")
-        data = path.read_bytes()
-    except IsADirectoryError:
-        raise DocumentError(f"{path}: is a folder, not a file") from None
+        info = path.stat()
+        if stat.S_ISDIR(info.st_mode):
+            raise DocumentError("is a folder, not a file")
+        if not stat.S_ISREG(info.st_mode):  # a pipe or a device could block or never end
+            raise DocumentError("is not a regular file")
+        with path.open("rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
     except OSError as error:
-        raise DocumentError(f"{path}: cannot read: {error.strerror or error}") from None
+        raise DocumentError(f"cannot read: {error.strerror or error}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise DocumentError(f"file is over the {MAX_FILE_BYTES:,} byte limit")
     return loads(data)
 
 
@@ -43,8 +47,14 @@ def loads(text: str | bytes) -> Architecture:
         raw = json.loads(text)
     except json.JSONDecodeError as error:
         raise DocumentError(f"not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}") from None
-    except (RecursionError, ValueError) as error:
-        raise DocumentError(f"not valid JSON: {error}") from None
+    except RecursionError:
+        raise DocumentError("not valid JSON: nested too deeply") from None
+    except ValueError:  # the one other ValueError of json.loads: an integer beyond Python's digit limit
+        raise DocumentError("not valid JSON: a number has too many digits") from None
+    try:
+        json.dumps(raw, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise DocumentError("not valid text: a \\u escape encodes half of a character (a lone surrogate)") from None
     return from_dict(raw)
 
 

@@ -6,6 +6,9 @@ cached per (type, params, input shapes), so re-checking a graph after one edit o
 """
 from __future__ import annotations
 
+import functools
+import logging
+import math
 import threading
 from dataclasses import dataclass, field
 
@@ -18,6 +21,7 @@ from .errors import Problem
 from .layers import TensorMeta
 
 DEFAULT_MAX_PARAMS = 2_000_000_000
+MAX_SAMPLE_VALUES = 2**31 - 1  # per tensor and sample: 8 GiB of float32
 _FAKE_BATCH = 2
 _CACHE_SIZE = 16_384
 
@@ -119,46 +123,90 @@ def _gather_inputs(node: NodeBase, edges: list, known: dict[str, NodeInfo]) -> d
 
 _cache: dict[tuple, NodeInfo | str] = {}
 _lock = threading.Lock()
-_fake_mode: FakeTensorMode | None = None
+
+
+class _QuietFailedMeta(logging.Filter):
+    """FakeTensorMode logs a traceback before re-raising a shape error; we report the error as a Problem instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("failed while attempting to run meta")
+
+
+logging.getLogger("torch._subclasses.fake_tensor").addFilter(_QuietFailedMeta())
+
+
+@functools.cache
+def _fake_mode() -> FakeTensorMode:
+    # No fallback kernels: an op without a meta kernel would run on real (zero-filled) tensors of full size.
+    return FakeTensorMode(allow_fallback_kernels=False)
 
 
 def _infer_node(node: NodeBase, inputs: dict[str, list]) -> NodeInfo | str:
     if node.type == "input":
         p = node.params
-        return NodeInfo({"out": TensorMeta(tuple(p.shape), getattr(torch, p.dtype))})
-    if node.type == "output":
-        return NodeInfo({"out": inputs["in"][0]})
-    key = (node.type, node.params.model_dump_json(), tuple((k, tuple(v)) for k, v in inputs.items()))
-    with _lock:
-        if key not in _cache:
-            if len(_cache) >= _CACHE_SIZE:
-                _cache.clear()
-            _cache[key] = _run_fake(node, inputs)
-        return _cache[key]
+        info = NodeInfo({"out": TensorMeta(tuple(p.shape), getattr(torch, p.dtype))})
+    elif node.type == "output":
+        if not isinstance(inputs["in"][0], TensorMeta):
+            return "receives an LSTM state (h, c), not one tensor: connect the LSTM's 'out' port instead"
+        info = NodeInfo({"out": inputs["in"][0]})
+    else:
+        key = (node.type, node.params.model_dump_json(), tuple((k, tuple(v)) for k, v in inputs.items()))
+        with _lock:
+            if key not in _cache:
+                if len(_cache) >= _CACHE_SIZE:
+                    _cache.clear()
+                _cache[key] = _input_problem(node.spec, inputs) or _run_fake(node, inputs)
+            info = _cache[key]
+    if isinstance(info, str):
+        return info
+    return _size_problem(info) or info
+
+
+def _input_problem(spec, inputs: dict[str, list]) -> str | None:
+    """Inputs the layer cannot take at all: an LSTM state outside a `state` port, or the wrong dtype."""
+    for port, metas in inputs.items():
+        for meta in metas:
+            if not isinstance(meta, TensorMeta):
+                if port != "state":
+                    return f"port '{port}' receives an LSTM state (h, c); only a recurrent layer's 'state' port takes it"
+            elif meta.dtype not in spec.input_dtypes:
+                wanted = " or ".join(str(d).removeprefix("torch.") for d in spec.input_dtypes)
+                hint = "set the input's dtype to int64" if spec.input_dtypes == (torch.int64,) else "token ids go into an embedding"
+                return f"expects {wanted} input, got {str(meta.dtype).removeprefix('torch.')} ({hint})"
+    return None
+
+
+def _size_problem(info: NodeInfo) -> str | None:
+    for meta in info.outputs.values():
+        for tensor in (meta,) if isinstance(meta, TensorMeta) else meta:
+            values = math.prod(tensor.shape)
+            if values > MAX_SAMPLE_VALUES:
+                return f"one sample would hold {values:,} values {format_meta(tensor)}, over the limit of {MAX_SAMPLE_VALUES:,}"
+    return None
 
 
 def _run_fake(node: NodeBase, inputs: dict[str, list]) -> NodeInfo | str:
-    global _fake_mode
-    if _fake_mode is None:
-        _fake_mode = FakeTensorMode()
     spec = node.spec
     try:
-        with _fake_mode:
+        with torch.device("meta"):  # cheap: no fake dispatch for weight initialization, nothing allocated
             module = spec.build(node.params, inputs)
-            params = sum(p.numel() for p in module.parameters())
-            trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
-            args = [_fake(m) for port in spec.inputs if port.name == "in" for m in inputs["in"]]
+        params = sum(p.numel() for p in module.parameters())
+        trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
+        with _fake_mode():
+            weights = {name: _fake(TensorMeta(t.shape, t.dtype), batch=False)
+                       for name, t in [*module.named_parameters(), *module.named_buffers()]}
+            args = tuple(_fake(m) for port in spec.inputs if port.name == "in" for m in inputs["in"])
             kwargs = {name: _fake(metas[0]) for name, metas in inputs.items() if name != "in"}
-            result = module(*args, **kwargs)
+            result = torch.func.functional_call(module, weights, args, kwargs)
     except Exception as error:  # torch reports shape errors with many exception types
         return _explain(error, inputs)
     values = result if len(spec.outputs) > 1 else (result,)
     return NodeInfo({port: _meta(v) for port, v in zip(spec.outputs, values)}, params, trainable)
 
 
-def _fake(meta):
+def _fake(meta, batch: bool = True):
     if isinstance(meta, TensorMeta):
-        return torch.empty((_FAKE_BATCH, *meta.shape), dtype=meta.dtype)
+        return torch.empty((_FAKE_BATCH, *meta.shape) if batch else meta.shape, dtype=meta.dtype)
     return tuple(_fake(m) for m in meta)
 
 
@@ -171,7 +219,10 @@ def _meta(value):
 def _explain(error: Exception, inputs: dict[str, list]) -> str:
     lines = str(error).strip().splitlines()
     message = lines[0] if lines else type(error).__name__
-    if isinstance(error, ValueError):
+    if isinstance(error, ValueError):  # raised by our builders and by torch's argument checks: already clear
         return message
-    shapes = " and ".join(format_meta(m) for metas in inputs.values() for m in metas)
-    return f"{message} (input shape {shapes})"
+    if "overflow" in message:
+        message = "sizes too large to compute"
+    metas = [m for ms in inputs.values() for m in ms]
+    label = "input shape" if len(metas) == 1 else "input shapes"
+    return f"{message} ({label} {' and '.join(format_meta(m) for m in metas)})"

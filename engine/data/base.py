@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Literal
 
 import torch
@@ -61,3 +62,14 @@ class DatasetSpec:
 def baseline_mse(target: torch.Tensor) -> float:
     """MSE of always predicting the mean target (per output element)."""
     return float(((target - target.mean(dim=0)) ** 2).mean())
+
+
+def existing_file(path_text: str, kind: str) -> Path:
+    """The path of an existing regular file, else a DatasetError naming params.path."""
+    if not path_text.strip():
+        raise DatasetError(f"params.path: give the path of {kind}")
+    path = Path(path_text).expanduser()
+    if not path.is_file():
+        problem = "is a folder, not a file" if path.is_dir() else "not found"
+        raise DatasetError(f"file '{path}' {problem} (params.path)")
+    return path

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
+import importlib.util
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -10,6 +13,7 @@ from pydantic import Field
 
 from engine.data.base import Dataset, DatasetError, DatasetParams, DatasetSpec
 
+PHOTO_NAMES = ("china.jpg", "flower.jpg")  # scikit-learn's load_sample_images()
 GRAY_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
@@ -23,46 +27,55 @@ class ColorizeParams(DatasetParams):
     scale: int = Field(2, ge=1, le=4, description="downscale factor applied to the photos before cutting patches")
 
 
+def sklearn_file(*parts: str) -> Path:
+    """A file bundled with scikit-learn's datasets module, found without importing scikit-learn (slow)."""
+    spec = importlib.util.find_spec("sklearn")
+    folders = spec.submodule_search_locations if spec else None
+    path = Path(folders[0], "datasets", *parts) if folders else None
+    if path is None or not path.is_file():
+        raise DatasetError(f"scikit-learn's bundled file datasets/{'/'.join(parts)} is missing; install scikit-learn")
+    return path
+
+
 def load_digits_dataset(params: DigitsParams, seed: int) -> Dataset:
     """The 1797 8x8 handwritten digits, shuffled with the seed, pixels scaled to [0, 1]."""
-    from sklearn.datasets import load_digits
-
-    digits = load_digits()
-    order = np.random.default_rng(seed).permutation(len(digits.target))
-    images = torch.as_tensor(digits.images[order] / 16.0, dtype=torch.float32).unsqueeze(1)
-    target = torch.as_tensor(digits.target[order], dtype=torch.int64)
+    with gzip.open(sklearn_file("data", "digits.csv.gz"), "rt") as table:
+        rows = np.loadtxt(table, delimiter=",", dtype=np.float32)
+    order = np.random.default_rng(seed).permutation(len(rows))
+    images = torch.as_tensor(rows[order, :-1] / 16.0).reshape(-1, 1, 8, 8)
+    target = torch.as_tensor(rows[order, -1].astype(np.int64))
     return Dataset((images,), target, "classification", 10, info={"class_names": [str(d) for d in range(10)]})
 
 
 @lru_cache(maxsize=4)
-def sample_photos(scale: int) -> tuple[np.ndarray, ...]:
-    """scikit-learn's sample photos as float32 (H, W, 3) arrays in [0, 1], downscaled by `scale`."""
+def sample_photos(scale: int) -> np.ndarray:
+    """scikit-learn's two sample photos (same size) as float32 (2, H, W, 3) in [0, 1], downscaled by `scale`."""
     from PIL import Image
-    from sklearn.datasets import load_sample_images
 
     photos = []
-    for photo in load_sample_images().images:
-        image = Image.fromarray(photo)
-        image = image.resize((image.width // scale, image.height // scale), Image.Resampling.BOX)
-        photos.append(np.asarray(image, dtype=np.float32) / 255.0)
-    return tuple(photos)
+    for name in PHOTO_NAMES:
+        with Image.open(sklearn_file("images", name)) as photo:
+            small = photo.convert("RGB").resize((photo.width // scale, photo.height // scale), Image.Resampling.BOX)
+        photos.append(np.asarray(small, dtype=np.float32) / 255.0)
+    return np.stack(photos)
 
 
 def load_colorize(params: ColorizeParams, seed: int) -> Dataset:
-    """Random square patches of the sample photos: grayscale in, colour out."""
+    """Random square patches of the sample photos, half of them mirrored: grayscale in, colour out."""
     photos = sample_photos(params.scale)
-    if any(min(photo.shape[:2]) < params.patch for photo in photos):
-        raise DatasetError(f"dataset 'colorize': params.patch {params.patch} is larger than the photos at scale {params.scale}")
+    _, height, width, _ = photos.shape
+    if min(height, width) < params.patch:
+        raise DatasetError(
+            f"params.patch {params.patch} is larger than the photos ({height}x{width}) at scale {params.scale}"
+        )
     rng = np.random.default_rng(seed)
     which = rng.integers(0, len(photos), params.n_samples)
-    patches = np.empty((params.n_samples, params.patch, params.patch, 3), dtype=np.float32)
-    for i, photo_index in enumerate(which):
-        photo = photos[photo_index]
-        top = rng.integers(0, photo.shape[0] - params.patch + 1)
-        left = rng.integers(0, photo.shape[1] - params.patch + 1)
-        patches[i] = photo[top : top + params.patch, left : left + params.patch]
-    flip = rng.random(params.n_samples) < 0.5
-    patches[flip] = patches[flip, :, ::-1]
+    offsets = np.arange(params.patch)
+    rows = rng.integers(0, height - params.patch + 1, params.n_samples)[:, None] + offsets
+    cols = rng.integers(0, width - params.patch + 1, params.n_samples)[:, None] + offsets
+    mirrored = rng.random(params.n_samples) < 0.5
+    cols[mirrored] = cols[mirrored, ::-1]
+    patches = photos[which[:, None, None], rows[:, :, None], cols[:, None, :]]
     color = torch.as_tensor(patches).permute(0, 3, 1, 2).contiguous()
     gray = torch.as_tensor(patches @ GRAY_WEIGHTS).unsqueeze(1)
     mean_color = color.mean(dim=(0, 2, 3), keepdim=True)
@@ -71,8 +84,14 @@ def load_colorize(params: ColorizeParams, seed: int) -> Dataset:
 
 
 DIGITS = DatasetSpec(
-    "digits", "8x8 handwritten digits (scikit-learn), images (1, 8, 8) in [0, 1], 10 classes.", DigitsParams, load_digits_dataset
+    "digits",
+    "8x8 handwritten digits (scikit-learn), images (1, 8, 8) in [0, 1], 10 classes.",
+    DigitsParams,
+    load_digits_dataset,
 )
 COLORIZE = DatasetSpec(
-    "colorize", "Colorize photo patches: grayscale (1, P, P) in, colour (3, P, P) in [0, 1] out.", ColorizeParams, load_colorize
+    "colorize",
+    "Colorize photo patches: grayscale (1, P, P) in, colour (3, P, P) in [0, 1] out.",
+    ColorizeParams,
+    load_colorize,
 )

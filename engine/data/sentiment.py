@@ -21,14 +21,16 @@ NEUTRAL = (
     "really quite so but too director camera show book i we they felt seemed looked overall just also its an"
 ).split()
 NEGATION = "not"
-MAX_VOCAB = len(POSITIVE) + len(NEGATIVE) + len(NEUTRAL) + 1
+MAX_VOCAB = len(POSITIVE) + len(NEGATIVE) + len(NEUTRAL)
 CLASS_NAMES = ["bad", "good"]
 KIND_SHARES = np.array([0.5, 0.4, 0.1])  # share of neutral, polar and negation words among the tokens
 
 
 class SentimentParams(DatasetParams):
     length: int = Field(12, ge=2, le=200, description="number of tokens per sentence")
-    vocab_size: int = Field(32, ge=8, le=MAX_VOCAB, description="number of distinct words (a quarter positive, a quarter negative)")
+    vocab_size: int = Field(
+        32, ge=8, le=MAX_VOCAB, description="number of distinct words (a quarter positive, a quarter negative)"
+    )
     n_samples: int = Field(3000, ge=1, le=100_000, description="number of sentences")
     negation: bool = Field(True, description="include the word 'not', which flips the polarity of the next word")
 
@@ -68,7 +70,7 @@ def load_sentiment(params: SentimentParams, seed: int) -> Dataset:
         count += len(tokens)
     tokens = np.concatenate(kept)[: params.n_samples]
     labels = (sentence_scores(tokens, polarity) > 0).astype(np.int64)
-    info = {"class_names": CLASS_NAMES}
+    info = {"class_names": list(CLASS_NAMES)}
     return Dataset((torch.as_tensor(tokens),), torch.as_tensor(labels), "classification", 2, vocab, info)
 
 

@@ -54,7 +54,9 @@ def load_adding(params: AddingParams, seed: int) -> Dataset:
     return Dataset((inputs,), target, "regression", info={"baseline_mse": baseline_mse(target)})
 
 
-SINE = DatasetSpec("sine", "One-to-many: (frequency, phase) in, a sine wave of `length` steps out.", SineParams, load_sine)
+SINE = DatasetSpec(
+    "sine", "One-to-many: (frequency, phase) in, a sine wave of `length` steps out.", SineParams, load_sine
+)
 ADDING = DatasetSpec(
     "adding", "The adding problem: sum the two marked values of a (length, 2) sequence.", AddingParams, load_adding
 )

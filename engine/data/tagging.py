@@ -27,7 +27,7 @@ class TaggingParams(DatasetParams):
 
 
 def cue_vocab(cues: dict[str, str]) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Vocabulary (fillers, entities, cues), each word's cue tag id (0 if not a cue) and entity flag."""
+    """Vocabulary (fillers, entities, cues grouped by tag), each word's cue tag id (0 if not a cue) and entity flag."""
     cue_words = [(word, TAGS.index(tag)) for tag, words in cues.items() for word in words.split()]
     vocab = FILLERS + ENTITIES + [word for word, _ in cue_words]
     cue_tag = np.array([0] * (len(FILLERS) + len(ENTITIES)) + [tag for _, tag in cue_words])
@@ -35,17 +35,19 @@ def cue_vocab(cues: dict[str, str]) -> tuple[list[str], np.ndarray, np.ndarray]:
     return vocab, cue_tag, is_entity
 
 
-def sample_sentences(rng: np.random.Generator, params: TaggingParams, cue_tag: np.ndarray, cue_first: bool) -> np.ndarray:
+def sample_sentences(
+    rng: np.random.Generator, params: TaggingParams, cue_tag: np.ndarray, cue_first: bool
+) -> np.ndarray:
     """Token ids built from chunks: a filler, a bare entity, or a cue with one or two entity words."""
     shape = (params.n_samples, params.length)  # one chunk per token is always enough
     kind = rng.choice(len(CHUNK_SHARES), size=shape, p=list(CHUNK_SHARES.values()))
     cued = kind == list(CHUNK_SHARES).index("cued_entity")
     first_name, second_name = len(FILLERS) + rng.integers(0, len(ENTITIES), (2, *shape))
     filler = rng.integers(0, len(FILLERS), shape)
-    tag = rng.integers(1, len(TAGS), shape)
-    cue_offsets, cue_counts = (np.array([np.flatnonzero(cue_tag == t)[0] if t else 0 for t in range(len(TAGS))]),
-                               np.bincount(cue_tag, minlength=len(TAGS)))
-    cue = cue_offsets[tag] + (rng.random(shape) * cue_counts[tag]).astype(np.int64)
+    tag = rng.integers(1, len(TAGS), shape)  # entity types equally likely, whatever their number of cue words
+    cue_count = np.bincount(cue_tag, minlength=len(TAGS))
+    first_cue = np.array([np.argmax(cue_tag == t) for t in range(len(TAGS))])
+    cue = first_cue[tag] + (rng.random(shape) * cue_count[tag]).astype(np.int64)
     single = np.where(kind == list(CHUNK_SHARES).index("filler"), filler, first_name)
     two_names = cued & (rng.random(shape) < 0.5)
     always = np.ones(shape, dtype=bool)
@@ -83,7 +85,7 @@ def tagging_dataset(params: TaggingParams, seed: int, cues: dict[str, str], cue_
     vocab, cue_tag, is_entity = cue_vocab(cues)
     tokens = sample_sentences(np.random.default_rng(seed), params, cue_tag, cue_first)
     tags = entity_tags(tokens, cue_tag, is_entity, 1 if cue_first else -1)
-    info = {"class_names": TAGS, "per_token": True}
+    info = {"class_names": list(TAGS), "per_token": True}
     return Dataset((torch.as_tensor(tokens),), torch.as_tensor(tags), "classification", len(TAGS), vocab, info)
 
 

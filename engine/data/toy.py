@@ -7,7 +7,6 @@ import math
 import numpy as np
 import torch
 from pydantic import Field
-from sklearn.datasets import make_circles, make_moons
 
 from engine.data.base import Dataset, DatasetParams, DatasetSpec
 
@@ -15,7 +14,9 @@ from engine.data.base import Dataset, DatasetParams, DatasetSpec
 class SpiralsParams(DatasetParams):
     n_samples: int = Field(1500, ge=10, le=100_000, description="number of points")
     classes: int = Field(2, ge=2, le=8, description="number of interleaved spiral arms, one per class")
-    noise: float = Field(0.05, ge=0.0, le=1.0, description="standard deviation of the jitter, relative to the outer radius")
+    noise: float = Field(
+        0.05, ge=0.0, le=1.0, description="standard deviation of the jitter, relative to the outer radius"
+    )
 
 
 class MoonsParams(DatasetParams):
@@ -56,15 +57,25 @@ def load_spirals(params: SpiralsParams, seed: int) -> Dataset:
 
 
 def load_moons(params: MoonsParams, seed: int) -> Dataset:
-    """Two interleaving half circles (scikit-learn's make_moons)."""
-    points, labels = make_moons(params.n_samples, noise=params.noise, random_state=seed)
-    return points_dataset(points, labels, 2, np.random.default_rng(seed))
+    """Two interleaving half circles of radius 1, like scikit-learn's make_moons."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, params.n_samples)
+    angle = rng.uniform(0.0, math.pi, params.n_samples)
+    upper = np.stack([np.cos(angle), np.sin(angle)], axis=1)
+    lower = np.stack([1.0 - np.cos(angle), 0.5 - np.sin(angle)], axis=1)
+    points = np.where(labels[:, None] == 0, upper, lower) + rng.normal(0.0, params.noise, (params.n_samples, 2))
+    return points_dataset(points, labels, 2, rng)
 
 
 def load_circles(params: CirclesParams, seed: int) -> Dataset:
-    """A small circle inside a large one (scikit-learn's make_circles)."""
-    points, labels = make_circles(params.n_samples, noise=params.noise, factor=params.factor, random_state=seed)
-    return points_dataset(points, labels, 2, np.random.default_rng(seed))
+    """A circle of radius `factor` (class 1) inside one of radius 1 (class 0), like scikit-learn's make_circles."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, params.n_samples)
+    angle = rng.uniform(0.0, 2.0 * math.pi, params.n_samples)
+    radius = np.where(labels == 1, params.factor, 1.0)
+    points = radius[:, None] * np.stack([np.cos(angle), np.sin(angle)], axis=1)
+    points += rng.normal(0.0, params.noise, points.shape)
+    return points_dataset(points, labels, 2, rng)
 
 
 def load_xor(params: XorParams, seed: int) -> Dataset:
@@ -75,7 +86,11 @@ def load_xor(params: XorParams, seed: int) -> Dataset:
     return points_dataset(clean + rng.normal(0.0, params.noise, clean.shape), labels, 2, rng)
 
 
-SPIRALS = DatasetSpec("spirals", "Interleaved 2-D spiral arms, one class per arm; a linear model fails.", SpiralsParams, load_spirals)
+SPIRALS = DatasetSpec(
+    "spirals", "Interleaved 2-D spiral arms, one class per arm; a linear model fails.", SpiralsParams, load_spirals
+)
 MOONS = DatasetSpec("moons", "Two interleaving 2-D half circles, 2 classes.", MoonsParams, load_moons)
 CIRCLES = DatasetSpec("circles", "A 2-D circle inside another, 2 classes.", CirclesParams, load_circles)
-XOR = DatasetSpec("xor", "2-D points labelled by whether both coordinates share a sign (XOR), 2 classes.", XorParams, load_xor)
+XOR = DatasetSpec(
+    "xor", "2-D points labelled by whether both coordinates share a sign (XOR), 2 classes.", XorParams, load_xor
+)

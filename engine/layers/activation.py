@@ -6,7 +6,7 @@ from typing import Literal
 from pydantic import Field
 from torch import nn
 
-from .registry import LayerParams, LayerSpec, register
+from .registry import LayerParams, LayerSpec, first_input, register, sample_dim
 
 
 class LeakyReluParams(LayerParams):
@@ -22,11 +22,18 @@ class GeluParams(LayerParams):
 
 
 class SoftmaxParams(LayerParams):
-    dim: int = Field(-1, ge=-8, le=7, description="Dimension that sums to one (as in torch; 0 is the batch).")
+    dim: int = Field(-1, ge=-9, le=8, description="Dimension that sums to one, as in torch: 1 is a sample's first (0, the batch, is refused).")
 
 
 def _build(cls):
     return lambda p, _: cls(**p.model_dump())
+
+
+def _softmax_builder(cls):
+    def build(p: SoftmaxParams, inputs) -> nn.Module:
+        sample_dim(p.dim, first_input(inputs).shape)
+        return cls(p.dim)
+    return build
 
 
 _ACTIVATIONS = [
@@ -40,6 +47,7 @@ _ACTIVATIONS = [
     ("log_softmax", nn.LogSoftmax, SoftmaxParams, "Log-softmax", "Log-probabilities, for the nll loss."),
 ]
 for _type, _cls, _params, _name, _doc in _ACTIVATIONS:
+    _builder = _softmax_builder(_cls) if _params is SoftmaxParams else _build(_cls)
     register(LayerSpec(
-        type=_type, category="Activations", params=_params, build=_build(_cls), palette_name=_name, doc=_doc,
+        type=_type, category="Activations", params=_params, build=_builder, palette_name=_name, doc=_doc,
     ))

@@ -8,7 +8,7 @@ from torch import nn
 
 from .init import apply_init
 from .io import Size
-from .registry import WeightedParams, first_input, register, LayerSpec
+from .registry import LayerSpec, WeightedParams, first_input, register, shape_text
 
 Kernel = Annotated[int, Field(ge=1, le=4096)]
 Pad = Annotated[int, Field(ge=0, le=4096)]
@@ -48,14 +48,22 @@ def _conv_builder(cls: type[nn.Module], rank: int):
         shape = first_input(inputs).shape
         if len(shape) != rank + 1:
             kind = "(channels, length)" if rank == 1 else "(channels, height, width)"
-            raise ValueError(f"expects input of shape {kind}, got {shape}")
-        extra = {"output_padding": p.output_padding} if cls is nn.ConvTranspose2d else {}
+            raise ValueError(f"expects input of shape {kind}, got {shape_text(shape)}")
+        extra = {"output_padding": _output_padding(p)} if cls is nn.ConvTranspose2d else {}
         module = cls(
             shape[0], p.out_channels, p.kernel_size, stride=p.stride, padding=p.padding,
             dilation=p.dilation, groups=p.groups, bias=p.bias, **extra,
         )
         return apply_init(module, p)
     return build
+
+
+def _output_padding(p: ConvTranspose2dParams):
+    """The output padding, checked as torch checks it when running (not when building)."""
+    pairs = zip(*(v if isinstance(v, tuple) else (v, v) for v in (p.output_padding, p.stride, p.dilation)))
+    if any(pad >= max(stride, dilation) for pad, stride, dilation in pairs):
+        raise ValueError(f"output_padding {p.output_padding} must be smaller than the stride or the dilation")
+    return p.output_padding
 
 
 register(LayerSpec(

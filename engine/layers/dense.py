@@ -30,15 +30,10 @@ def build_linear(p: LinearParams, inputs) -> nn.Module:
     return apply_init(nn.Linear(in_features, p.out_features, bias=p.bias), p)
 
 
-def build_embedding(p: EmbeddingParams, inputs) -> nn.Module:
-    if first_input(inputs).dtype != torch.int64:
-        raise ValueError("embedding needs int64 token ids: set the input's dtype to int64")
+def build_embedding(p: EmbeddingParams, _) -> nn.Module:
     if p.padding_idx is not None and p.padding_idx >= p.num_embeddings:
         raise ValueError(f"padding_idx {p.padding_idx} must be below num_embeddings {p.num_embeddings}")
-    module = apply_init(nn.Embedding(p.num_embeddings, p.embedding_dim, padding_idx=p.padding_idx), p)
-    if p.padding_idx is not None:
-        module.weight.data[p.padding_idx].zero_()
-    return module
+    return apply_init(nn.Embedding(p.num_embeddings, p.embedding_dim, padding_idx=p.padding_idx), p)
 
 
 register(LayerSpec(
@@ -47,6 +42,7 @@ register(LayerSpec(
 ))
 register(LayerSpec(
     type="embedding", category="Dense", params=EmbeddingParams, build=build_embedding, palette_name="Embedding",
+    input_dtypes=(torch.int64,),
     doc="Looks up a learned vector for each int64 token id.",
 ))
 register(LayerSpec(

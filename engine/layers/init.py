@@ -31,7 +31,8 @@ SCHEMES = {
 
 
 def apply_init(module: nn.Module, params: WeightedParams) -> nn.Module:
-    """Re-initialize weights (tensors of rank >= 2) by `params.init`, zero the biases, then scale by the gain."""
+    """Re-initialize weights (tensors of rank >= 2) by `params.init`, zero the biases, then scale by the gain;
+    an embedding's padding row stays zero."""
     if params.init == "default" and params.init_gain == 1.0:
         return module
     with torch.no_grad():
@@ -44,4 +45,6 @@ def apply_init(module: nn.Module, params: WeightedParams) -> nn.Module:
                     tensor.zero_()
             if is_weight and params.init_gain != 1.0:
                 tensor.mul_(params.init_gain)
+        if getattr(module, "padding_idx", None) is not None:
+            module.weight[module.padding_idx].zero_()
     return module

@@ -5,11 +5,11 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from .registry import InputPort, LayerParams, LayerSpec, register
+from .registry import InputPort, LayerParams, LayerSpec, register, sample_dim, shape_text
 
 
 class ConcatParams(LayerParams):
-    dim: int = Field(-1, ge=-8, le=7, description="Dimension to join along (as in torch.cat; 0 is the batch, 1 the channels).")
+    dim: int = Field(-1, ge=-9, le=8, description="Dimension to join along, as in torch.cat: 1 is a sample's first (0, the batch, is refused).")
 
 
 class Add(nn.Module):
@@ -36,11 +36,25 @@ class Concat(nn.Module):
         return f"dim={self.dim}"
 
 
+def _shapes_text(shapes) -> str:
+    return "inputs have shapes " + " and ".join(shape_text(s) for s in shapes)
+
+
 def build_add(_: LayerParams, inputs) -> nn.Module:
     shapes = [m.shape for m in inputs["in"]]
     if len(set(shapes)) > 1:
-        raise ValueError("inputs have shapes " + " and ".join(str(s) for s in shapes) + "; add needs one shape")
+        raise ValueError(f"{_shapes_text(shapes)}; add needs them all the same")
     return Add()
+
+
+def build_concat(p: ConcatParams, inputs) -> nn.Module:
+    shapes = [m.shape for m in inputs["in"]]
+    if len({len(s) for s in shapes}) > 1:
+        raise ValueError(f"{_shapes_text(shapes)}; concat needs inputs of the same rank")
+    index = sample_dim(p.dim, shapes[0])
+    if len({s[:index] + s[index + 1:] for s in shapes}) > 1:
+        raise ValueError(f"{_shapes_text(shapes)}; concat along dim {p.dim} needs every other size equal")
+    return Concat(p.dim)
 
 
 _MANY = (InputPort("in", multiple=True, min_count=2),)
@@ -49,6 +63,6 @@ register(LayerSpec(
     doc="Element-wise sum of two or more inputs of one shape: the residual (skip) connection.",
 ))
 register(LayerSpec(
-    type="concat", category="Merge and residual", params=ConcatParams, build=lambda p, _: Concat(p.dim),
-    inputs=_MANY, palette_name="Concat", doc="Joins two or more inputs along one dimension.",
+    type="concat", category="Merge and residual", params=ConcatParams, build=build_concat, inputs=_MANY,
+    palette_name="Concat", doc="Joins two or more inputs along one dimension.", input_dtypes=(torch.float32, torch.int64),
 ))

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pydantic import Field
 from torch import nn
 
-from .registry import LayerParams, LayerSpec, first_input, register
+from .registry import LayerParams, LayerSpec, first_input, register, shape_text
 
 
 class BatchNormParams(LayerParams):
@@ -23,14 +23,14 @@ def build_batchnorm(p: BatchNormParams, inputs) -> nn.Module:
     shape = first_input(inputs).shape
     cls = {1: nn.BatchNorm1d, 2: nn.BatchNorm1d, 3: nn.BatchNorm2d, 4: nn.BatchNorm3d}.get(len(shape))
     if cls is None:
-        raise ValueError(f"expects (features,), (channels, length) or (channels, height, width), got {shape}")
+        raise ValueError(f"expects (features,), (channels, length) or (channels, height, width), got {shape_text(shape)}")
     return cls(shape[0], eps=p.eps, momentum=p.momentum, affine=p.affine)
 
 
 def build_layernorm(p: LayerNormParams, inputs) -> nn.Module:
     shape = first_input(inputs).shape
     if p.normalized_dims > len(shape):
-        raise ValueError(f"normalized_dims {p.normalized_dims} exceeds the input rank of {shape}")
+        raise ValueError(f"normalized_dims {p.normalized_dims} exceeds the rank of input shape {shape_text(shape)}")
     return nn.LayerNorm(shape[-p.normalized_dims:], eps=p.eps, elementwise_affine=p.elementwise_affine)
 
 

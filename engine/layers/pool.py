@@ -5,7 +5,7 @@ from pydantic import Field
 from torch import nn
 
 from .conv import Kernel, Kernel2d, Pad, Pad2d
-from .registry import LayerParams, LayerSpec, first_input, register
+from .registry import LayerParams, LayerSpec, first_input, register, shape_text
 
 
 class Pool1dParams(LayerParams):
@@ -33,7 +33,7 @@ def _pool_builder(cls: type[nn.Module], rank: int):
         shape = first_input(inputs).shape
         if len(shape) != rank + 1:
             kind = "(channels, length)" if rank == 1 else "(channels, height, width)"
-            raise ValueError(f"expects input of shape {kind}, got {shape}")
+            raise ValueError(f"expects input of shape {kind}, got {shape_text(shape)}")
         return cls(**p.model_dump())
     return build
 

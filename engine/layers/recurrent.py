@@ -13,7 +13,7 @@ from torch import nn
 
 from .init import apply_init
 from .io import Size
-from .registry import InputPort, LayerSpec, TensorMeta, WeightedParams, first_input, register
+from .registry import InputPort, LayerSpec, TensorMeta, WeightedParams, first_input, register, shape_text
 
 
 class RecurrentParams(WeightedParams):
@@ -76,7 +76,7 @@ def _builder(cls: type[nn.Module]):
     def build(p: RecurrentParams, inputs) -> nn.Module:
         shape = first_input(inputs).shape
         if len(shape) != 2:
-            raise ValueError(f"expects a sequence (steps, features), got {shape}")
+            raise ValueError(f"expects a sequence (steps, features), got {shape_text(shape)}")
         if p.dropout > 0 and p.num_layers < 2:
             raise ValueError("dropout acts between stacked layers: set num_layers >= 2 or dropout 0")
         state_in = inputs.get("state")
@@ -96,8 +96,8 @@ def _builder(cls: type[nn.Module]):
 
 def _describe(meta) -> str:
     if isinstance(meta, tuple) and meta and isinstance(meta[0], TensorMeta):
-        return "(h, c) of shape " + str(meta[0].shape)
-    return f"of shape {meta.shape}" if isinstance(meta, TensorMeta) else str(meta)
+        return "(h, c) of shape " + shape_text(meta[0].shape)
+    return f"of shape {shape_text(meta.shape)}" if isinstance(meta, TensorMeta) else str(meta)
 
 
 _PORTS = (InputPort("in"), InputPort("state", optional=True))

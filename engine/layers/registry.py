@@ -21,7 +21,7 @@ CATEGORIES = (
 class LayerParams(BaseModel):
     """Base of every layer's params model: strict, immutable, JSON round-trippable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class WeightedParams(LayerParams):
@@ -68,6 +68,7 @@ class LayerSpec:
     outputs: tuple[str, ...] = ("out",)
     palette_name: str | None = None
     presets: dict[str, dict] = field(default_factory=dict)  # palette entries with preset params, e.g. BiLSTM
+    input_dtypes: tuple[torch.dtype, ...] = (torch.float32,)  # what the tensor inputs may hold
 
     @property
     def initializable(self) -> bool:
@@ -93,3 +94,20 @@ def register(spec: LayerSpec) -> LayerSpec:
 def first_input(inputs: Inputs) -> TensorMeta:
     """The meta of the tensor arriving at the `in` port."""
     return inputs["in"][0]
+
+
+def shape_text(shape: tuple[int, ...]) -> str:
+    """A sample shape as users read it: '(16,)', '(3, 8, 8)'."""
+    return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
+
+
+def sample_dim(dim: int, shape: tuple[int, ...]) -> int:
+    """The index in a sample's shape of torch dimension `dim` (where 0 is the batch); ValueError if none."""
+    rank = len(shape)
+    index = dim - 1 if dim >= 0 else rank + dim
+    choices = "1 or -1" if rank == 1 else f"1 to {rank} or -1 to -{rank}"
+    if dim == 0 or dim == -rank - 1:
+        raise ValueError(f"dim {dim} is the batch dimension; use {choices}")
+    if not 0 <= index < rank:
+        raise ValueError(f"dim {dim} is out of range for input shape {shape_text(shape)}; use {choices}")
+    return index

@@ -1,6 +1,7 @@
 """Layers that change a tensor's layout: flatten, reshape, upsample, repeat, last_step."""
 from __future__ import annotations
 
+import math
 from typing import Annotated, Literal
 
 import torch
@@ -8,12 +9,12 @@ from pydantic import Field
 from torch import nn
 
 from .conv import Kernel
-from .registry import LayerParams, LayerSpec, first_input, register
+from .registry import LayerParams, LayerSpec, first_input, register, sample_dim, shape_text
 
 
 class FlattenParams(LayerParams):
-    start_dim: int = Field(1, ge=-8, le=8, description="First dimension flattened (as in torch; 0 is the batch).")
-    end_dim: int = Field(-1, ge=-8, le=8, description="Last dimension flattened.")
+    start_dim: int = Field(1, ge=-9, le=8, description="First dimension flattened, as in torch: 1 is a sample's first (0, the batch, is refused).")
+    end_dim: int = Field(-1, ge=-9, le=8, description="Last dimension flattened.")
 
 
 class ReshapeParams(LayerParams):
@@ -66,9 +67,21 @@ class LastStep(nn.Module):
         return x[:, -1]
 
 
-def build_reshape(p: ReshapeParams, _) -> nn.Module:
-    if p.shape.count(-1) > 1:
-        raise ValueError(f"shape {p.shape} has more than one -1")
+def build_flatten(p: FlattenParams, inputs) -> nn.Module:
+    shape = first_input(inputs).shape
+    if sample_dim(p.start_dim, shape) > sample_dim(p.end_dim, shape):
+        raise ValueError(f"start_dim {p.start_dim} comes after end_dim {p.end_dim} in input shape {shape_text(shape)}")
+    return nn.Flatten(p.start_dim, p.end_dim)
+
+
+def build_reshape(p: ReshapeParams, inputs) -> nn.Module:
+    if p.shape.count(-1) > 1 or 0 in p.shape:
+        raise ValueError(f"shape {p.shape} must hold positive sizes and at most one -1")
+    shape = first_input(inputs).shape
+    values, fixed = math.prod(shape), math.prod(d for d in p.shape if d != -1)
+    fits = values % fixed == 0 if -1 in p.shape else values == fixed
+    if not fits:
+        raise ValueError(f"cannot reshape {shape_text(shape)} ({values:,} values per sample) to {p.shape}")
     return Reshape(p.shape)
 
 
@@ -76,26 +89,29 @@ def _rank_check(rank: int, what: str, module: type[nn.Module]):
     def build(p, inputs) -> nn.Module:
         shape = first_input(inputs).shape
         if len(shape) != rank:
-            raise ValueError(f"expects {what}, got {shape}")
+            raise ValueError(f"expects {what}, got {shape_text(shape)}")
         return module(**p.model_dump())
     return build
 
 
 def build_upsample(p: UpsampleParams, inputs) -> nn.Module:
-    rank = len(first_input(inputs).shape)
-    if rank not in (2, 3):
-        raise ValueError(f"expects (channels, length) or (channels, height, width), got {first_input(inputs).shape}")
-    mode = {2: "linear", 3: "bilinear"}[rank] if p.mode != "nearest" else "nearest"
+    shape = first_input(inputs).shape
+    if len(shape) not in (2, 3):
+        raise ValueError(f"expects (channels, length) or (channels, height, width), got {shape_text(shape)}")
+    if any(math.floor(size * p.scale_factor) < 1 for size in shape[1:]):
+        raise ValueError(f"scale_factor {p.scale_factor} shrinks {shape_text(shape)} to nothing")
+    mode = {2: "linear", 3: "bilinear"}[len(shape)] if p.mode != "nearest" else "nearest"
     return nn.Upsample(scale_factor=p.scale_factor, mode=mode)
 
 
+_ANY_DTYPE = (torch.float32, torch.int64)
 register(LayerSpec(
-    type="flatten", category="Reshaping", params=FlattenParams, build=lambda p, _: nn.Flatten(p.start_dim, p.end_dim),
+    type="flatten", category="Reshaping", params=FlattenParams, build=build_flatten, input_dtypes=_ANY_DTYPE,
     palette_name="Flatten", doc="Flattens each sample to a vector (for example before a dense layer).",
 ))
 register(LayerSpec(
-    type="reshape", category="Reshaping", params=ReshapeParams, build=build_reshape, palette_name="Reshape",
-    doc="Gives each sample a new shape with the same number of elements.",
+    type="reshape", category="Reshaping", params=ReshapeParams, build=build_reshape, input_dtypes=_ANY_DTYPE,
+    palette_name="Reshape", doc="Gives each sample a new shape with the same number of elements.",
 ))
 register(LayerSpec(
     type="upsample", category="Reshaping", params=UpsampleParams, build=build_upsample, palette_name="Upsample",
@@ -103,9 +119,9 @@ register(LayerSpec(
 ))
 register(LayerSpec(
     type="repeat", category="Reshaping", params=RepeatParams, build=_rank_check(1, "a vector (features,)", Repeat),
-    palette_name="Repeat vector", doc="Repeats a vector at every step: one input, a sequence out (one-to-many).",
+    input_dtypes=_ANY_DTYPE, palette_name="Repeat vector", doc="Repeats a vector at every step: one input, a sequence out (one-to-many).",
 ))
 register(LayerSpec(
     type="last_step", category="Reshaping", build=_rank_check(2, "a sequence (steps, features)", LastStep),
-    palette_name="Last step", doc="Keeps a sequence's last step (many-to-one).",
+    input_dtypes=_ANY_DTYPE, palette_name="Last step", doc="Keeps a sequence's last step (many-to-one).",
 ))

@@ -1,0 +1,150 @@
+"""Benchmark: time per training step of the Trainer against a hand-written PyTorch loop, alternated in one run.
+
+For an MLP, the digits CNN and an LSTM, blocks of steps of three loops take turns on the same batches:
+a plain loop (forward, loss, zero_grad, backward, step), the Trainer with monitoring off (log_every 0) and
+the Trainer monitoring every step (log_every 1: norms, update ratios, activation health, BPTT profile).
+The median over rounds of each round's ratio is the result (goals: <= 1.03 off, <= 1.10 every step).
+Then the digits CNN template is trained to 0.97 validation accuracy (goal: under 60 s).
+The results replace the "## Training step overhead" section of docs/benchmarks.md.
+
+    python bench/train_step.py [--rounds 30] [--block 20] [--no-write]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+import engine
+from engine.train.trainer import OPTIMIZERS, Trainer, TrainOptions
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs" / "benchmarks.md"
+HEADING = "## Training step overhead"
+MODELS = {"MLP (spirals)": "mlp_spirals.json", "digits CNN": "cnn_digits.json", "LSTM (adding, T=50)": "lstm_adding.json"}
+
+
+def trainer_for(arch, log_every: int) -> Trainer:
+    """A Trainer set up (model, data on the device, optimizer) but not run."""
+    trainer = Trainer(arch, TrainOptions(log_every=log_every, device="cpu"))
+    trainer._setup()
+    return trainer
+
+
+def batches(trainer: Trainer, count: int) -> list:
+    inputs, target = trainer.train_data
+    size = trainer.config.batch_size
+    order = torch.randperm(len(target), generator=torch.Generator().manual_seed(1))
+    xs, ys = tuple(x[order] for x in inputs), target[order]
+    steps = max(len(target) // size, 1)
+    return [(tuple(x[i % steps * size:(i % steps + 1) * size] for x in xs), ys[i % steps * size:(i % steps + 1) * size])
+            for i in range(count)]
+
+
+def hand_written(arch, trainer: Trainer):
+    """The loop a PyTorch user writes, on its own copy of the model and optimizer."""
+    torch.manual_seed(trainer.config.seed)
+    model = engine.compile_model(arch)
+    optimizer = OPTIMIZERS[trainer.config.optimizer.name](model.parameters(), trainer.config.optimizer)
+    loss_fn = trainer.objective.loss
+
+    def step(xs, y):
+        loss = loss_fn(model(*xs), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    return step
+
+
+def time_block(step, block) -> float:
+    start = time.perf_counter()
+    for xs, y in block:
+        step(xs, y)
+    return (time.perf_counter() - start) / len(block)
+
+
+def overhead(name: str, template: str, rounds: int, block_size: int) -> dict:
+    arch = engine.load(ROOT / "templates" / template)
+    off, every = trainer_for(arch, 0), trainer_for(arch, 1)
+    loops = {"hand": hand_written(arch, off), "off": off._step, "every": every._step}
+    block = batches(off, block_size)
+    for step in loops.values():  # warm up allocators and lazy initialization
+        time_block(step, block[:3])
+    times = {key: [] for key in loops}
+    for _ in range(rounds):
+        for key, step in loops.items():
+            times[key].append(time_block(step, block))
+    ratio = {key: statistics.median(t / h for t, h in zip(times[key], times["hand"])) for key in ("off", "every")}
+    result = {"model": name, "hand_ms": 1e3 * statistics.median(times["hand"]), "off": ratio["off"],
+              "every": ratio["every"]}
+    print(f"{name:<22} hand {result['hand_ms']:.3f} ms/step   off x{ratio['off']:.3f}   every step x{ratio['every']:.3f}")
+    return result
+
+
+def digits_time_to_accuracy(target: float = 0.97) -> dict:
+    arch = engine.load(ROOT / "templates" / "cnn_digits.json")
+    reached = []
+    trainer = Trainer(arch, TrainOptions(device="cpu"), on_event=lambda e: reached.append(e) if e.event == "epoch" else None)
+    result = trainer.run()
+    first = next((e for e in reached if e.metrics.get("val_accuracy", 0) >= target), None)
+    summary = {"epochs": len(reached), "final": result.metrics.get("val_accuracy", 0.0), "seconds": result.seconds,
+               "reached_epoch": first.epoch if first else None, "reached_seconds": first.seconds if first else None}
+    print(f"digits CNN: val_accuracy {summary['final']:.4f} after {summary['epochs']} epochs in {result.seconds:.1f} s; "
+          + (f"{target} first reached at epoch {first.epoch}, {first.seconds:.1f} s" if first else f"{target} not reached"))
+    return summary
+
+
+def section(rows: list[dict], digits: dict, rounds: int, block: int) -> str:
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    lines = [
+        HEADING, "",
+        f"`python bench/train_step.py` ({time.strftime('%Y-%m-%d')}, {platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} CPU cores, torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"load average {load:.1f} at the end). Blocks of {block} steps, alternated for {rounds} rounds; "
+        "each figure is the median over rounds of (Trainer time / hand-written loop time) on the same batches.", "",
+        "| model | hand-written loop | monitoring off (goal <= 1.03) | monitoring every step (goal <= 1.10) |",
+        "|---|---|---|---|",
+    ]
+    lines += [f"| {r['model']} | {r['hand_ms']:.3f} ms/step | x{r['off']:.3f} | x{r['every']:.3f} |" for r in rows]
+    reached = (f"reaches 0.97 at epoch {digits['reached_epoch']} after {digits['reached_seconds']:.1f} s"
+               if digits["reached_epoch"] else "does not reach 0.97")
+    lines += ["", f"Digits CNN template (`templates/cnn_digits.json`, CPU, default log_every 10): {reached}; "
+              f"{digits['epochs']} epochs end at val_accuracy {digits['final']:.4f} after {digits['seconds']:.1f} s "
+              "(goal: 0.97 in under 60 s).", ""]
+    return "\n".join(lines)
+
+
+def write_section(text: str) -> None:
+    """Replace this benchmark's section (its heading up to the next '## ') and keep everything else."""
+    current = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
+    start = current.find(HEADING)
+    if start < 0:
+        updated = current.rstrip("\n") + "\n\n" + text
+    else:
+        end = current.find("\n## ", start + len(HEADING))
+        updated = current[:start] + text + (current[end + 1:] if end >= 0 else "")
+    DOCS.parent.mkdir(parents=True, exist_ok=True)
+    DOCS.write_text(updated)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--block", type=int, default=20)
+    parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    args = parser.parse_args()
+    rows = [overhead(name, template, args.rounds, args.block) for name, template in MODELS.items()]
+    digits = digits_time_to_accuracy()
+    text = section(rows, digits, args.rounds, args.block)
+    print(text)
+    if not args.no_write:
+        write_section(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,202 @@
+"""The canvas's commands as QActions with shortcuts: clipboard, duplicate, delete, layout, zoom, context menus."""
+from __future__ import annotations
+
+import json
+
+from PySide6.QtCore import QMimeData, QObject, QPointF, Qt
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import QGraphicsItem, QMenu
+
+from engine import DocumentError, Edge
+from . import edits
+from .canvas import GraphView
+from .canvas import style
+from .canvas.edge_item import EdgeItem
+from .canvas.node_item import NodeItem
+from .document import DocumentModel
+from .palette import palette_entries
+
+NODES_MIME = "application/x-layerloom-nodes"
+PASTE_STEP = 40.0
+
+
+class CanvasActions(QObject):
+    """Builds every editing and viewing action for one document and its canvas view."""
+
+    def __init__(self, document: DocumentModel, view: GraphView, parent: QObject | None = None):
+        super().__init__(parent)
+        self.document, self.view, self.scene = document, view, view.graph_scene()
+        self._pastes = 0
+        self.undo = document.undo_stack.createUndoAction(self, "&Undo")
+        self.undo.setShortcuts(QKeySequence.Undo)
+        self.redo = document.undo_stack.createRedoAction(self, "&Redo")
+        redo_keys = QKeySequence.keyBindings(QKeySequence.Redo)
+        self.redo.setShortcuts(redo_keys + [QKeySequence(k) for k in ("Ctrl+Shift+Z", "Ctrl+Y")
+                                            if QKeySequence(k) not in redo_keys])
+        canvas = [
+            ("cut", "Cu&t", QKeySequence.Cut, self.cut_selection),
+            ("copy", "&Copy", QKeySequence.Copy, self.copy_selection),
+            ("paste", "&Paste", QKeySequence.Paste, lambda: self.paste_clipboard()),
+            ("duplicate", "&Duplicate", "Ctrl+D", self.duplicate_selection),
+            ("delete", "&Delete", [QKeySequence(QKeySequence.Delete), QKeySequence("Backspace")], self.delete_selection),
+            ("select_all", "Select &All", QKeySequence.SelectAll, self.select_all_nodes),
+        ]
+        for name, text, keys, slot in canvas:
+            action = self._action(text, keys, slot)
+            action.setShortcutContext(Qt.WidgetWithChildrenShortcut)   # text fields keep their own Ctrl+C, Delete...
+            view.addAction(action)
+            setattr(self, name, action)
+        self.auto_layout = self._action("Auto &Layout", "Ctrl+L", self.layout_graph)
+        self.zoom_in = self._action("Zoom &In", [QKeySequence(QKeySequence.ZoomIn), QKeySequence("Ctrl+=")],
+                                    lambda: view.zoom_by(1.25))
+        self.zoom_out = self._action("Zoom &Out", QKeySequence.ZoomOut, lambda: view.zoom_by(0.8))
+        self.actual_size = self._action("&Actual Size", "Ctrl+0", view.reset_zoom)
+        self.fit = self._action("&Fit to View", "Ctrl+Shift+F", view.fit_to_contents)
+        self.fit_key = self._action("Fit to View", "F", view.fit_to_contents)
+        self.fit_key.setShortcutContext(Qt.WidgetShortcut)
+        view.addAction(self.fit_key)
+        self.snap = QAction("&Snap to Grid", self, checkable=True, checked=self.scene.snap_to_grid)
+        self.snap.setShortcut(QKeySequence("Ctrl+G"))
+        self.snap.toggled.connect(self._on_snap_toggled)
+        self.scene.menu_builder = self.context_menu
+        document.selection_changed.connect(self._update_enabled)
+        self.scene.selectionChanged.connect(self._update_enabled)
+        QGuiApplication.clipboard().dataChanged.connect(self._update_enabled)
+        self._update_enabled()
+
+    def _action(self, text: str, keys, slot) -> QAction:
+        action = QAction(text, self)
+        if isinstance(keys, list):
+            action.setShortcuts(keys)
+        else:
+            action.setShortcut(QKeySequence(keys))
+        action.triggered.connect(lambda: slot())   # slots take no `checked` argument
+        return action
+
+    def _update_enabled(self) -> None:
+        has_nodes = bool(self.document.selection)
+        for action in (self.cut, self.copy, self.duplicate):
+            action.setEnabled(has_nodes)
+        self.delete.setEnabled(has_nodes or bool(self.scene.selected_edges()))
+        mime = QGuiApplication.clipboard().mimeData()
+        self.paste.setEnabled(mime is not None and mime.hasFormat(NODES_MIME))
+
+    # clipboard ----------------------------------------------------------------------------------
+    def copy_selection(self) -> None:
+        if not self.document.selection:
+            return
+        data = json.dumps(edits.subgraph(self.document.arch, self.document.selection))
+        mime = QMimeData()
+        mime.setData(NODES_MIME, data.encode())
+        mime.setText(data)
+        QGuiApplication.clipboard().setMimeData(mime)
+        self._pastes = 0
+        self.scene.message.emit(f"Copied {len(self.document.selection)} node(s)")
+
+    def cut_selection(self) -> None:
+        if self.document.selection:
+            self.copy_selection()
+            self._remove(self.document.selection, [], "Cut")
+
+    def paste_clipboard(self, at: QPointF | None = None) -> None:
+        """Paste the clipboard's nodes, shifted a step further each time, or with their corner at `at`."""
+        mime = QGuiApplication.clipboard().mimeData()
+        if mime is None or not mime.hasFormat(NODES_MIME):
+            self.scene.message.emit("Nothing to paste: copy some nodes first")
+            return
+        try:
+            data = json.loads(bytes(mime.data(NODES_MIME).data()))
+        except ValueError:
+            self.scene.message.emit("The clipboard does not hold LayerLoom nodes")
+            return
+        if at is None:
+            self._pastes += 1
+            offset = (PASTE_STEP * self._pastes, PASTE_STEP * self._pastes)
+        else:
+            corner = [min(v[i] for v in data.get("layout", {}).values()) if data.get("layout") else 0 for i in (0, 1)]
+            offset = (at.x() - corner[0], at.y() - corner[1])
+        self._insert(data, offset, "Paste")
+
+    def duplicate_selection(self) -> None:
+        if self.document.selection:
+            self._insert(edits.subgraph(self.document.arch, self.document.selection), (PASTE_STEP, PASTE_STEP),
+                         "Duplicate")
+
+    def _insert(self, data: dict, offset: tuple[float, float], text: str) -> None:
+        try:
+            arch, ids = edits.paste(self.document.arch, data, offset)
+        except DocumentError as error:
+            self.scene.message.emit(f"Cannot paste: {error.problems[0]}")
+            return
+        self.document.apply(arch, f"{text} {len(ids)} node(s)")
+        self.document.select(ids)
+
+    # deleting and selecting ----------------------------------------------------------------------
+    def delete_selection(self) -> None:
+        self._remove(self.document.selection, self.scene.selected_edges(), "Delete")
+
+    def _remove(self, node_ids, edges: list[Edge], text: str) -> None:
+        if not node_ids and not edges:
+            return
+        arch = edits.remove_nodes(edits.disconnect(self.document.arch, edges), node_ids)
+        what = f"{len(node_ids)} node(s)" if node_ids else f"{len(edges)} connection(s)"
+        self.document.apply(arch, f"{text} {what}")
+
+    def select_all_nodes(self) -> None:
+        self.document.select(n.id for n in self.document.arch.nodes)
+
+    def layout_graph(self) -> None:
+        self.document.apply(edits.auto_layout(self.document.arch, style.LAYOUT_DX, style.LAYOUT_DY), "Auto layout")
+        self.view.fit_to_contents()
+
+    def _on_snap_toggled(self, checked: bool) -> None:
+        self.scene.snap_to_grid = checked
+
+    # inserting ---------------------------------------------------------------------------------------
+    def insert_on_edge(self, edge: Edge, entry: dict, at: QPointF | None = None) -> str | None:
+        """Split `edge` with a new node of the palette entry's type and preset params."""
+        at = at or self.scene.edges[edge].midpoint()
+        position = (round((at.x() - style.NODE_WIDTH / 2) / style.GRID) * style.GRID,
+                    round((at.y() - style.HEADER_HEIGHT) / style.GRID) * style.GRID)
+        try:
+            arch, new_id = edits.insert_on_edge(self.document.arch, edge, entry["type"], position)
+            if entry.get("params"):
+                arch = edits.set_params(arch, new_id, entry["params"])
+        except edits.EditError as error:
+            self.scene.message.emit(f"Cannot insert: {error}")
+            return None
+        self.document.apply(arch, f"Insert {new_id}")
+        self.document.select([new_id])
+        return new_id
+
+    # context menus --------------------------------------------------------------------------------------
+    def context_menu(self, item: QGraphicsItem | None, at: QPointF) -> QMenu:
+        menu = QMenu(self.view)
+        if isinstance(item, EdgeItem):
+            insert = self._layer_menu(menu.addMenu("&Insert Layer"), lambda e: self.insert_on_edge(item.edge, e, at),
+                                      only_inline=True)
+            insert.setEnabled(not insert.isEmpty())
+            menu.addAction("&Disconnect", lambda: self._remove([], [item.edge], "Disconnect"))
+        elif isinstance(item, NodeItem):
+            menu.addActions([self.cut, self.copy, self.duplicate, self.delete])
+        else:
+            self._layer_menu(menu.addMenu("&Add Layer"), lambda e: self.scene.add_layer(e["type"], e["params"], at))
+            paste = menu.addAction("&Paste Here", lambda: self.paste_clipboard(at))
+            paste.setEnabled(self.paste.isEnabled())
+            menu.addSeparator()
+            menu.addActions([self.select_all, self.auto_layout, self.fit])
+        return menu
+
+    @staticmethod
+    def _layer_menu(menu: QMenu, chosen, only_inline: bool = False) -> QMenu:
+        """Fill `menu` with the palette's entries by category; `only_inline` keeps layers with `in` and `out`."""
+        from engine import REGISTRY
+        submenus: dict[str, QMenu] = {}
+        for category, name, entry in palette_entries():
+            spec = REGISTRY[entry["type"]]
+            if only_inline and (spec.input_port("in") is None or "out" not in spec.outputs):
+                continue
+            if category not in submenus:
+                submenus[category] = menu.addMenu(category)
+            submenus[category].addAction(name, lambda e=entry: chosen(e))
+        return menu

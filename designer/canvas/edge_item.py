@@ -1,0 +1,128 @@
+"""Edges: a curve from an output port to an input port, labelled with the tensor shape it carries."""
+from __future__ import annotations
+
+import html
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QFontMetricsF, QPainterPath, QPainterPathStroker, QPen
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem
+
+from engine import Edge
+from . import style
+from .port_item import PortItem
+
+
+def curve(start: QPointF, end: QPointF) -> QPainterPath:
+    """A horizontal-tangent cubic from `start` to `end`, bulging further when the edge runs backwards."""
+    reach = max(50.0, abs(end.x() - start.x()) * 0.5)
+    if end.x() < start.x():
+        reach = max(reach, 120.0)
+    path = QPainterPath(start)
+    path.cubicTo(start + QPointF(reach, 0), end - QPointF(reach, 0), end)
+    return path
+
+
+class EdgeItem(QGraphicsItem):
+    """One document edge; it follows its ports and shows the shape computed by the last check."""
+
+    def __init__(self, edge: Edge, source: PortItem, target: PortItem):
+        super().__init__()
+        self.edge, self.source, self.target = edge, source, target
+        self.label = ""
+        self.problems: list[str] = []
+        self._hover = False
+        self._path = QPainterPath()
+        self._label_rect = QRectF()
+        self.setFlags(QGraphicsItem.ItemIsSelectable)
+        self.setAcceptHoverEvents(True)
+        self.setZValue(-1)
+        self.update_path()
+
+    def set_status(self, label: str, problems: list[str]) -> None:
+        if label != self.label or problems != self.problems:
+            self.prepareGeometryChange()
+            self.label, self.problems = label, problems
+            self._place_label()
+            tip = [f"{self.edge.source}.{self.edge.source_port} → {self.edge.target}.{self.edge.target_port}"]
+            tip += [f"shape {label}"] if label else []
+            tip += [f"<span style='color:#f05454'>⚠ {html.escape(p)}</span>" for p in problems]
+            self.setToolTip("<br>".join(tip))
+            self.update()
+
+    def update_path(self) -> None:
+        self.prepareGeometryChange()
+        self._path = curve(self.source.center(), self.target.center())
+        self._place_label()
+
+    def _place_label(self) -> None:
+        if not self.label:
+            self._label_rect = QRectF()
+            return
+        width = QFontMetricsF(style.font(7.5)).horizontalAdvance(self.label) + 12
+        mid = self._path.pointAtPercent(0.5)
+        self._label_rect = QRectF(mid.x() - width / 2, mid.y() - 9, width, 18)
+
+    def boundingRect(self) -> QRectF:
+        return self._path.boundingRect().adjusted(-6, -6, 6, 6).united(self._label_rect)
+
+    def shape(self) -> QPainterPath:
+        stroker = QPainterPathStroker()
+        stroker.setWidth(12)
+        outline = stroker.createStroke(self._path)
+        if not self._label_rect.isNull():
+            outline.addRect(self._label_rect)
+        return outline
+
+    def paint(self, painter, option, widget=None) -> None:
+        painter.setRenderHint(painter.RenderHint.Antialiasing)
+        color = style.ERROR if self.problems else style.EDGE
+        width = 2.0
+        if self._hover:
+            color = color.lighter(135)
+        if self.isSelected():
+            color, width = style.ACCENT, 3.0
+        pen = QPen(color, width)
+        pen.setCapStyle(Qt.RoundCap)
+        if self.problems:
+            pen.setStyle(Qt.DashLine)
+        painter.setPen(pen)
+        painter.setBrush(Qt.NoBrush)
+        painter.drawPath(self._path)
+        if not self._label_rect.isNull():
+            painter.setPen(QPen(color, 1))
+            painter.setBrush(style.LABEL_BG)
+            painter.drawRoundedRect(self._label_rect, 9, 9)
+            painter.setPen(style.TEXT)
+            painter.setFont(style.font(7.5))
+            painter.drawText(self._label_rect, Qt.AlignCenter, self.label)
+
+    def midpoint(self) -> QPointF:
+        return self._path.pointAtPercent(0.5)
+
+    def hoverEnterEvent(self, event) -> None:
+        self._hover = True
+        self.update()
+
+    def hoverLeaveEvent(self, event) -> None:
+        self._hover = False
+        self.update()
+
+
+class PendingEdge(QGraphicsPathItem):
+    """The dashed curve that follows the mouse while a connection is dragged."""
+
+    def __init__(self, anchor: PortItem):
+        super().__init__()
+        self.anchor = anchor
+        pen = QPen(QColor(style.ACCENT), 2, Qt.DashLine)
+        pen.setCapStyle(Qt.RoundCap)
+        self.setPen(pen)
+        self.setZValue(3)
+
+    def follow(self, point: QPointF, state: str | None) -> None:
+        color = {"ok": style.OK, "refused": style.ERROR}.get(state, style.ACCENT)
+        pen = self.pen()
+        pen.setColor(color)
+        self.setPen(pen)
+        start = self.anchor.center()
+        self.setPath(curve(start, point) if self.anchor.is_output else curve(point, start))

@@ -1,0 +1,215 @@
+"""A node card: coloured header with the layer type, the id, named ports and the key params."""
+from __future__ import annotations
+
+import html
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QFontMetricsF, QLinearGradient, QPainterPath, QPen
+from PySide6.QtWidgets import QGraphicsItem
+
+from engine import NodeBase, NodeInfo
+from ..health import COLORS as HEALTH_COLORS, NodeHealth
+from . import style
+from .port_item import PortItem
+
+
+class NodeItem(QGraphicsItem):
+    """Draws one node of the document; its position is the node's layout entry (top-left corner)."""
+
+    def __init__(self, node: NodeBase):
+        super().__init__()
+        self.node: NodeBase = node
+        self.problems: list[str] = []
+        self.info: NodeInfo | None = None
+        self.health: NodeHealth | None = None
+        self.inputs: dict[str, PortItem] = {}
+        self.outputs: dict[str, PortItem] = {}
+        self.setFlags(QGraphicsItem.ItemIsMovable | QGraphicsItem.ItemIsSelectable
+                      | QGraphicsItem.ItemSendsGeometryChanges)
+        self.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
+        self.setAcceptHoverEvents(True)
+        self._build()
+
+    @property
+    def node_id(self) -> str:
+        return self.node.id
+
+    # model -> item ----------------------------------------------------------------
+    def set_node(self, node: NodeBase) -> None:
+        """Show new params of the same node (a new type gets a new item, since its ports differ)."""
+        self.node = node
+        self.prepareGeometryChange()
+        self._build(ports=False)
+
+    def set_status(self, problems: list[str], info: NodeInfo | None) -> None:
+        if problems != self.problems or info != self.info:
+            self.problems, self.info = problems, info
+            self._refresh()
+
+    def set_health(self, health: NodeHealth | None) -> None:
+        if health != self.health:
+            self.health = health
+            self._refresh()
+
+    def port(self, name: str, is_output: bool) -> PortItem | None:
+        return (self.outputs if is_output else self.inputs).get(name)
+
+    def ports(self) -> list[PortItem]:
+        return [*self.inputs.values(), *self.outputs.values()]
+
+    # geometry -----------------------------------------------------------------------
+    def _build(self, ports: bool = True) -> None:
+        spec = self.node.spec
+        self._color = style.category_color(spec.category)
+        self._title = spec.palette_name or self.node.type
+        self._params = style.key_params(self.node)
+        self._port_rows = max(len(spec.inputs), len(spec.outputs), 1)
+        self._has_footer = spec.initializable or self.node.type == "output"
+        top = style.HEADER_HEIGHT + style.ID_ROW
+        height = top + self._port_rows * style.PORT_ROW + 6
+        if self._params:
+            height += 4 + len(self._params) * style.PARAM_ROW
+        if self._has_footer:
+            height += style.PARAM_ROW + 2
+        self._rect = QRectF(0, 0, style.NODE_WIDTH, height + 4)
+        if ports:
+            self.inputs = {p.name: PortItem(self, p.name, False, self._color) for p in spec.inputs}
+            self.outputs = {name: PortItem(self, name, True, self._color) for name in spec.outputs}
+        for row, port in enumerate(self.inputs.values()):
+            port.setPos(0, top + (row + 0.5) * style.PORT_ROW)
+        for row, port in enumerate(self.outputs.values()):
+            port.setPos(style.NODE_WIDTH, top + (row + 0.5) * style.PORT_ROW)
+        self._refresh()
+
+    def _refresh(self) -> None:
+        self.setToolTip(self._tooltip())
+        self.update()
+
+    def boundingRect(self) -> QRectF:
+        return self._rect.adjusted(-5, -5, 5, 7)
+
+    def shape(self) -> QPainterPath:
+        path = QPainterPath()
+        path.addRoundedRect(self._rect, style.CORNER, style.CORNER)
+        return path
+
+    # painting -----------------------------------------------------------------------
+    def paint(self, painter, option, widget=None) -> None:
+        rect, corner = self._rect, style.CORNER
+        painter.setRenderHint(painter.RenderHint.Antialiasing)
+        if self.health is not None:
+            glow = QColor(HEALTH_COLORS[self.health.level])
+            glow.setAlpha(150)
+            painter.setPen(QPen(glow, 6))
+            painter.setBrush(Qt.NoBrush)
+            painter.drawRoundedRect(rect.adjusted(-1, -1, 1, 1), corner + 2, corner + 2)
+        painter.setPen(Qt.NoPen)
+        painter.setBrush(QColor(0, 0, 0, 90))
+        painter.drawRoundedRect(rect.translated(0, 3), corner, corner)
+        painter.setBrush(style.CARD)
+        painter.drawRoundedRect(rect, corner, corner)
+        self._paint_header(painter)
+        self._paint_body(painter)
+        border, width = style.CARD_BORDER, 1.0
+        if self.problems:
+            border, width = style.ERROR, 2.0
+        if self.isSelected():
+            border, width = style.ACCENT, 2.5
+        painter.setPen(QPen(border, width))
+        painter.setBrush(Qt.NoBrush)
+        painter.drawRoundedRect(rect, corner, corner)
+
+    def _paint_header(self, painter) -> None:
+        rect = QRectF(0, 0, self._rect.width(), style.HEADER_HEIGHT)
+        path = QPainterPath()
+        path.addRoundedRect(rect, style.CORNER, style.CORNER)
+        square = QPainterPath()
+        square.addRect(rect.adjusted(0, style.CORNER, 0, 0))
+        gradient = QLinearGradient(rect.topLeft(), rect.bottomLeft())
+        gradient.setColorAt(0, self._color.lighter(118))
+        gradient.setColorAt(1, self._color)
+        painter.setPen(Qt.NoPen)
+        painter.setBrush(gradient)
+        painter.drawPath(path.united(square))
+        right = rect.right() - 8
+        if self.problems:
+            badge = QRectF(right - 16, 4, 16, 16)
+            painter.setBrush(style.ERROR)
+            painter.setPen(QPen(QColor("#ffffff"), 1.2))
+            painter.drawEllipse(badge)
+            painter.setFont(style.font(8, bold=True))
+            painter.drawText(badge, Qt.AlignCenter, "!")
+            right -= 20
+        if self.health is not None:
+            painter.setPen(QPen(QColor("#ffffff"), 1.2))
+            painter.setBrush(QColor(HEALTH_COLORS[self.health.level]))
+            painter.drawEllipse(QPointF(right - 6, 12), 5, 5)
+            right -= 16
+        painter.setPen(QColor("#ffffff"))
+        self._text(painter, QRectF(10, 0, right - 10, rect.height()), self._title, style.font(8.5, bold=True))
+
+    def _paint_body(self, painter) -> None:
+        width, y = self._rect.width(), float(style.HEADER_HEIGHT)
+        painter.setPen(style.TEXT)
+        self._text(painter, QRectF(10, y + 2, width - 20, style.ID_ROW), self.node.id, style.font(9.5, bold=True))
+        y += style.ID_ROW
+        painter.setPen(style.TEXT_DIM)
+        small = style.font(7.5)
+        for row, name in enumerate(self.inputs):
+            self._text(painter, QRectF(12, y + row * style.PORT_ROW, width / 2 - 12, style.PORT_ROW), name, small)
+        for row, name in enumerate(self.outputs):
+            self._text(painter, QRectF(width / 2, y + row * style.PORT_ROW, width / 2 - 12, style.PORT_ROW),
+                       name, small, Qt.AlignRight)
+        y += self._port_rows * style.PORT_ROW + 6
+        if self._params or self._has_footer:
+            painter.setPen(QPen(style.CARD_BORDER, 1))
+            painter.drawLine(QPointF(8, y - 2), QPointF(width - 8, y - 2))
+        for name, value in self._params:
+            painter.setPen(style.TEXT_DIM)
+            self._text(painter, QRectF(10, y, width - 20, style.PARAM_ROW), name, small)
+            painter.setPen(style.TEXT)
+            self._text(painter, QRectF(10, y, width - 20, style.PARAM_ROW), value, style.font(7.5, bold=True),
+                       Qt.AlignRight)
+            y += style.PARAM_ROW
+        if self._has_footer:
+            painter.setPen(style.TEXT_DIM)
+            self._text(painter, QRectF(10, y + 2, width - 20, style.PARAM_ROW), self._footer(), small)
+
+    def _footer(self) -> str:
+        if self.info is None:
+            return "…"
+        if self.node.type == "output":
+            return f"receives {style.format_shape(self.info.shape)}"
+        return f"{self.info.params:,} params"
+
+    @staticmethod
+    def _text(painter, rect: QRectF, text: str, font, align=Qt.AlignLeft) -> None:
+        painter.setFont(font)
+        elided = QFontMetricsF(font).elidedText(text, Qt.ElideRight, rect.width())
+        painter.drawText(rect, align | Qt.AlignVCenter, elided)
+
+    def _tooltip(self) -> str:
+        spec = self.node.spec
+        lines = [f"<b>{html.escape(self.node.id)}</b> · {html.escape(self._title)}",
+                 f"<span style='color:#9aa0a6'>{html.escape(spec.doc.splitlines()[0] if spec.doc else '')}</span>"]
+        if self.info is not None:
+            shapes = ", ".join(f"{p} {style.format_shape(m)}" for p, m in self.info.outputs.items())
+            lines.append(f"output: {html.escape(shapes)} · {self.info.params:,} params")
+        for problem in self.problems:
+            lines.append(f"<span style='color:#f05454'>⚠ {html.escape(problem)}</span>")
+        if self.health is not None:
+            norm = f" (grad norm {self.health.grad_norm:.3g})" if self.health.grad_norm is not None else ""
+            note = f": {self.health.note}" if self.health.note else ""
+            lines.append(html.escape(f"gradient {self.health.level}{norm}{note}"))
+        return "<br>".join(lines)
+
+    # interaction --------------------------------------------------------------------
+    def itemChange(self, change, value):
+        scene = self.scene()
+        if change == QGraphicsItem.ItemPositionChange and scene is not None:
+            return scene.snapped(self, value)
+        if change == QGraphicsItem.ItemPositionHasChanged and scene is not None:
+            scene.node_moved(self)
+        elif change == QGraphicsItem.ItemSelectedHasChanged:
+            self.setZValue(1 if value else 0)
+        return super().itemChange(change, value)

@@ -1,0 +1,226 @@
+"""The graph scene: node and edge items rebuilt from the document on every change, never the other way round."""
+from __future__ import annotations
+
+from typing import Callable
+
+from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene, QMenu
+
+from engine import Architecture, Edge
+from ..document import DocumentModel
+from ..edits import EditError, add_node, move_nodes
+from ..health import NodeHealth
+from . import style
+from .connection_drag import ConnectionDrag
+from .edge_item import EdgeItem
+from .node_item import NodeItem
+from .port_item import PortItem
+
+MenuBuilder = Callable[[QGraphicsItem | None, QPointF], QMenu | None]
+
+
+def positions(arch: Architecture) -> dict[str, tuple[float, float]]:
+    """Every node's position: its layout entry, else a column to the right of the laid-out nodes."""
+    placed = {n.id: arch.layout[n.id] for n in arch.nodes if n.id in arch.layout}
+    right = max((x for x, _ in placed.values()), default=-style.LAYOUT_DX) + style.LAYOUT_DX
+    row = 0
+    for node in arch.nodes:
+        if node.id not in placed:
+            placed[node.id] = (right, row * style.LAYOUT_DY)
+            row += 1
+    return placed
+
+
+class GraphScene(QGraphicsScene):
+    """Observes a DocumentModel: `changed` diffs items by node id, `checked` restyles problems and shapes."""
+
+    message = Signal(str)   # a one-line explanation for the status bar (refused connections...)
+
+    def __init__(self, document: DocumentModel, parent=None):
+        super().__init__(parent)
+        self.document = document
+        self.nodes: dict[str, NodeItem] = {}
+        self.edges: dict[Edge, EdgeItem] = {}
+        self.snap_to_grid = True
+        self.menu_builder: MenuBuilder | None = None
+        self.connection_drag = ConnectionDrag(self)
+        self._edges_at: dict[str, list[EdgeItem]] = {}
+        self._health: dict[str, NodeHealth] = {}
+        self._syncing = False
+        self._press_positions: dict[str, QPointF] | None = None
+        self.setSceneRect(-50_000, -50_000, 100_000, 100_000)
+        self.setBackgroundBrush(style.BACKGROUND)
+        document.changed.connect(self._on_document_changed)
+        document.checked.connect(self._on_document_checked)
+        document.selection_changed.connect(self._on_selection_changed)
+        self.selectionChanged.connect(self._on_scene_selection_changed)
+        self._on_document_changed()
+        self._on_document_checked()
+
+    # document -> items ------------------------------------------------------------------
+    def _on_document_changed(self) -> None:
+        arch = self.document.arch
+        wanted = {}
+        for node in arch.nodes:
+            wanted.setdefault(node.id, node)
+        self._syncing = True
+        try:
+            edge_set = set(arch.edges)
+            stale = {i for i, item in self.nodes.items() if i not in wanted or item.node.type != wanted[i].type}
+            for edge in [e for e in self.edges if e.source in stale or e.target in stale or e not in edge_set]:
+                self.removeItem(self.edges.pop(edge))
+            for node_id in stale:
+                self.removeItem(self.nodes.pop(node_id))
+            for node_id, (x, y) in positions(arch).items():
+                self._sync_node(wanted[node_id], QPointF(x, y))
+            for edge in arch.edges:
+                if edge not in self.edges:
+                    self._add_edge(edge)
+            self._index_edges()
+        finally:
+            self._syncing = False
+        self._on_selection_changed()
+
+    def _sync_node(self, node, position: QPointF) -> None:
+        item = self.nodes.get(node.id)
+        if item is None:
+            item = self.nodes[node.id] = NodeItem(node)
+            item.set_health(self._health.get(node.id))
+            item.setPos(position)
+            self.addItem(item)
+            return
+        if item.node is not node and item.node != node:
+            item.set_node(node)
+        if item.pos() != position:
+            item.setPos(position)
+
+    def _add_edge(self, edge: Edge) -> None:
+        source, target = self.nodes.get(edge.source), self.nodes.get(edge.target)
+        source_port = source.port(edge.source_port, True) if source else None
+        target_port = target.port(edge.target_port, False) if target else None
+        if source_port is not None and target_port is not None:   # other edges are listed as problems
+            self.edges[edge] = item = EdgeItem(edge, source_port, target_port)
+            self.addItem(item)
+
+    def _index_edges(self) -> None:
+        self._edges_at = {node_id: [] for node_id in self.nodes}
+        connected: set[PortItem] = set()
+        for item in self.edges.values():
+            self._edges_at[item.edge.source].append(item)
+            self._edges_at[item.edge.target].append(item)
+            connected |= {item.source, item.target}
+        for node in self.nodes.values():
+            for port in node.ports():
+                port.set_connected(port in connected)
+
+    def _on_document_checked(self) -> None:
+        node_problems: dict[str, list[str]] = {}
+        edge_problems: dict[Edge, list[str]] = {}
+        edges = self.document.arch.edges
+        for problem in self.document.problems:
+            text = f"{problem.field}: {problem.message}" if problem.field else problem.message
+            if problem.node is not None:
+                node_problems.setdefault(problem.node, []).append(text)
+            elif problem.edge is not None and 0 <= problem.edge < len(edges):
+                edge_problems.setdefault(edges[problem.edge], []).append(text)
+        infos = self.document.shapes.nodes
+        for node_id, item in self.nodes.items():
+            item.set_status(node_problems.get(node_id, []), infos.get(node_id))
+        for edge, item in self.edges.items():
+            info = infos.get(edge.source)
+            label = style.format_shape(info.outputs.get(edge.source_port)) if info else ""
+            item.set_status(label, edge_problems.get(edge, []))
+
+    def set_node_health(self, mapping: dict[str, NodeHealth]) -> None:
+        """Tint nodes by gradient health (from the training dashboard); `{}` clears every tint."""
+        self._health = dict(mapping)
+        for node_id, item in self.nodes.items():
+            item.set_health(self._health.get(node_id))
+
+    # selection ------------------------------------------------------------------------------
+    def _on_selection_changed(self) -> None:
+        selected = self.document.selection
+        self._syncing = True
+        try:
+            for node_id, item in self.nodes.items():
+                if item.isSelected() != (node_id in selected):
+                    item.setSelected(node_id in selected)
+        finally:
+            self._syncing = False
+
+    def _on_scene_selection_changed(self) -> None:
+        if not self._syncing:
+            self.document.select(self.selected_node_ids())
+
+    def selected_node_ids(self) -> list[str]:
+        return [node_id for node_id, item in self.nodes.items() if item.isSelected()]
+
+    def selected_edges(self) -> list[Edge]:
+        return [edge for edge, item in self.edges.items() if item.isSelected()]
+
+    # moving -----------------------------------------------------------------------------------
+    def snapped(self, item: NodeItem, value: QPointF) -> QPointF:
+        """Where a dragged node lands: on the grid when snapping is on (document positions are kept as is)."""
+        if self._syncing or not self.snap_to_grid:
+            return value
+        return QPointF(round(value.x() / style.GRID) * style.GRID, round(value.y() / style.GRID) * style.GRID)
+
+    def node_moved(self, item: NodeItem) -> None:
+        for edge in self._edges_at.get(item.node_id, ()):
+            edge.update_path()
+
+    def mousePressEvent(self, event) -> None:
+        super().mousePressEvent(event)
+        if event.button() == Qt.LeftButton and not self.connection_drag.active:
+            self._press_positions = {i: item.pos() for i, item in self.nodes.items() if item.isSelected()}
+
+    def mouseReleaseEvent(self, event) -> None:
+        super().mouseReleaseEvent(event)
+        pressed, self._press_positions = self._press_positions, None
+        if not pressed:
+            return
+        moved = {i: (self.nodes[i].x(), self.nodes[i].y()) for i, pos in pressed.items()
+                 if i in self.nodes and self.nodes[i].pos() != pos}
+        if moved:
+            arch = self.document.arch
+            # nodes without a layout entry get one too, so that the fallback column does not shift under them
+            unplaced = {i: (item.x(), item.y()) for i, item in self.nodes.items() if i not in arch.layout}
+            self.document.apply(move_nodes(arch, {**unplaced, **moved}), "Move" if len(moved) == 1 else
+                                f"Move {len(moved)} nodes")
+
+    # editing helpers used by the view and the actions ---------------------------------------
+    def begin_connection(self, port: PortItem) -> bool:
+        return self.connection_drag.begin(port)
+
+    def add_layer(self, layer_type: str, params: dict | None, at: QPointF) -> str | None:
+        """Add a node centred near `at` (snapped); returns its id, or None with a message."""
+        x, y = at.x() - style.NODE_WIDTH / 2, at.y() - style.HEADER_HEIGHT
+        if self.snap_to_grid:
+            x, y = round(x / style.GRID) * style.GRID, round(y / style.GRID) * style.GRID
+        try:
+            arch, node_id = add_node(self.document.arch, layer_type, (x, y), params)
+        except (EditError, ValueError) as error:
+            self.message.emit(f"Cannot add {layer_type}: {error}")
+            return None
+        self.document.apply(arch, f"Add {node_id}")
+        self.document.select([node_id])
+        return node_id
+
+    def node_item(self, node_id: str) -> NodeItem | None:
+        return self.nodes.get(node_id)
+
+    def port_item(self, node_id: str, port: str, is_output: bool) -> PortItem | None:
+        item = self.nodes.get(node_id)
+        return item.port(port, is_output) if item else None
+
+    def contextMenuEvent(self, event) -> None:
+        item = self.itemAt(event.scenePos(), self.views()[0].transform()) if self.views() else None
+        while item is not None and not isinstance(item, (NodeItem, EdgeItem)):
+            item = item.parentItem()
+        if item is not None and not item.isSelected():
+            self.clearSelection()
+            item.setSelected(True)
+        menu = self.menu_builder(item, event.scenePos()) if self.menu_builder else None
+        if menu is not None:
+            menu.exec(event.screenPos())
+            event.accept()

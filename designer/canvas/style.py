@@ -1,0 +1,97 @@
+"""How the canvas looks: colours, sizes and fonts, and the per-type table of params a node card shows."""
+from __future__ import annotations
+
+from functools import lru_cache
+
+from PySide6.QtGui import QColor, QFont
+
+from engine import NodeBase
+from ..panel_style import CATEGORY_COLORS
+
+GRID = 20                   # snap step and minor grid spacing, in scene units
+NODE_WIDTH = 160
+HEADER_HEIGHT = 24
+ID_ROW = 22
+PORT_ROW = 18
+PARAM_ROW = 15
+PORT_RADIUS = 5.0
+CORNER = 7.0
+LAYOUT_DX = 240.0           # auto-layout column and row steps, sized to the cards and edge labels
+LAYOUT_DY = 150.0
+MAX_PARAM_ROWS = 4
+
+BACKGROUND = QColor("#1b1d21")
+GRID_MINOR = QColor("#24272c")
+GRID_MAJOR = QColor("#2c3036")
+CARD = QColor("#2a2d33")
+CARD_BORDER = QColor("#3b3f47")
+TEXT = QColor("#e8eaed")
+TEXT_DIM = QColor("#9aa0a6")
+ACCENT = QColor("#4c9aff")
+ERROR = QColor("#f05454")
+OK = QColor("#48c774")
+EDGE = QColor("#7d8590")
+LABEL_BG = QColor("#30343b")
+
+
+# The params a card always shows for a type (others appear only when they differ from their default).
+KEY_PARAMS: dict[str, tuple[str, ...]] = {
+    "input": ("shape", "dtype"),
+    "conv1d": ("out_channels", "kernel_size", "stride", "padding"),
+    "conv2d": ("out_channels", "kernel_size", "stride", "padding"),
+    "conv_transpose2d": ("out_channels", "kernel_size", "stride"),
+    "linear": ("out_features",),
+    "embedding": ("num_embeddings", "embedding_dim"),
+    "dropout": ("p",),
+    "maxpool1d": ("kernel_size",), "maxpool2d": ("kernel_size",),
+    "avgpool1d": ("kernel_size",), "avgpool2d": ("kernel_size",),
+    "adaptive_avgpool1d": ("output_size",), "adaptive_avgpool2d": ("output_size",),
+    "rnn": ("hidden_size", "num_layers", "bidirectional"),
+    "lstm": ("hidden_size", "num_layers", "bidirectional"),
+    "gru": ("hidden_size", "num_layers", "bidirectional"),
+    "reshape": ("shape",), "repeat": ("steps",), "upsample": ("scale_factor",),
+    "concat": ("dim",), "softmax": ("dim",), "log_softmax": ("dim",),
+}
+
+
+def category_color(category: str) -> QColor:
+    return QColor(CATEGORY_COLORS.get(category, "#6f7f8f"))
+
+
+@lru_cache(maxsize=None)
+def font(point_size: float, bold: bool = False) -> QFont:
+    f = QFont("DejaVu Sans")
+    f.setPointSizeF(point_size)
+    f.setBold(bold)
+    return f
+
+
+def format_value(value) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (list, tuple)):
+        return "×".join(str(v) for v in value) if value else "()"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def key_params(node: NodeBase) -> list[tuple[str, str]]:
+    """(name, value) rows a node card shows: its type's key params, then any other changed ones."""
+    values = node.params.model_dump()
+    changed = node.params.model_dump(exclude_defaults=True)
+    names = [n for n in KEY_PARAMS.get(node.type, ()) if n in values]
+    names += [n for n in changed if n not in names]
+    rows = [(n.replace("_", " "), format_value(values[n])) for n in names]
+    if len(rows) > MAX_PARAM_ROWS:
+        rows = rows[:MAX_PARAM_ROWS - 1] + [("", f"+{len(rows) - MAX_PARAM_ROWS + 1} more")]
+    return rows
+
+
+def format_shape(meta) -> str:
+    """Edge label: '(16, 8, 8)', or 'h,c (1, 64)' for an LSTM state pair."""
+    from engine import TensorMeta, format_meta
+    if isinstance(meta, TensorMeta) or meta is None:
+        return format_meta(meta) if meta is not None else ""
+    first = format_meta(meta[0])
+    return f"h,c {first}" if all(format_meta(m) == first for m in meta) else format_meta(meta)

@@ -1,0 +1,177 @@
+"""The canvas view: zoom, pan, fit, rubber-band selection, a grid, and drops from the layer palette."""
+from __future__ import annotations
+
+import json
+import math
+
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QPainter, QPen
+from PySide6.QtWidgets import QFrame, QGraphicsView
+
+from . import style
+from .scene import GraphScene
+
+LAYER_MIME = "application/x-layerloom-layer"
+MIN_SCALE, MAX_SCALE = 0.1, 3.0
+
+
+def parse_layer_drop(data: bytes) -> tuple[str, dict]:
+    """(layer type, preset params) from a palette drag: JSON {"type", "params"} or a bare type name."""
+    text = bytes(data).decode("utf-8", "replace").strip()
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text, {}
+    if isinstance(value, dict):
+        return str(value.get("type", "")), dict(value.get("params") or {})
+    return str(value), {}
+
+
+class GraphView(QGraphicsView):
+    """Shows a GraphScene; wheel zooms about the cursor, middle button or Space+drag pans."""
+
+    zoom_changed = Signal(float)
+
+    def __init__(self, scene: GraphScene, parent=None):
+        super().__init__(scene, parent)
+        self.setRenderHints(QPainter.Antialiasing | QPainter.TextAntialiasing | QPainter.SmoothPixmapTransform)
+        self.setDragMode(QGraphicsView.RubberBandDrag)
+        self.setRubberBandSelectionMode(Qt.IntersectsItemShape)
+        self.setTransformationAnchor(QGraphicsView.AnchorUnderMouse)
+        self.setViewportUpdateMode(QGraphicsView.SmartViewportUpdate)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.setFrameShape(QFrame.NoFrame)
+        self.setAcceptDrops(True)
+        self.setFocusPolicy(Qt.StrongFocus)
+        self._pan_from: QPoint | None = None
+        self._space = False
+
+    def graph_scene(self) -> GraphScene:
+        return self.scene()
+
+    # zoom and fit -------------------------------------------------------------------------
+    def zoom(self) -> float:
+        return self.transform().m11()
+
+    def zoom_by(self, factor: float) -> None:
+        target = min(MAX_SCALE, max(MIN_SCALE, self.zoom() * factor))
+        if not math.isclose(target, self.zoom()):
+            self.scale(target / self.zoom(), target / self.zoom())
+            self.zoom_changed.emit(self.zoom())
+
+    def reset_zoom(self) -> None:
+        self.zoom_by(1.0 / self.zoom())
+
+    def fit_to_contents(self, max_scale: float = 1.0) -> None:
+        """Show every node (at most at `max_scale`), centred."""
+        nodes = list(self.graph_scene().nodes.values())
+        if not nodes:
+            self.resetTransform()
+            self.centerOn(0, 0)
+            self.zoom_changed.emit(self.zoom())
+            return
+        bounds = QRectF()
+        for item in nodes:
+            bounds = bounds.united(item.sceneBoundingRect())
+        bounds = bounds.adjusted(-60, -60, 60, 60)
+        self.fitInView(bounds, Qt.KeepAspectRatio)
+        if self.zoom() > max_scale:
+            self.resetTransform()
+            self.scale(max_scale, max_scale)
+        elif self.zoom() < MIN_SCALE:
+            self.resetTransform()
+            self.scale(MIN_SCALE, MIN_SCALE)
+        self.centerOn(bounds.center())
+        self.zoom_changed.emit(self.zoom())
+
+    def wheelEvent(self, event) -> None:
+        delta = event.angleDelta().y() or event.angleDelta().x()
+        if delta:
+            self.zoom_by(1.0015 ** delta)
+        event.accept()
+
+    # panning --------------------------------------------------------------------------------
+    def mousePressEvent(self, event) -> None:
+        if event.button() == Qt.MiddleButton or (event.button() == Qt.LeftButton and self._space):
+            self._pan_from = event.position().toPoint()
+            self.viewport().setCursor(Qt.ClosedHandCursor)
+            event.accept()
+            return
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event) -> None:
+        if self._pan_from is not None:
+            now = event.position().toPoint()
+            delta, self._pan_from = now - self._pan_from, now
+            self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - delta.x())
+            self.verticalScrollBar().setValue(self.verticalScrollBar().value() - delta.y())
+            event.accept()
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event) -> None:
+        if self._pan_from is not None:
+            self._pan_from = None
+            self.viewport().setCursor(Qt.OpenHandCursor if self._space else Qt.ArrowCursor)
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
+
+    def keyPressEvent(self, event) -> None:
+        if event.key() == Qt.Key_Space and not event.isAutoRepeat():
+            self._space = True
+            self.viewport().setCursor(Qt.OpenHandCursor)
+        elif event.key() == Qt.Key_Escape and self.graph_scene().connection_drag.active:
+            self.graph_scene().connection_drag.cancel()
+        super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event) -> None:
+        if event.key() == Qt.Key_Space and not event.isAutoRepeat():
+            self._space = False
+            self.viewport().setCursor(Qt.ArrowCursor)
+        super().keyReleaseEvent(event)
+
+    # drops from the palette -------------------------------------------------------------------
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasFormat(LAYER_MIME):
+            event.acceptProposedAction()
+        else:
+            super().dragEnterEvent(event)
+
+    def dragMoveEvent(self, event) -> None:
+        if event.mimeData().hasFormat(LAYER_MIME):
+            event.acceptProposedAction()
+        else:
+            super().dragMoveEvent(event)
+
+    def dropEvent(self, event) -> None:
+        if not event.mimeData().hasFormat(LAYER_MIME):
+            super().dropEvent(event)
+            return
+        layer_type, params = parse_layer_drop(event.mimeData().data(LAYER_MIME).data())
+        at = self.mapToScene(event.position().toPoint())
+        if self.graph_scene().add_layer(layer_type, params, at) is not None:
+            event.acceptProposedAction()
+            self.setFocus()
+
+    def center_point(self) -> QPointF:
+        """The scene point at the middle of the view (where keyboard-added nodes go)."""
+        return self.mapToScene(self.viewport().rect().center())
+
+    # grid -----------------------------------------------------------------------------------------
+    def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
+        painter.fillRect(rect, style.BACKGROUND)
+        for spacing, color in ((style.GRID, style.GRID_MINOR), (style.GRID * 5, style.GRID_MAJOR)):
+            if spacing * self.zoom() < 12:   # too dense to help: leave it out
+                continue
+            painter.setPen(QPen(color, 0))
+            left, top = math.floor(rect.left() / spacing) * spacing, math.floor(rect.top() / spacing) * spacing
+            x = left
+            while x < rect.right():
+                painter.drawLine(QPointF(x, rect.top()), QPointF(x, rect.bottom()))
+                x += spacing
+            y = top
+            while y < rect.bottom():
+                painter.drawLine(QPointF(rect.left(), y), QPointF(rect.right(), y))
+                y += spacing

@@ -1,0 +1,85 @@
+"""Backpropagation through time: ||dL/dh_t|| against t for each recurrent layer, newest profile boldest."""
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QWidget
+
+from ..run_store import BPTT_KEPT, RunSeries
+from . import style
+from .base import Chart
+
+COLUMNS = 2
+DIRECTIONS = (("forward", style.TRAIN_COLOR), ("reverse", style.VAL_COLOR))
+EMPTY_TEXT = "No recurrent layer in this run.\nBPTT profiles appear here for RNN, LSTM and GRU layers."
+
+
+def is_bidirectional(run: RunSeries, node: str) -> bool:
+    profiles = run.bptt.get(node)
+    return bool(profiles) and profiles[-1].reverse is not None
+
+
+class BpttChart(Chart):
+    """One plot per recurrent layer; both directions for bidirectional layers, a compared run dashed."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.empty = QLabel(EMPTY_TEXT, alignment=Qt.AlignCenter)
+        self.empty.setStyleSheet("color: #707070; font-size: 11pt;")
+        self.box.addWidget(self.empty)
+        self.plots = {}
+        self._key = None
+
+    def pieces(self, primary: RunSeries | None, other: RunSeries | None):
+        layers = list(primary.recurrent) if primary else []
+        both = tuple(is_bidirectional(primary, node) for node in layers)
+        key = (id(primary), id(other), tuple(layers), both)
+        if key != self._key:
+            self._rebuild(layers, both)
+            self._key = key
+        self.view.setVisible(bool(layers))
+        self.empty.setVisible(not layers)
+        return [partial(self._show_layer, node, primary, other) for node in self.plots]
+
+    def _show_layer(self, node: str, primary: RunSeries, other: RunSeries | None) -> None:
+        plot, history, latest, compared = self.plots[node]
+        profiles = list(primary.bptt.get(node, ()))
+        older = profiles[:-1]
+        for pair, profile in zip(history, [None] * (len(history) - len(older)) + older):
+            self._set(pair, profile)
+        self._set(latest, profiles[-1] if profiles else None)
+        theirs = other.bptt.get(node) if other else None
+        self._set(compared, theirs[-1] if theirs else None)
+        step = f" at step {profiles[-1].step}" if profiles else " (waiting for a logged step)"
+        style.set_title(plot, f"{node}: ||dL/dh_t||{step}")
+
+    @staticmethod
+    def _set(pair, profile) -> None:
+        forward, reverse = pair
+        values = [profile.forward, profile.reverse] if profile is not None else [None, None]
+        for item, series in zip((forward, reverse), values):
+            series = np.empty(0) if series is None else series
+            item.setData(np.arange(len(series)), style.positive(series))
+
+    def _rebuild(self, layers: list[str], both: tuple[bool, ...]) -> None:
+        self.view.ci.clear()
+        self.plots = {}
+        for index, (node, bidirectional) in enumerate(zip(layers, both)):
+            plot = style.add_plot(self.view.ci, node, "||dL/dh_t||", "time step t", log_y=True,
+                                  row=index // COLUMNS, col=index % COLUMNS)
+            style.legend(plot)
+            history = [self._pair(plot, " (earlier)" if age == BPTT_KEPT - 1 else None, bidirectional,
+                                  share=0.15 + 0.45 * age / BPTT_KEPT) for age in range(1, BPTT_KEPT)]
+            latest = self._pair(plot, "", bidirectional, width=2.0)
+            compared = self._pair(plot, None, bidirectional, dashed=True)
+            self.plots[node] = (plot, history, latest, compared)
+
+    @staticmethod
+    def _pair(plot, suffix: str | None, bidirectional: bool, share: float = 1.0, **pen_options):
+        """Forward and reverse lines; only named (for the legend) when `suffix` is given."""
+        return tuple(style.curve(plot, style.faded(color, share),
+                                 None if suffix is None or (label == "reverse" and not bidirectional)
+                                 else f"{label}{suffix}", **pen_options)
+                     for label, color in DIRECTIONS)

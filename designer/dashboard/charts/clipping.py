@@ -1,0 +1,73 @@
+"""Clipping and updates: the total gradient norm before and after clipping, and update-to-weight ratios."""
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtWidgets import QWidget
+
+from ..run_store import RunSeries
+from . import style
+from .base import Chart
+
+HEALTHY_RATIO = 1e-3    # the rule of thumb: each step moves a weight by about a thousandth of itself
+CLIP_COLOR = "#3fae5a"
+
+
+def clip_summary(run: RunSeries | None) -> str:
+    if run is None or not run.steps_seen:
+        return "Total gradient norm"
+    if not (run.config or {}).get("grad_clip"):
+        return "Total gradient norm (no clipping set)"
+    return f"Total gradient norm: clipped in {run.clipped_share:.0%} of {run.steps_seen} logged steps"
+
+
+class ClippingChart(Chart):
+    """Is clipping doing the work, and are the updates of each layer a sane size?"""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.norm_plot = style.add_plot(self.view.ci, "Total gradient norm", "||grad||", log_y=True, col=0)
+        self.ratio_plot = style.add_plot(self.view.ci, "Update / weight ratio per layer", "||Δw|| / ||w||",
+                                         log_y=True, col=1)
+        self.ratio_plot.setXLink(self.norm_plot)
+        style.legend(self.norm_plot)
+        self.norms = [(style.curve(self.norm_plot, style.TRAIN_COLOR, None if dashed else "before clipping", dashed=dashed),
+                       style.curve(self.norm_plot, CLIP_COLOR, None if dashed else "after clipping", dashed=dashed))
+                      for dashed in (False, True)]
+        self.limit = pg.InfiniteLine(angle=0, pen=style.pen("#909090", dashed=True), label="max_norm",
+                                     labelOpts={"color": "#606060", "position": 0.05})
+        self.norm_plot.addItem(self.limit)
+        reference = pg.InfiniteLine(np.log10(HEALTHY_RATIO), angle=0, pen=style.pen("#909090", dashed=True),
+                                    label="1e-3", labelOpts={"color": "#606060", "position": 0.05})
+        self.ratio_plot.addItem(reference)
+        self.ratios: list[style.LayerLines | None] = [None, None]
+        self._key = None
+
+    def pieces(self, primary: RunSeries | None, other: RunSeries | None):
+        key = tuple((id(run), tuple(run.layers)) if run else None for run in (primary, other))
+        if key != self._key:
+            for lines in self.ratios:
+                if lines is not None:
+                    lines.remove()
+            self.ratios = [style.LayerLines(self.ratio_plot, run.layers, dashed=slot == 1) if run else None
+                           for slot, run in enumerate((primary, other))]
+            self._key = key
+        return [partial(self._show_norms, primary, other), partial(self._show_ratios, primary, other)]
+
+    def _show_norms(self, primary: RunSeries | None, other: RunSeries | None) -> None:
+        style.set_title(self.norm_plot, clip_summary(primary))
+        for (before, after), run in zip(self.norms, (primary, other)):
+            steps = run.column("step") if run else np.empty(0)
+            before.setData(steps, style.positive(run.column("grad_total")) if run else np.empty(0))
+            after.setData(steps, style.positive(run.column("grad_clipped")) if run else np.empty(0))
+        limit = primary.max_norm if primary else None
+        self.limit.setVisible(bool(limit))
+        if limit:
+            self.limit.setValue(np.log10(limit))
+
+    def _show_ratios(self, primary: RunSeries | None, other: RunSeries | None) -> None:
+        for lines, run in zip(self.ratios, (primary, other)):
+            if lines is not None:
+                lines.set_data(run.column("step"), run.block("ratio"))

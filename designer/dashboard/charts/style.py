@@ -1,0 +1,121 @@
+"""Shared look of the dashboard's plots: a light theme, depth colors and helpers that keep log plots clean."""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
+
+BACKGROUND = "#ffffff"
+FOREGROUND = "#404040"
+GRID_ALPHA = 0.3
+GROUPS_MAX = 12      # more layers than this share lines (one per depth band): drawing cost stays flat
+TRAIN_COLOR = "#1f6fb4"
+VAL_COLOR = "#e4572e"
+STEP_COLOR = "#a9c6e3"
+DEPTH_MAP = pg.colormap.get("plasma")
+DEPTH_RANGE = (0.0, 0.85)    # plasma's last stretch is too pale on white
+
+
+def layout_widget() -> pg.GraphicsLayoutWidget:
+    """A light GraphicsLayoutWidget that the plots of one tab share."""
+    widget = pg.GraphicsLayoutWidget()
+    widget.setBackground(BACKGROUND)
+    widget.ci.setContentsMargins(6, 6, 6, 6)
+    return widget
+
+
+def add_plot(layout: pg.GraphicsLayout, title: str, left: str = "", bottom: str = "step", log_y: bool = False,
+             row: int | None = None, col: int | None = None, **kwargs) -> pg.PlotItem:
+    """A themed plot with a grid, axis labels and (optionally) a log y axis."""
+    plot = layout.addPlot(row=row, col=col, **kwargs)
+    set_title(plot, title)
+    for name in ("left", "bottom"):
+        axis = plot.getAxis(name)
+        axis.setPen(pg.mkPen(FOREGROUND))
+        axis.setTextPen(pg.mkPen(FOREGROUND))
+        axis.enableAutoSIPrefix(False)
+    plot.setLabel("left", left, color=FOREGROUND)
+    plot.setLabel("bottom", bottom, color=FOREGROUND)
+    plot.showGrid(y=True, alpha=GRID_ALPHA)    # vertical grid lines cost more to paint than they tell
+    plot.setLogMode(y=log_y)
+    plot.setMenuEnabled(False)
+    return plot
+
+
+def legend(plot: pg.PlotItem, columns: int = 1) -> pg.LegendItem:
+    item = plot.addLegend(offset=(-8, 8), colCount=columns, labelTextColor=FOREGROUND, labelTextSize="8pt")
+    item.setBrush(pg.mkBrush(255, 255, 255, 200))
+    item.setPen(pg.mkPen("#c8c8c8"))
+    return item
+
+
+def depth_colors(count: int) -> list[QColor]:
+    """One color per layer, from the input side (dark blue) to the output side (orange)."""
+    if count == 0:
+        return []
+    positions = np.linspace(*DEPTH_RANGE, count) if count > 1 else np.array([DEPTH_RANGE[0]])
+    return list(DEPTH_MAP.map(positions, mode="qcolor"))
+
+
+def faded(color, share: float) -> QColor:
+    """`color` mixed with the background: an opaque stand-in for transparency, which is slow to paint."""
+    color, back = QColor(color), QColor(BACKGROUND)
+    mix = lambda a, b: round(a * share + b * (1 - share))
+    return QColor(mix(color.red(), back.red()), mix(color.green(), back.green()), mix(color.blue(), back.blue()))
+
+
+def pen(color, width: float = 1.0, dashed: bool = False) -> pg.QtGui.QPen:
+    result = pg.mkPen(QColor(color), width=width)
+    if dashed:
+        result.setStyle(Qt.DashLine)
+    result.setCosmetic(True)
+    return result
+
+
+def positive(values: np.ndarray) -> np.ndarray:
+    """Values a log axis can show: zero, negative and non-finite ones become gaps."""
+    values = np.asarray(values, float)
+    return np.where(np.isfinite(values) & (values > 0), values, np.nan)
+
+
+def log10(values: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.log10(positive(values))
+
+
+def curve(plot: pg.PlotItem, color, name: str | None = None, **pen_options) -> pg.PlotDataItem:
+    """A line created once and fed with setData; gaps where values are NaN."""
+    return plot.plot([], [], pen=pen(color, **pen_options), name=name, connect="finite", skipFiniteCheck=False)
+
+
+class LayerLines:
+    """One line per layer colored by depth; with more than GROUPS_MAX layers, neighbouring layers share an item
+    (broken between layers), since every item costs a setData and a paint."""
+
+    def __init__(self, plot: pg.PlotItem, layers: list[str], dashed: bool = False, named: bool = False):
+        self.plot = plot
+        count = len(layers)
+        groups = min(count, GROUPS_MAX)
+        self.bounds = np.linspace(0, count, groups + 1).round().astype(int)
+        self.items = [curve(plot, color, layers[start] if named and end - start == 1 else None, dashed=dashed)
+                      for color, start, end in zip(depth_colors(groups), self.bounds[:-1], self.bounds[1:])]
+
+    def set_data(self, x: np.ndarray, block: np.ndarray) -> None:
+        """Show `block` (rows, layers) against `x`; zero and non-finite values leave gaps."""
+        rows = len(x)
+        for item, start, end in zip(self.items, self.bounds[:-1], self.bounds[1:]):
+            values = block[:, start:end].T.ravel()
+            kept = np.flatnonzero(np.isfinite(values) & (values > 0))
+            joined = (np.diff(kept) == 1) & (kept[1:] // max(rows, 1) == kept[:-1] // max(rows, 1))
+            item.setData(np.tile(x, end - start)[kept], values[kept], connect=np.append(joined, False))
+
+    def remove(self) -> None:
+        for item in self.items:
+            self.plot.removeItem(item)
+
+
+def set_title(plot: pg.PlotItem, text: str) -> None:
+    """Retitle only on change: a new title re-lays out the plot."""
+    if plot.titleLabel.text != text:
+        plot.setTitle(text, color=FOREGROUND, size="10pt")

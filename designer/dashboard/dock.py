@@ -1,0 +1,224 @@
+"""DashboardDock: the train panel, the diagnosis banner and the chart tabs, redrawn from the run buffers
+at a few frames per second, whatever the rate of incoming events."""
+from __future__ import annotations
+
+from collections import deque
+from html import escape
+from pathlib import Path
+from typing import Sequence
+
+from PySide6.QtCore import QStandardPaths, Qt, QTimer, Signal
+from PySide6.QtWidgets import (QLabel, QMessageBox, QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget)
+
+from designer.document import DocumentModel
+from engine.train.runfolder import EVENTS
+
+from .banner import DiagnosisBanner
+from .charts import BpttChart, ClippingChart, FlowChart, LossChart
+from .health import node_health
+from .run_store import RunSeries
+from .runner import Runner
+from .runs import RunsView
+from .stream import LineFeed
+from .train_panel import TrainPanel
+
+FRAME_MS = 200     # 5 frames per second
+TABS = (("Loss", LossChart), ("Gradient flow", FlowChart), ("Through time (BPTT)", BpttChart),
+        ("Clipping && updates", ClippingChart))
+
+
+def default_runs_dir(document: DocumentModel) -> Path:
+    """`runs/` beside the document, or under the user's application data folder for an unsaved one."""
+    if document.path is not None:
+        return document.path.parent / "runs"
+    return Path(QStandardPaths.writableLocation(QStandardPaths.AppDataLocation)) / "runs"
+
+
+class DashboardDock(QWidget):
+    """Train what is drawn and watch its gradients; `health_changed` carries node id -> NodeHealth for the canvas."""
+
+    health_changed = Signal(dict)
+    run_started = Signal(object)     # RunSeries
+    run_finished = Signal(object)    # RunSeries
+
+    def __init__(self, document: DocumentModel, runs_dir: Path | str | None = None,
+                 train_args: Sequence[str] = (), parent: QWidget | None = None):
+        super().__init__(parent)
+        self.document = document
+        self.train_args = list(train_args)
+        self._fixed_runs_dir = Path(runs_dir) if runs_dir is not None else None
+        self.primary: RunSeries | None = None
+        self.other: RunSeries | None = None
+        self._drawn = None
+        self._health: dict = {}
+        self.runner = Runner(self)
+        self.runner.finished.connect(self._on_run_finished)
+        self.panel = TrainPanel(document)
+        self.panel.start_requested.connect(self.start_training)
+        self.panel.stop_requested.connect(self.stop)
+        self.panel.probe_requested.connect(self.probe)
+        self.banner = DiagnosisBanner()
+        self.showing = QLabel()
+        self.showing.setStyleSheet("color: #606060;")
+        self.tabs = QTabWidget()
+        self.charts = [chart() for _, chart in TABS]
+        for (title, _), chart in zip(TABS, self.charts):
+            self.tabs.addTab(chart, title)
+        self.runs_view = RunsView(self.runs_dir)
+        self.runs_view.show_requested.connect(self.open_run)
+        self.tabs.addTab(self.runs_view, "Runs")
+        self.tabs.currentChanged.connect(self._redraw)
+        self._layout()
+        document.path_changed.connect(lambda: self.runs_view.set_runs_dir(self.runs_dir))
+        self._pieces: deque = deque()
+        self._piece_timer = QTimer(self, singleShot=True, interval=0)
+        self._piece_timer.timeout.connect(self._on_piece)
+        self._timer = QTimer(self, interval=FRAME_MS)
+        self._timer.timeout.connect(self._on_frame)
+        self._timer.start()
+        self._redraw()
+
+    def _layout(self) -> None:
+        scroll = QScrollArea(widgetResizable=True, frameShape=QScrollArea.NoFrame)
+        scroll.setWidget(self.panel)
+        scroll.setMinimumWidth(280)
+        right = QWidget()
+        column = QVBoxLayout(right)
+        column.setContentsMargins(4, 4, 4, 4)
+        column.addWidget(self.banner)
+        column.addWidget(self.showing)
+        column.addWidget(self.tabs, 1)
+        splitter = QSplitter(Qt.Horizontal)
+        splitter.addWidget(scroll)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([320, 1000])
+        QVBoxLayout(self).addWidget(splitter)
+        self.layout().setContentsMargins(0, 0, 0, 0)
+
+    # public ------------------------------------------------------------------
+    @property
+    def runs_dir(self) -> Path:
+        return self._fixed_runs_dir or default_runs_dir(self.document)
+
+    @property
+    def running(self) -> bool:
+        return self.runner.running
+
+    def start_training(self) -> RunSeries | None:
+        """Train the document as it is now, in a child process; the charts follow the new run."""
+        if self.running:
+            return None
+        if self.document.arch.training is None:
+            self.document.apply(self.document.arch.model_copy(update={"training": self.panel.training}),
+                                "Add training settings")
+        run = self.runner.train(self.document.arch, self.runs_dir, self.train_args)
+        self._begin(run)
+        self.runs_view.active = run.folder
+        return run
+
+    def probe(self) -> RunSeries | None:
+        """Forward and backward once at initialization, shown on the graph and in the gradient-flow chart."""
+        if self.running:
+            return None
+        run = self.runner.probe(self.document.arch)
+        self._begin(run)
+        self.tabs.setCurrentIndex(1)
+        return run
+
+    def stop(self) -> None:
+        self.runner.stop()
+
+    def open_run(self, folder: Path | None, other: Path | None = None) -> None:
+        """Chart a past run (None keeps the one shown), optionally with another overlaid dashed."""
+        if folder is not None:
+            self.primary = self._load(Path(folder))
+        self.other = self._load(Path(other)) if other is not None else None
+        if self.tabs.currentWidget() is self.runs_view:
+            self.tabs.setCurrentIndex(0)
+        self._redraw()
+
+    def confirm_close(self) -> bool:
+        """True when the window may close: no run going, or the person agreed to stop it."""
+        if not self.running:
+            return True
+        answer = QMessageBox.question(self, "Training is running",
+                                      "A training run is still going. Stop it and close?",
+                                      QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
+        if answer != QMessageBox.Yes:
+            return False
+        self.runner.shutdown()
+        return True
+
+    # runs --------------------------------------------------------------------
+    def _begin(self, run: RunSeries) -> None:
+        self.primary, self.other = run, None
+        self.panel.set_running(True)
+        self.run_started.emit(run)
+        self._redraw()
+
+    def _on_run_finished(self, run: RunSeries) -> None:
+        self.panel.set_running(False)
+        self.runs_view.active = None
+        self.runs_view.refresh()
+        self._redraw()
+        self.run_finished.emit(run)
+
+    def _load(self, folder: Path) -> RunSeries:
+        live = self.runner.run
+        if live is not None and live.folder == folder:
+            return live
+        run = RunSeries(folder.name, folder)
+        feed = LineFeed(run.feed, parent=self)
+        feed.drained.connect(lambda: self._loaded(run, feed))
+        path = folder / EVENTS
+        feed.write(path.read_bytes() if path.is_file() else b"", final=True)
+        return run
+
+    def _loaded(self, run: RunSeries, feed: LineFeed) -> None:
+        if run.running:
+            run.status = "unfinished"
+            run.version += 1
+        feed.deleteLater()
+
+    # drawing -----------------------------------------------------------------
+    def _on_frame(self) -> None:
+        if not self._pieces and self._frame_state() != self._drawn and self.isVisible():
+            self._pieces.extend(self._frame_pieces())
+            self._piece_timer.start()
+
+    def _on_piece(self) -> None:
+        if self._pieces:
+            self._pieces.popleft()()
+        if self._pieces:
+            self._piece_timer.start()
+
+    def _redraw(self) -> None:
+        """Draw everything now (after a person's action); the frame timer draws piece by piece."""
+        self._pieces.clear()
+        for piece in self._frame_pieces():
+            piece()
+
+    def _frame_state(self):
+        runs = tuple((id(run), run.version) if run else None for run in (self.primary, self.other))
+        return runs, self.tabs.currentIndex()
+
+    def _frame_pieces(self) -> list:
+        """The visible chart's pieces, then the panel, the banner and the canvas tints."""
+        self._drawn = self._frame_state()
+        chart = self.tabs.currentWidget()
+        pieces = chart.pieces(self.primary, self.other) if chart is not self.runs_view else []
+        return [*pieces, self._show_status]
+
+    def _show_status(self) -> None:
+        self.panel.show_run(self.primary)
+        self.banner.show_run(self.primary)
+        shown = [f"<b>{escape(self.primary.name)}</b>"] if self.primary else []
+        if self.other:
+            shown.append(f"{escape(self.other.name)} (dashed)")
+        self.showing.setText("  vs  ".join(shown))
+        nodes = {node.id for node in self.document.arch.nodes}
+        health = {node: value for node, value in node_health(self.primary).items() if node in nodes}
+        if health != self._health:
+            self._health = health
+            self.health_changed.emit(health)

@@ -1,0 +1,77 @@
+"""Run folders on disk: list them with a one-line summary each, without reading whole event logs."""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine.train.runfolder import ARCHITECTURE, EVENTS, MODEL
+
+TAIL_BYTES = 64_000
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What the runs list shows of one folder."""
+
+    folder: Path
+    name: str
+    status: str
+    step: int = 0
+    metrics: dict = field(default_factory=dict)
+    has_model: bool = False
+    modified: float = 0.0
+
+
+def is_run(folder: Path) -> bool:
+    return (folder / EVENTS).is_file() and (folder / ARCHITECTURE).is_file()
+
+
+def _json_lines(data: bytes) -> list[dict]:
+    found = []
+    for line in data.splitlines():
+        try:
+            item = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(item, dict):
+            found.append(item)
+    return found
+
+
+def read_info(folder: Path) -> RunInfo:
+    """Status, last step and final (or latest epoch) metrics, from the end of events.jsonl."""
+    path = folder / EVENTS
+    size = path.stat().st_size
+    with path.open("rb") as handle:
+        handle.seek(max(0, size - TAIL_BYTES))
+        tail = _json_lines(handle.read())
+    status, step, metrics = "unfinished", 0, {}
+    for event in tail:
+        kind = event.get("event")
+        step = event.get("step") or step
+        if kind == "epoch":
+            metrics = event.get("metrics", {})
+        elif kind == "end":
+            status, metrics = event.get("status", "completed"), event.get("metrics") or metrics
+        elif kind == "error":
+            status = "failed"
+    return RunInfo(folder, folder.name, status, int(step), dict(metrics), (folder / MODEL).is_file(),
+                   path.stat().st_mtime)
+
+
+def list_runs(runs_dir: Path | None) -> list[RunInfo]:
+    """Every run folder directly under `runs_dir`, newest first."""
+    if runs_dir is None or not Path(runs_dir).is_dir():
+        return []
+    runs = []
+    with os.scandir(runs_dir) as entries:
+        for entry in entries:
+            folder = Path(entry.path)
+            if entry.is_dir() and is_run(folder):
+                try:
+                    runs.append(read_info(folder))
+                except OSError:
+                    continue
+    return sorted(runs, key=lambda info: info.modified, reverse=True)

@@ -1,0 +1,215 @@
+"""What the dashboard knows about one run, built from its event stream (pure Python and numpy, no Qt).
+
+The stream reader only calls `RunSeries.feed`; the charts read the buffers on a timer. Every buffer has a
+fixed size, so a run of any length costs the same memory and the same redraw time.
+"""
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel
+
+from engine.train.events import DiagnosisEvent, EndEvent, EpochEvent, ErrorEvent, StartEvent, StepEvent
+
+HISTORY_ROWS = 512       # rows kept per run: about one per pixel column of a chart
+BPTT_KEPT = 6
+SCALARS = ("step", "epoch", "loss", "grad_total", "grad_clipped", "clipped")
+
+
+class History:
+    """A fixed-size table spanning the whole run: when it fills, every other row goes and only every
+    second (then fourth, ...) new row is kept, so old steps thin out instead of falling off."""
+
+    def __init__(self, width: int, capacity: int = HISTORY_ROWS):
+        self._rows = np.full((capacity, width), np.nan)
+        self._length = 0
+        self._stride = 1
+        self._seen = 0
+
+    def append(self, row) -> None:
+        index, self._seen = self._seen, self._seen + 1
+        if index % self._stride:
+            return
+        capacity = len(self._rows)
+        if self._length == capacity:
+            half = capacity // 2
+            self._rows[:half] = self._rows[0:capacity:2]
+            self._rows[half:] = np.nan
+            self._length, self._stride = half, self._stride * 2
+            if index % self._stride:
+                return
+        self._rows[self._length] = row
+        self._length += 1
+
+    def view(self) -> np.ndarray:
+        """Rows kept so far, oldest first (a view: copy it before keeping it)."""
+        return self._rows[:self._length]
+
+    def __len__(self) -> int:
+        return self._length
+
+
+@dataclass
+class Profile:
+    """One logged BPTT profile of a recurrent layer: ||dL/dh_t|| per time step, per direction."""
+
+    step: int
+    forward: np.ndarray
+    reverse: np.ndarray | None = None
+
+
+@dataclass
+class RunSeries:
+    """The state of one run (live, opened from disk, or a probe), fed one event at a time."""
+
+    name: str
+    folder: Path | None = None
+    mode: str = "train"
+    status: str = "running"
+    config: dict | None = None
+    device: str = ""
+    parameters: int = 0
+    layers: list[str] = field(default_factory=list)
+    recurrent: list[str] = field(default_factory=list)
+    steps_per_epoch: int = 0
+    total_steps: int = 0
+    first_step: int = 0
+    history: History | None = None
+    latest: StepEvent | None = None
+    steps_seen: int = 0
+    steps_clipped: int = 0
+    epoch_steps: list[int] = field(default_factory=list)
+    epoch_metrics: dict[str, list[float]] = field(default_factory=dict)
+    bptt: dict[str, deque] = field(default_factory=dict)
+    diagnoses: dict[tuple, DiagnosisEvent] = field(default_factory=dict)
+    end: EndEvent | None = None
+    error: ErrorEvent | None = None
+    stderr: str = ""
+    started: float = field(default_factory=time.monotonic)
+    version: int = 0
+
+    # feeding -----------------------------------------------------------------
+    def feed(self, event: BaseModel) -> None:
+        """Take one parsed event of the stream."""
+        handler = getattr(self, f"_on_{event.event}", None)
+        if handler is not None:
+            handler(event)
+            self.version += 1
+
+    def _on_start(self, event: StartEvent) -> None:
+        self.mode, self.config, self.device = event.mode, event.config, event.device
+        self.parameters = event.parameters.total
+        self.recurrent = list(event.recurrent)
+        self.steps_per_epoch, self.total_steps, self.first_step = event.steps_per_epoch, event.total_steps, event.first_step
+        self.started = time.monotonic()
+        self._set_layers(event.monitored)
+
+    def _set_layers(self, layers) -> None:
+        self.layers = list(layers)
+        self.history = History(len(SCALARS) + 3 * len(self.layers))
+
+    def _on_step(self, event: StepEvent) -> None:
+        if self.history is None:
+            self._set_layers(event.grad_norm)
+        self.latest = event
+        self.steps_seen += 1
+        self.steps_clipped += bool(event.clipped)
+        scalars = (event.step, event.epoch, event.loss, event.grad_norm_total, event.grad_norm_clipped, event.clipped)
+        row = [*scalars]
+        for block in (event.grad_norm, event.weight_norm, event.update_ratio):
+            row.extend(block.get(node, math.nan) for node in self.layers)
+        self.history.append(row)
+        for node, values in (event.bptt or {}).items():
+            reverse = (event.bptt_reverse or {}).get(node)
+            profile = Profile(event.step, np.asarray(values, float), None if reverse is None else np.asarray(reverse, float))
+            self.bptt.setdefault(node, deque(maxlen=BPTT_KEPT)).append(profile)
+
+    def _on_epoch(self, event: EpochEvent) -> None:
+        count = len(self.epoch_steps)
+        self.epoch_steps.append(event.step)
+        for name, value in event.metrics.items():
+            self.epoch_metrics.setdefault(name, [math.nan] * count).append(value)
+        for values in self.epoch_metrics.values():
+            values.extend([math.nan] * (count + 1 - len(values)))
+
+    def _on_diagnosis(self, event: DiagnosisEvent) -> None:
+        key = (event.kind, tuple(event.nodes))
+        self.diagnoses.pop(key, None)
+        self.diagnoses[key] = event
+
+    def _on_end(self, event: EndEvent) -> None:
+        self.end, self.status = event, event.status
+
+    def _on_error(self, event: ErrorEvent) -> None:
+        self.error, self.status = event, "failed"
+
+    def finish(self, exit_code: int, stderr: str = "", stopped: bool = False) -> None:
+        """The process is gone: settle the status when the stream did not say how it ended."""
+        self.stderr = stderr
+        if self.status == "running":
+            self.status = "cancelled" if stopped else ("completed" if exit_code == 0 else "failed")
+            if self.status == "failed" and self.error is None:
+                last = stderr.strip().splitlines()[-1:] or [f"the training process exited with code {exit_code}"]
+                self.error = ErrorEvent(message=last[0])
+        self.version += 1
+
+    # reading -----------------------------------------------------------------
+    def column(self, name: str) -> np.ndarray:
+        """One scalar column of the history (see SCALARS)."""
+        if self.history is None:
+            return np.empty(0)
+        return self.history.view()[:, SCALARS.index(name)]
+
+    def block(self, name: str) -> np.ndarray:
+        """Per-layer values over the kept steps, shape (rows, layers): grad, weight or ratio."""
+        if self.history is None:
+            return np.empty((0, 0))
+        start = len(SCALARS) + ("grad", "weight", "ratio").index(name) * len(self.layers)
+        return self.history.view()[:, start:start + len(self.layers)]
+
+    def latest_grads(self) -> np.ndarray:
+        """Each layer's gradient norm at the latest step, in layer order."""
+        grads = self.latest.grad_norm if self.latest else {}
+        return np.array([grads.get(node, math.nan) for node in self.layers], float)
+
+    @property
+    def running(self) -> bool:
+        return self.status == "running"
+
+    @property
+    def clipped_share(self) -> float:
+        return self.steps_clipped / self.steps_seen if self.steps_seen else 0.0
+
+    @property
+    def max_norm(self) -> float | None:
+        clip = (self.config or {}).get("grad_clip") or {}
+        return clip.get("max_norm")
+
+    def progress(self) -> tuple[float | None, float | None]:
+        """Done fraction and seconds left, when the run announced its length."""
+        step = self.latest.step if self.latest else self.first_step
+        span = self.total_steps - self.first_step
+        if span <= 0:
+            return (1.0 if self.end else None), None
+        done = min(max((step - self.first_step) / span, 0.0), 1.0)
+        if not self.running or done <= 0:
+            return done, (0.0 if not self.running else None)
+        elapsed = time.monotonic() - self.started
+        return done, elapsed * (1 - done) / done
+
+    def current_metrics(self) -> dict[str, float]:
+        """The latest number of every metric: step loss, then the latest epoch's, then the final ones."""
+        metrics = {}
+        if self.latest is not None:
+            metrics["loss"] = self.latest.loss
+        for name, values in self.epoch_metrics.items():
+            if values and math.isfinite(values[-1]):
+                metrics[name] = values[-1]
+        if self.end is not None:
+            metrics.update(self.end.metrics)
+        return metrics

@@ -1,0 +1,88 @@
+"""Turns raw JSON Lines bytes into validated events in small time slices, so a flood never blocks the UI."""
+from __future__ import annotations
+
+import time
+from collections import deque
+from typing import Callable
+
+from pydantic import BaseModel, ValidationError
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from engine.train.events import parse_event
+
+SLICE_SECONDS = 0.008      # parse for at most this long, then let the event loop breathe
+MAX_BACKLOG = 4000         # lines waiting; beyond it, every other step event is dropped
+STEP_PREFIX = b'{"event":"step"'
+
+
+def parse_line(line: bytes) -> BaseModel | None:
+    """One validated event, or None for a blank or foreign line."""
+    line = line.strip()
+    if not line.startswith(b"{"):
+        return None
+    try:
+        return parse_event(line)
+    except ValidationError:
+        return None
+
+
+def thin(lines: deque) -> deque:
+    """Drop every other step event (keeping the newest); every other event is kept."""
+    kept, keep_step = deque(), True
+    for line in reversed(lines):
+        if line.startswith(STEP_PREFIX):
+            if keep_step:
+                kept.appendleft(line)
+            keep_step = not keep_step
+        else:
+            kept.appendleft(line)
+    return kept
+
+
+class LineFeed(QObject):
+    """Buffers incoming bytes, splits lines, and hands parsed events to `sink` a slice at a time.
+
+    Lines that are not events go to `on_text` (eval and sample print plain text).
+    """
+
+    drained = Signal()   # everything written so far has been handed over
+
+    def __init__(self, sink: Callable[[BaseModel], None] | None, on_text: Callable[[str], None] | None = None,
+                 parent: QObject | None = None):
+        super().__init__(parent)
+        self._sink, self._on_text = sink, on_text
+        self._partial = b""
+        self._lines: deque[bytes] = deque()
+        self.dropped = 0
+        self._timer = QTimer(self, singleShot=True, interval=0)
+        self._timer.timeout.connect(self._drain)
+
+    def write(self, data: bytes, final: bool = False) -> None:
+        """Queue bytes; `final` flushes a last line without its newline."""
+        chunks = (self._partial + data).split(b"\n")
+        self._partial = b"" if final else chunks.pop()
+        self._lines.extend(chunk for chunk in chunks if chunk.strip())
+        if len(self._lines) > MAX_BACKLOG:
+            before = len(self._lines)
+            self._lines = thin(self._lines)
+            self.dropped += before - len(self._lines)
+        if not self._timer.isActive():
+            self._timer.start()
+
+    @property
+    def pending(self) -> int:
+        return len(self._lines)
+
+    def _drain(self) -> None:
+        deadline = time.perf_counter() + SLICE_SECONDS
+        while self._lines and time.perf_counter() < deadline:
+            line = self._lines.popleft()
+            event = parse_line(line) if self._sink is not None else None
+            if event is not None:
+                self._sink(event)
+            elif self._on_text is not None:
+                self._on_text(line.decode("utf-8", "replace").rstrip())
+        if self._lines:
+            self._timer.start()
+        else:
+            self.drained.emit()

@@ -1,0 +1,212 @@
+"""The Train panel: edits the document's training section (undoably), starts and stops runs, shows progress."""
+from __future__ import annotations
+
+import zlib
+from typing import get_args
+
+import torch
+from pydantic import ValidationError
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QFormLayout, QGridLayout, QHBoxLayout, QLabel, QProgressBar, QPushButton,
+                               QVBoxLayout, QWidget)
+
+from designer.document import DocumentModel
+from engine.data import DATASETS
+from engine.train.config import DatasetRef, LossName, OptimizerConfig, TrainingConfig
+
+from .fields import ChoiceEdit, FloatEdit, IntEdit, ModelForm
+from .progress import format_metrics, progress_text, status_text
+from .run_store import RunSeries
+
+MERGE_BASE = 0x7A000    # consecutive edits of one field merge into one undo step
+DEFAULT_TRAINING = TrainingConfig(dataset=DatasetRef(name="spirals"), loss="cross_entropy")
+CLIP_CHOICES = ((None, "none"), ("max_norm", "rescale to max norm"), ("value", "clamp each value"))
+
+
+def devices() -> list[str]:
+    found = ["auto", "cpu"]
+    if torch.cuda.is_available():
+        found.append("cuda")
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        found.append("mps")
+    return found
+
+
+def section(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setStyleSheet("font-weight: 600; color: #505050; padding-top: 6px;")
+    return label
+
+
+class TrainPanel(QWidget):
+    """Form over `document.arch.training`, the run buttons, a progress bar and the current metrics."""
+
+    start_requested = Signal()
+    stop_requested = Signal()
+    probe_requested = Signal()
+
+    def __init__(self, document: DocumentModel, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.document = document
+        self.editors: dict[str, QWidget] = {}
+        layout = QVBoxLayout(self)
+        self.form = QFormLayout()
+        self.form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
+        layout.addLayout(self.form)
+        self._build_form()
+        self.problem = QLabel(wordWrap=True)
+        self.problem.setStyleSheet("color: #c0392b;")
+        self.problem.hide()
+        layout.addWidget(self.problem)
+        layout.addLayout(self._build_buttons())
+        self.progress = QProgressBar(textVisible=True, maximum=1000)
+        self.progress.setFormat("not started")
+        self.progress.setValue(0)
+        layout.addWidget(self.progress)
+        self.status = QLabel(wordWrap=True)
+        self.status.setStyleSheet("color: #505050;")
+        layout.addWidget(self.status)
+        self.metrics = QLabel(textFormat=Qt.RichText)
+        layout.addWidget(self.metrics)
+        layout.addStretch(1)
+        document.changed.connect(self._on_document_changed)
+        self._on_document_changed()
+
+    # building ----------------------------------------------------------------
+    def _add(self, name: str, label: str, editor: QWidget, tip: str = "") -> None:
+        editor.setToolTip(tip)
+        editor.edited.connect(lambda value, name=name: self._on_edited(name, value))
+        self.editors[name] = editor
+        self.form.addRow(label, editor)
+
+    def _build_form(self) -> None:
+        fields, optimizer = TrainingConfig.model_fields, OptimizerConfig.model_fields
+        self.form.addRow(section("Data"))
+        self._add("dataset", "Dataset", ChoiceEdit([(n, n) for n in DATASETS]), fields["dataset"].description)
+        self.dataset_form: ModelForm | None = None
+        self._dataset_row = self.form.rowCount()
+        self._add("val_fraction", "Validation share", FloatEdit(0, 0.99), fields["val_fraction"].description)
+        self.form.addRow(section("Objective and optimizer"))
+        self._add("loss", "Loss", ChoiceEdit(get_args(LossName)), fields["loss"].description)
+        self._add("optimizer", "Optimizer", ChoiceEdit(get_args(optimizer["name"].annotation)),
+                  optimizer["name"].description)
+        self._add("lr", "Learning rate", FloatEdit(1e-12, 10), optimizer["lr"].description)
+        self._add("momentum", "Momentum", FloatEdit(0, 0.999999), optimizer["momentum"].description)
+        self._add("weight_decay", "Weight decay", FloatEdit(0, 1), optimizer["weight_decay"].description)
+        self.form.addRow(section("Schedule"))
+        self._add("epochs", "Epochs", IntEdit(1, 100_000), fields["epochs"].description)
+        self._add("batch_size", "Batch size", IntEdit(1, 1_000_000), fields["batch_size"].description)
+        self._add("clip_kind", "Gradient clipping", ChoiceEdit(CLIP_CHOICES), fields["grad_clip"].description)
+        self._add("clip_value", "Clip at", FloatEdit(1e-12, None), "The max_norm or the value to clip at.")
+        self._add("seed", "Seed", IntEdit(0, None), fields["seed"].description)
+        self._add("device", "Device", ChoiceEdit(devices()), fields["device"].description)
+
+    def _build_buttons(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        self.start_button = QPushButton("Start")
+        self.start_button.setDefault(True)
+        self.stop_button = QPushButton("Stop", enabled=False)
+        self.probe_button = QPushButton("Probe")
+        self.probe_button.setToolTip("One forward and backward pass at initialization, no training: "
+                                     "see how the gradient flows before spending time on a run.")
+        for button, signal in ((self.start_button, self.start_requested), (self.stop_button, self.stop_requested),
+                               (self.probe_button, self.probe_requested)):
+            button.clicked.connect(signal.emit)
+            row.addWidget(button)
+        return row
+
+    # document -> form --------------------------------------------------------
+    @property
+    def training(self) -> TrainingConfig:
+        return self.document.arch.training or DEFAULT_TRAINING
+
+    def _on_document_changed(self) -> None:
+        config = self.training
+        self._show_dataset_form(config.dataset)
+        clip = config.grad_clip
+        kind = None if clip is None else ("max_norm" if clip.max_norm is not None else "value")
+        values = {
+            "dataset": config.dataset.name, "val_fraction": config.val_fraction, "loss": config.loss,
+            "optimizer": config.optimizer.name, "lr": config.optimizer.lr, "momentum": config.optimizer.momentum,
+            "weight_decay": config.optimizer.weight_decay, "epochs": config.epochs, "batch_size": config.batch_size,
+            "clip_kind": kind, "clip_value": getattr(clip, kind) if kind else None, "seed": config.seed,
+            "device": config.device,
+        }
+        for name, value in values.items():
+            self.editors[name].set_value(value)
+        self.editors["clip_value"].setEnabled(kind is not None)
+
+    def _show_dataset_form(self, dataset: DatasetRef) -> None:
+        spec = DATASETS.get(dataset.name)
+        model = spec.params if spec else None
+        if self.dataset_form is None or self.dataset_form.model is not model:
+            if self.dataset_form is not None:
+                self.form.removeRow(self.dataset_form)
+                self.dataset_form = None
+            if model is not None and model.model_fields:
+                self.dataset_form = ModelForm(model)
+                self.dataset_form.edited.connect(self._on_dataset_param)
+                self.form.insertRow(self._dataset_row, self.dataset_form)
+        if self.dataset_form is not None:
+            self.dataset_form.set_values(dataset.params)
+        self.editors["dataset"].setToolTip(spec.doc if spec else "")
+
+    # form -> document --------------------------------------------------------
+    def _on_edited(self, name: str, value) -> None:
+        data = self.training.model_dump()
+        if name == "dataset":
+            data["dataset"] = {"name": value, "params": {}}
+        elif name in ("lr", "momentum", "weight_decay"):
+            data["optimizer"][name] = value
+        elif name == "optimizer":
+            data["optimizer"]["name"] = value
+        elif name == "clip_kind":
+            data["grad_clip"] = None if value is None else {value: self.editors["clip_value"].value() or 1.0}
+        elif name == "clip_value":
+            kind = self.editors["clip_kind"].currentData()
+            data["grad_clip"] = {kind: value} if kind else None
+        else:
+            data[name] = value
+        self._apply(data, name)
+
+    def _on_dataset_param(self, name: str, value) -> None:
+        data = self.training.model_dump()
+        model = DATASETS[data["dataset"]["name"]].params
+        params = {**data["dataset"]["params"], name: value}
+        try:
+            params = model.model_validate(params).model_dump(exclude_defaults=True)
+        except ValidationError as error:
+            self._refuse(error)
+            return
+        data["dataset"]["params"] = params
+        self._apply(data, f"dataset.{name}")
+
+    def _apply(self, data: dict, name: str) -> None:
+        try:
+            config = TrainingConfig.model_validate(data)
+        except ValidationError as error:
+            self._refuse(error)
+            return
+        self.problem.hide()
+        merge = MERGE_BASE + zlib.crc32(name.encode()) % 4096
+        self.document.apply(self.document.arch.model_copy(update={"training": config}),
+                            f"Set training {name.replace('_', ' ')}", merge)
+
+    def _refuse(self, error: ValidationError) -> None:
+        self.problem.setText("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()))
+        self.problem.show()
+        self._on_document_changed()
+
+    # runs --------------------------------------------------------------------
+    def set_running(self, running: bool) -> None:
+        self.start_button.setEnabled(not running)
+        self.probe_button.setEnabled(not running)
+        self.stop_button.setEnabled(running)
+
+    def show_run(self, run: RunSeries | None) -> None:
+        """Progress, status and metrics of the run shown in the charts."""
+        fraction, text = progress_text(run)
+        self.progress.setValue(int(1000 * (fraction or 0)))
+        self.progress.setFormat(text)
+        self.status.setText(status_text(run))
+        self.metrics.setText(format_metrics(run.current_metrics() if run else {}))

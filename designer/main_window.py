@@ -1,0 +1,153 @@
+"""The designer's main window: the canvas in the middle, panels docked around it, menus, toolbar and status bar."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QTabWidget, QToolBar, QWidget
+
+from .actions import CanvasActions
+from .canvas import GraphScene, GraphView
+from .document import DocumentModel
+from .files import FileController
+from .inspector import InspectorWidget
+from .palette import PaletteWidget
+from .panel_style import ERROR_COLOR, OK_COLOR
+from .problems_panel import ProblemsPanel
+from .recovery import AUTOSAVE_MS, Recovery
+from .summary_panel import SummaryPanel
+
+MESSAGE_MS = 8000
+
+
+class MainWindow(QMainWindow):
+    """One document in one window; panels observe the same DocumentModel as the canvas."""
+
+    def __init__(self, document: DocumentModel | None = None, settings: QSettings | None = None,
+                 recovery_dir: Path | None = None, autosave_ms: int = AUTOSAVE_MS):
+        super().__init__()
+        self.document = document or DocumentModel(parent=self)
+        self.scene = GraphScene(self.document, self)
+        self.view = GraphView(self.scene)
+        self.setCentralWidget(self.view)
+        self.canvas_actions = CanvasActions(self.document, self.view, self)
+        self.recovery = Recovery(self.document, recovery_dir, autosave_ms, self)
+        self.files = FileController(self, self.document, settings or QSettings(), self.recovery)
+        self.palette = PaletteWidget(self.document)
+        self.inspector = InspectorWidget(self.document)
+        self.problems = ProblemsPanel(self.document)
+        self.summary = SummaryPanel(self.document)
+        self.setDockOptions(QMainWindow.AnimatedDocks | QMainWindow.AllowTabbedDocks)
+        self.setTabPosition(Qt.BottomDockWidgetArea, QTabWidget.North)
+        self.add_dock(self.palette, Qt.LeftDockWidgetArea, "Layers")
+        self.add_dock(self.inspector, Qt.RightDockWidgetArea, "Inspector")
+        problems_dock = self.add_dock(self.problems, Qt.BottomDockWidgetArea, "Problems")
+        summary_dock = self.add_dock(self.summary, Qt.BottomDockWidgetArea, "Summary")
+        self.tabifyDockWidget(problems_dock, summary_dock)
+        for dock in (problems_dock, summary_dock):
+            dock.setTitleBarWidget(QWidget())   # the tab already names it
+        problems_dock.raise_()
+        self.resizeDocks([self.findChild(QDockWidget, "Layers"), self.findChild(QDockWidget, "Inspector")],
+                         [210, 300], Qt.Horizontal)
+        self.resizeDocks([problems_dock], [170], Qt.Vertical)
+        self._build_menus()
+        self._build_toolbar()
+        self._build_status_bar()
+        self.problems.node_activated.connect(self.show_node)
+        self.summary.node_activated.connect(self.show_node)
+        self.palette.node_added.connect(self.show_node)
+        self.scene.message.connect(lambda text: self.statusBar().showMessage(text, MESSAGE_MS))
+        self.document.checked.connect(self._on_checked)
+        self.document.path_changed.connect(self._on_title_changed)
+        self.document.changed.connect(self._on_title_changed)
+        self.document.undo_stack.cleanChanged.connect(self._on_title_changed)
+        self.resize(1500, 920)
+        self._on_title_changed()
+        self._on_checked()
+
+    def add_dock(self, widget: QWidget, area: Qt.DockWidgetArea, title: str) -> QDockWidget:
+        """Dock a panel (the View menu's Panels submenu lists it); returns the dock."""
+        dock = QDockWidget(title, self)
+        dock.setObjectName(title)
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetClosable
+                         | QDockWidget.DockWidgetFloatable)
+        self.addDockWidget(area, dock)
+        if hasattr(self, "_panels_menu"):
+            self._panels_menu.addAction(dock.toggleViewAction())
+        return dock
+
+    def show_node(self, node_id: str) -> None:
+        """Scroll the canvas to a node (after a click in a panel or a palette add)."""
+        item = self.scene.node_item(node_id)
+        if item is not None:
+            self.view.ensureVisible(item, 80, 80)
+
+    def _build_menus(self) -> None:
+        files, actions = self.files, self.canvas_actions
+        menu = self.menuBar().addMenu("&File")
+        menu.addActions([files.new, files.new_from_template, files.open])
+        menu.addMenu(files.recent_menu)
+        menu.addSeparator()
+        menu.addActions([files.save, files.save_as])
+        menu.addSeparator()
+        menu.addAction("&Quit", "Ctrl+Q", self.close)
+        menu = self.menuBar().addMenu("&Edit")
+        menu.addActions([actions.undo, actions.redo])
+        menu.addSeparator()
+        menu.addActions([actions.cut, actions.copy, actions.paste, actions.duplicate, actions.delete])
+        menu.addSeparator()
+        menu.addAction(actions.select_all)
+        menu = self.menuBar().addMenu("&View")
+        menu.addActions([actions.zoom_in, actions.zoom_out, actions.actual_size, actions.fit])
+        menu.addSeparator()
+        menu.addAction(actions.snap)
+        menu.addSeparator()
+        self._panels_menu = menu.addMenu("&Panels")
+        self._panels_menu.addActions([d.toggleViewAction() for d in self.findChildren(QDockWidget)])
+        self.menuBar().addMenu("&Graph").addAction(actions.auto_layout)
+
+    def _build_toolbar(self) -> None:
+        bar = QToolBar("Main", self)
+        bar.setObjectName("Main toolbar")
+        bar.setMovable(False)
+        bar.setToolButtonStyle(Qt.ToolButtonTextOnly)
+        bar.addActions([self.files.new, self.files.open, self.files.save])
+        bar.addSeparator()
+        bar.addActions([self.canvas_actions.undo, self.canvas_actions.redo])
+        bar.addSeparator()
+        bar.addActions([self.canvas_actions.auto_layout, self.canvas_actions.fit])
+        self.addToolBar(Qt.TopToolBarArea, bar)
+
+    def _build_status_bar(self) -> None:
+        self.check_label = QLabel()
+        self.zoom_label = QLabel()
+        self.zoom_label.setMinimumWidth(48)
+        self.statusBar().addPermanentWidget(self.check_label)
+        self.statusBar().addPermanentWidget(self.zoom_label)
+        self.view.zoom_changed.connect(lambda zoom: self.zoom_label.setText(f"{zoom:.0%}"))
+        self.zoom_label.setText(f"{self.view.zoom():.0%}")
+
+    def status_text(self) -> str:
+        """'Valid · 6,090 parameters', or '3 problems'."""
+        count = len(self.document.problems)
+        if count:
+            return f"{count} problem{'s' if count > 1 else ''}"
+        return f"Valid · {self.document.shapes.total_params:,} parameters"
+
+    def _on_checked(self) -> None:
+        color = ERROR_COLOR if self.document.problems else OK_COLOR
+        self.check_label.setText(f"<span style='color:{color}'>●</span>&nbsp;{self.status_text()}&nbsp;&nbsp;")
+
+    def _on_title_changed(self) -> None:
+        path = self.document.path
+        self.setWindowTitle(f"{path.name if path else self.document.arch.name or 'Untitled'}[*] — LayerLoom")
+        self.setWindowModified(self.document.dirty)
+
+    def closeEvent(self, event) -> None:
+        if not self.files.confirm_discard():
+            event.ignore()
+            return
+        self.recovery.close()
+        self.document.close()
+        event.accept()

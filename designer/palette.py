@@ -1,0 +1,150 @@
+"""The layer palette: every registered layer type by category, searchable; drag or double-click one to add it."""
+from __future__ import annotations
+
+import json
+
+from PySide6.QtCore import QMimeData, Qt, Signal
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import QLabel, QLineEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
+
+from engine import NodeBase
+from engine.layers import CATEGORIES, REGISTRY
+
+from . import edits
+from .canvas import positions
+from .canvas.style import LAYOUT_DX, LAYOUT_DY
+from .document import DocumentModel
+from .panel_style import category_icon, mute
+
+MIME_TYPE = "application/x-layerloom-layer"
+ENTRY_ROLE = Qt.UserRole + 1          # the entry as {"type": ..., "params": {...}}
+SEARCH_ROLE = Qt.UserRole + 2         # lower-case text the search box matches
+
+def palette_entries() -> list[tuple[str, str, dict]]:
+    """(category, palette name, entry) for every layer type and preset, in palette order."""
+    entries = []
+    for category in CATEGORIES:
+        for spec in (s for s in REGISTRY.values() if s.category == category):
+            entries.append((category, spec.palette_name or spec.type, {"type": spec.type, "params": {}}))
+            for name, params in spec.presets.items():
+                entries.append((category, name, {"type": spec.type, "params": dict(params)}))
+    return entries
+
+
+def display_name(node: NodeBase) -> str:
+    """The palette name a node was made from: a preset's ('BiLSTM') when its params match one."""
+    spec = node.spec
+    matching = (name for name, preset in spec.presets.items()
+                if all(getattr(node.params, k) == v for k, v in preset.items()))
+    return next(matching, spec.palette_name or spec.type)
+
+
+def free_position(placed: dict[str, tuple[float, float]], anchor: str | None) -> tuple[float, float]:
+    """Right of `anchor` (or of the last placed node), moved down past any node already there."""
+    if anchor not in placed:
+        anchor = next(reversed(placed), None)
+    if anchor is None:
+        return (0.0, 0.0)
+    x, y = placed[anchor][0] + LAYOUT_DX, placed[anchor][1]
+    while any(abs(x - px) < LAYOUT_DX / 2 and abs(y - py) < LAYOUT_DY / 2 for px, py in placed.values()):
+        y += LAYOUT_DY
+    return (x, y)
+
+
+class _LayerTree(QTreeWidget):
+    """The tree of entries; dragging an entry carries it as JSON under MIME_TYPE."""
+
+    def mimeTypes(self) -> list[str]:
+        return [MIME_TYPE]
+
+    def mimeData(self, items) -> QMimeData:
+        data = QMimeData()
+        data.setData(MIME_TYPE, json.dumps(items[0].data(0, ENTRY_ROLE)).encode())
+        return data
+
+
+class PaletteWidget(QWidget):
+    """Layer types by category; drag one onto the canvas or double-click it to add it."""
+
+    node_added = Signal(str)
+
+    def __init__(self, document: DocumentModel, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._document = document
+        self.search = QLineEdit(placeholderText="Search layers…", clearButtonEnabled=True)
+        self.tree = _LayerTree(headerHidden=True, rootIsDecorated=False, indentation=10, uniformRowHeights=True)
+        self.tree.setDragEnabled(True)
+        self.tree.setDragDropMode(QTreeWidget.DragOnly)
+        self.tree.setStyleSheet("QTreeWidget { border: none; outline: 0; } QTreeWidget::item { padding: 3px 2px; }")
+        self._empty = mute(QLabel("No layer matches", alignment=Qt.AlignCenter, visible=False, margin=12))
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.search)
+        layout.addWidget(self.tree, 1)
+        layout.addWidget(self._empty)
+        self._populate()
+        self.search.textChanged.connect(self._on_search_changed)
+        self.search.returnPressed.connect(self._on_search_returned)
+        self.tree.itemActivated.connect(self._on_item_activated)
+
+    def _populate(self) -> None:
+        headers: dict[str, QTreeWidgetItem] = {}
+        bold = QFont(self.font())
+        bold.setBold(True)
+        for category, name, entry in palette_entries():
+            if category not in headers:
+                header = headers[category] = QTreeWidgetItem(self.tree, [category])
+                header.setFlags(Qt.ItemIsEnabled)
+                header.setFont(0, bold)
+                header.setIcon(0, category_icon(category))
+                header.setExpanded(True)
+            spec = REGISTRY[entry["type"]]
+            preset = ", ".join(f"{k}={v}" for k, v in entry["params"].items())
+            item = QTreeWidgetItem(headers[category], [name])
+            item.setData(0, ENTRY_ROLE, entry)
+            item.setData(0, SEARCH_ROLE, f"{name} {spec.type} {spec.doc}".lower())
+            item.setToolTip(0, f"<b>{name}</b> <i>({spec.type}{', ' + preset if preset else ''})</i><br>{spec.doc}")
+            item.setStatusTip(0, spec.doc)
+            item.setFlags(Qt.ItemIsEnabled | Qt.ItemIsSelectable | Qt.ItemIsDragEnabled)
+
+    def entries(self) -> list[QTreeWidgetItem]:
+        """Every entry item (not the category headers)."""
+        root = self.tree.invisibleRootItem()
+        return [root.child(i).child(j) for i in range(root.childCount()) for j in range(root.child(i).childCount())]
+
+    def visible_entries(self) -> list[QTreeWidgetItem]:
+        return [item for item in self.entries() if not item.isHidden()]
+
+    def add_entry(self, entry: dict) -> str:
+        """Add the entry's layer next to the selection, as one undo step, and select it."""
+        placed = positions(self._document.arch)
+        anchor = min(self._document.selection, default=None)
+        arch = edits.move_nodes(self._document.arch, placed)  # pins nodes that only had a fallback place
+        arch, new_id = edits.add_node(arch, entry["type"], free_position(placed, anchor), entry["params"])
+        self._document.apply(arch, f"add {new_id}")
+        self._document.select([new_id])
+        self.node_added.emit(new_id)
+        return new_id
+
+    def _on_search_changed(self, text: str) -> None:
+        words = text.lower().split()
+        root = self.tree.invisibleRootItem()
+        for i in range(root.childCount()):
+            header = root.child(i)
+            shown = 0
+            for j in range(header.childCount()):
+                item = header.child(j)
+                item.setHidden(not all(w in item.data(0, SEARCH_ROLE) for w in words))
+                shown += not item.isHidden()
+            header.setHidden(shown == 0)
+        self._empty.setVisible(not self.visible_entries())
+
+    def _on_search_returned(self) -> None:
+        visible = self.visible_entries()
+        if visible:
+            self.add_entry(visible[0].data(0, ENTRY_ROLE))
+
+    def _on_item_activated(self, item: QTreeWidgetItem) -> None:
+        entry = item.data(0, ENTRY_ROLE)
+        if entry is not None:
+            self.add_entry(entry)

@@ -1,0 +1,210 @@
+"""A form generated from a layer's pydantic params model: one editor per field, inline errors, commit signals."""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QValidator
+from PySide6.QtWidgets import (
+    QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QSpinBox, QVBoxLayout, QWidget,
+)
+
+from .panel_style import ERROR_COLOR, mute
+from .param_fields import bounds, editor_kind, field_label, format_value, parse_text, text_hint
+
+INT_LIMIT = 2**31 - 1
+
+
+def error_label() -> QLabel:
+    """The hidden red line under an editor that explains why its entry was refused."""
+    label = QLabel(visible=False, wordWrap=True)
+    label.setStyleSheet(f"color: {ERROR_COLOR}; font-size: 11px;")
+    return label
+
+
+def show_error(editor: QWidget, label: QLabel, message: str | None) -> None:
+    """Show (or clear) `message` in `label` and a red border around `editor`."""
+    label.setText(message or "")
+    label.setVisible(bool(message))
+    editor.setProperty("invalid", bool(message))
+    editor.style().unpolish(editor)
+    editor.style().polish(editor)
+
+
+class _FocusedWheel:
+    """Mixin: the wheel scrolls the form instead of changing a value the user is not editing."""
+
+    def wheelEvent(self, event) -> None:
+        if self.hasFocus():
+            super().wheelEvent(event)
+        else:
+            event.ignore()
+
+
+class SpinBox(_FocusedWheel, QSpinBox):
+    """An int spin box that commits on Enter, focus loss or a step, never per keystroke."""
+
+    def __init__(self, low, high):
+        super().__init__(keyboardTracking=False, focusPolicy=Qt.StrongFocus)
+        self.setRange(int(low) if low is not None else -INT_LIMIT, int(high) if high is not None else INT_LIMIT)
+
+
+class FloatSpinBox(_FocusedWheel, QDoubleSpinBox):
+    """A float spin box showing compact numbers (1e-05, 0.1), stepping a tenth of the default's magnitude."""
+
+    def __init__(self, low, high, default):
+        super().__init__(keyboardTracking=False, focusPolicy=Qt.StrongFocus, decimals=12)
+        self.setRange(low if low is not None else -1e9, high if high is not None else 1e9)
+        scale = abs(default) if default else (high or 1.0)
+        self.setSingleStep(10 ** math.floor(math.log10(scale)) / 10)
+
+    def textFromValue(self, value: float) -> str:
+        return f"{value:.6g}"
+
+    def valueFromText(self, text: str) -> float:
+        return float(text)
+
+    def validate(self, text: str, pos: int):
+        try:
+            ok = self.minimum() <= float(text) <= self.maximum()
+        except ValueError:
+            ok = False
+        return (QValidator.Acceptable if ok else QValidator.Intermediate), text, pos
+
+
+class FieldEditor(QWidget):
+    """One field: its editor (behind an enabling checkbox when optional) and an error line under it."""
+
+    committed = Signal(str, object)
+
+    def __init__(self, name: str, field: FieldInfo, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.name, self._shown = name, object()
+        self.kind, optional, self._extra = editor_kind(field)
+        self.editor = self._make_editor(field)
+        self.editor.setToolTip(field.description or "")
+        self.enable = QCheckBox(toolTip="Set a value (unchecked: None)") if optional else None
+        self.error = error_label()
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        if self.enable:
+            row.addWidget(self.enable)
+            self.enable.toggled.connect(self._on_enable_changed)
+        row.addWidget(self.editor, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addLayout(row)
+        layout.addWidget(self.error)
+
+    def _make_editor(self, field: FieldInfo) -> QWidget:
+        if self.kind == "bool":
+            editor = QCheckBox()
+            editor.toggled.connect(self._commit)
+        elif self.kind in ("int", "float"):
+            low, high = bounds(self._extra)
+            editor = SpinBox(low, high) if self.kind == "int" else FloatSpinBox(low, high, field.default)
+            editor.valueChanged.connect(self._commit)
+        elif self.kind == "choice":
+            editor = QComboBox(focusPolicy=Qt.StrongFocus)
+            for choice in self._extra:
+                editor.addItem(str(choice), choice)
+            editor.activated.connect(self._commit)
+        else:
+            editor = QLineEdit(placeholderText=text_hint(self._extra))
+            editor.editingFinished.connect(self._commit)
+        if self.kind in ("int", "float", "choice"):  # as tall as the line edits next to them
+            editor.setMinimumHeight(QLineEdit().sizeHint().height())
+        return editor
+
+    def value(self) -> Any:
+        """The editor's value as a params value; raises ValueError for text that is not one."""
+        if self.enable and not self.enable.isChecked():
+            return None
+        if self.kind == "bool":
+            return self.editor.isChecked()
+        if self.kind in ("int", "float"):
+            return self.editor.value()
+        if self.kind == "choice":
+            return self.editor.currentData()
+        if not self.editor.text().strip():
+            raise ValueError("Enter a value: " + text_hint(self._extra))
+        return parse_text(self.editor.text(), self._extra)
+
+    def set_value(self, value: Any) -> None:
+        """Show the model's value (skipped when unchanged, so a refused entry stays visible)."""
+        if value == self._shown and type(value) is type(self._shown):
+            return
+        self._shown = value
+        widgets = [self.editor, *([self.enable] if self.enable else [])]
+        for widget in widgets:
+            widget.blockSignals(True)
+        if self.enable:
+            self.enable.setChecked(value is not None)
+            self.editor.setEnabled(value is not None)
+        if self.kind == "bool":
+            self.editor.setChecked(bool(value))
+        elif self.kind in ("int", "float"):
+            self.editor.setSpecialValueText("None" if value is None else "")
+            self.editor.setValue(self.editor.minimum() if value is None else value)
+        elif self.kind == "choice":
+            self.editor.setCurrentIndex(max(0, self.editor.findData(value)))
+        else:
+            self.editor.setText(format_value(value))
+            self.editor.setPlaceholderText("None" if value is None else text_hint(self._extra))
+        for widget in widgets:
+            widget.blockSignals(False)
+        self.show_error(None)
+
+    def show_error(self, message: str | None) -> None:
+        show_error(self.editor, self.error, message)
+
+    def _on_enable_changed(self, enabled: bool) -> None:
+        self.editor.setEnabled(enabled)
+        if self.kind in ("int", "float"):
+            self.editor.setSpecialValueText("")
+        elif enabled and not self.editor.text().strip():
+            self.editor.setText("1")
+        self._commit()
+
+    def _commit(self) -> None:
+        try:
+            value = self.value()
+        except ValueError as error:
+            self.show_error(str(error))
+            return
+        self.committed.emit(self.name, value)
+
+
+class ParamForm(QWidget):
+    """Editors for every field of a params model; emits `committed(field, value)` for each finished entry."""
+
+    committed = Signal(str, object)
+
+    def __init__(self, model: type[BaseModel], parent: QWidget | None = None):
+        super().__init__(parent)
+        self.model = model
+        self.editors: dict[str, FieldEditor] = {}
+        self.setStyleSheet(f'[invalid="true"] {{ border: 1px solid {ERROR_COLOR}; border-radius: 3px; padding: 2px; }}')
+        layout = QFormLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
+        layout.setLabelAlignment(Qt.AlignRight | Qt.AlignVCenter)
+        for name, field in model.model_fields.items():
+            editor = self.editors[name] = FieldEditor(name, field)
+            editor.committed.connect(self.committed)
+            label = QLabel(field_label(name), toolTip=field.description or "")
+            label.setBuddy(editor.editor)
+            layout.addRow(label, editor)
+        if not self.editors:
+            layout.addRow(mute(QLabel("This layer has no parameters.")))
+
+    def set_values(self, params: BaseModel) -> None:
+        for name, editor in self.editors.items():
+            editor.set_value(getattr(params, name))
+
+    def show_error(self, name: str, message: str | None) -> None:
+        self.editors[name].show_error(message)

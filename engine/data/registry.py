@@ -1,0 +1,57 @@
+"""The registry of built-in datasets and the validating loader."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from numbers import Integral
+
+from pydantic import ValidationError
+
+from engine.data.base import Dataset, DatasetError, DatasetSpec
+from engine.data.csv_file import CSV
+from engine.data.images import COLORIZE, DIGITS
+from engine.data.npz_file import NPZ
+from engine.data.poetry import POETRY
+from engine.data.reverse import REVERSE
+from engine.data.sentiment import SENTIMENT
+from engine.data.signals import ADDING, SINE
+from engine.data.tagging import CONTEXT_TAGGING, TAGGING
+from engine.data.toy import CIRCLES, MOONS, SPIRALS, XOR
+
+DATASETS: dict[str, DatasetSpec] = {
+    spec.name: spec
+    for spec in (
+        DIGITS, SPIRALS, MOONS, CIRCLES, XOR, COLORIZE, SINE, SENTIMENT,
+        TAGGING, CONTEXT_TAGGING, REVERSE, ADDING, POETRY, CSV, NPZ,
+    )
+}
+
+
+def validation_message(error: ValidationError) -> str:
+    """Pydantic errors as 'params.field: problem', joined by '; '."""
+    problems = []
+    for problem in error.errors():
+        location = ".".join(str(part) for part in ("params", *problem["loc"]))
+        problems.append(f"{location}: {problem['msg']}")
+    return "; ".join(problems)
+
+
+def load_dataset(name: str, params: Mapping | None = None, seed: int = 0) -> Dataset:
+    """Validate `params` with the dataset's model and build the dataset deterministically from `seed`."""
+    spec = DATASETS.get(name)
+    if spec is None:
+        raise DatasetError(f"unknown dataset '{name}'; choose one of {', '.join(DATASETS)}")
+    if params is not None and not isinstance(params, Mapping):
+        raise DatasetError(f"dataset '{name}': params must map field names to values, not {type(params).__name__}")
+    if isinstance(seed, bool) or not isinstance(seed, Integral) or seed < 0:
+        raise DatasetError(f"dataset '{name}': seed must be a non-negative integer, not {seed!r}")
+    try:
+        validated = spec.params.model_validate(dict(params or {}))
+    except ValidationError as error:
+        raise DatasetError(f"dataset '{name}': {validation_message(error)}") from None
+    try:
+        dataset = spec.load(validated, int(seed))
+    except DatasetError as error:
+        raise DatasetError(f"dataset '{name}': {error}") from error
+    dataset.name = name
+    return dataset

@@ -1,0 +1,141 @@
+"""The training event stream: one pydantic model per event kind, and a sink writing them as JSON Lines.
+
+The designer consumes exactly these objects; `parse_event(line)` validates one line of a stream.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated, Any, Callable, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+DiagnosisKind = Literal["vanishing", "exploding", "dead_relu", "saturation"]
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ParameterCounts(_Event):
+    total: int
+    trainable: int
+    per_node: dict[str, int] = Field(description="Parameters of each layer that has weights.")
+
+
+class StartEvent(_Event):
+    event: Literal["start"] = "start"
+    mode: Literal["train", "probe"] = "train"
+    config: dict[str, Any] | None = Field(None, description="The training section in effect (absent for a probe without one).")
+    device: str
+    parameters: ParameterCounts
+    monitored: list[str] = Field(description="Layers with weights, in graph order: the keys of grad_norm.")
+    recurrent: list[str] = Field(default_factory=list, description="Recurrent layers: the keys of bptt.")
+    steps_per_epoch: int = 0
+    total_steps: int = 0
+    first_step: int = Field(0, description="Steps already done (above 0 when resuming).")
+    run_dir: str | None = None
+
+
+class ActivationStats(_Event):
+    mean: float
+    std: float
+    dead_fraction: float | None = Field(None, description="ReLU units not positive for any sample of the batch.")
+    saturated_fraction: float | None = Field(None, description="sigmoid/tanh outputs within 0.01 of their bounds.")
+
+
+class StepEvent(_Event):
+    event: Literal["step"] = "step"
+    step: int = Field(description="Optimizer steps done, counting this one (1-based); 0 for a probe.")
+    epoch: int = Field(description="1-based epoch the step belongs to.")
+    loss: float = Field(description="Loss of this step's batch.")
+    grad_norm: dict[str, float] = Field(description="L2 norm of each layer's gradient (all its parameters together).")
+    weight_norm: dict[str, float]
+    update_ratio: dict[str, float] = Field(description="||w_after - w_before|| / ||w_before|| of this step.")
+    grad_norm_total: float = Field(description="Norm of the whole gradient before clipping.")
+    grad_norm_clipped: float = Field(description="Norm of the whole gradient after clipping (equal when none).")
+    clipped: bool
+    bptt: dict[str, list[float]] | None = Field(
+        None, description="Per recurrent layer, ||dL/dh_t|| of its top layer for t = 0..T-1 (forward direction).",
+    )
+    bptt_reverse: dict[str, list[float]] | None = Field(
+        None, description="The same for the reverse direction of bidirectional layers, also indexed by input time t.",
+    )
+    activations: dict[str, ActivationStats] | None = None
+
+
+class EpochEvent(_Event):
+    event: Literal["epoch"] = "epoch"
+    epoch: int
+    step: int
+    metrics: dict[str, float]
+    seconds: float = Field(description="Time since training started.")
+
+
+class DiagnosisEvent(_Event):
+    event: Literal["diagnosis"] = "diagnosis"
+    kind: DiagnosisKind
+    nodes: list[str]
+    message: str
+    remedy: str
+    step: int
+
+
+class EndEvent(_Event):
+    event: Literal["end"] = "end"
+    status: Literal["completed", "max_steps", "cancelled", "probed"]
+    step: int
+    metrics: dict[str, float]
+    seconds: float
+
+
+class ErrorEvent(_Event):
+    event: Literal["error"] = "error"
+    message: str
+    step: int | None = None
+    node: str | None = Field(None, description="The layer the error points at, when there is one.")
+
+
+Event = Annotated[
+    Union[StartEvent, StepEvent, EpochEvent, DiagnosisEvent, EndEvent, ErrorEvent], Field(discriminator="event"),
+]
+EventCallback = Callable[[BaseModel], None]
+_EVENT_ADAPTER = TypeAdapter(Event)
+
+
+def parse_event(line: str | bytes) -> BaseModel:
+    """Validate one JSON line of an event stream. Raises pydantic.ValidationError."""
+    return _EVENT_ADAPTER.validate_json(line)
+
+
+def to_json(event: BaseModel) -> str:
+    """One event as a compact JSON line without its newline; unset optional fields are left out, and
+    non-finite floats are written as NaN / Infinity (which Python's json and `parse_event` read back)."""
+    return json.dumps(event.model_dump(mode="json", exclude_none=True), separators=(",", ":"))
+
+
+class EventSink:
+    """Writes events as JSON Lines to a file (appending) or to stdout ('-'), flushed after every event."""
+
+    def __init__(self, target: str | Path):
+        self._lock = threading.Lock()
+        self._owned = str(target) != "-"
+        self._stream = open(target, "a", encoding="utf-8") if self._owned else sys.stdout
+
+    def __call__(self, event: BaseModel) -> None:
+        line = to_json(event) + "\n"
+        with self._lock:
+            self._stream.write(line)
+            self._stream.flush()
+
+    def close(self) -> None:
+        if self._owned:
+            self._stream.close()
+
+    def __enter__(self) -> "EventSink":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

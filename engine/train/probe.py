@@ -1,0 +1,83 @@
+"""The probe: one forward and backward pass at initialization, to see the gradient flow before any training.
+
+It uses a batch of the document's dataset and its loss; a document without a training section gets random
+inputs of the input shapes and, having no target, backpropagates half the mean squared output instead.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import torch
+
+from ..document import Architecture
+from .diagnosis import Diagnoser, ModelFacts
+from .events import DiagnosisEvent, EndEvent, ParameterCounts, StartEvent, StepEvent
+from .losses import Objective
+from .monitor import Capture, GradientMonitor
+from .setup import TrainingError, build_model, load_data, random_inputs, resolve_device, split
+
+RANDOM_BATCH = 64
+
+
+@dataclass
+class ProbeResult:
+    step: StepEvent
+    diagnoses: list[DiagnosisEvent]
+
+
+def _batch(arch: Architecture, config, seed: int, device: torch.device, batch_size: int | None):
+    """(inputs, loss function) for the probe's batch."""
+    if config is None:
+        inputs = random_inputs(arch, batch_size or RANDOM_BATCH, torch.Generator().manual_seed(seed))
+        return tuple(x.to(device) for x in inputs), lambda output: 0.5 * output.float().square().mean()
+    dataset = load_data(arch, config)
+    index = split(len(dataset), config.val_fraction, seed).train[: batch_size or config.batch_size]
+    inputs = tuple(x[index].to(device) for x in dataset.inputs)
+    return inputs, (dataset, dataset.target[index].to(device))
+
+
+def probe(arch: Architecture, on_event=None, *, device: str | None = None, seed: int | None = None,
+          batch_size: int | None = None) -> ProbeResult:
+    """Run the probe, report start, step (step 0, every layer's activations), diagnosis and end events."""
+    emit = on_event or (lambda event: None)
+    started = time.perf_counter()
+    config = arch.training
+    seed = seed if seed is not None else (config.seed if config else 0)
+    target_device = resolve_device(device or (config.device if config else "auto"))
+    model = build_model(arch, seed).to(target_device)
+    inputs, loss_spec = _batch(arch, config, seed, target_device, batch_size)
+    monitor = GradientMonitor(model)
+    emit(StartEvent(
+        mode="probe", config=config.model_dump(mode="json") if config else None, device=str(target_device),
+        parameters=ParameterCounts(
+            total=sum(p.numel() for p in model.parameters()), trainable=sum(p.numel() for p in monitor.params),
+            per_node={n: sum(p.numel() for p in model.get_submodule(n).parameters()) for n in monitor.nodes}),
+        monitored=monitor.nodes, recurrent=list(monitor.recurrent),
+    ))
+    capture = Capture(dict(model.named_children()), monitor.recurrent)
+    with capture:
+        output = model(*inputs)
+    if not isinstance(output, torch.Tensor):
+        raise TrainingError("the probe needs a model with one tensor output")
+    loss = _loss(config, output, loss_spec)
+    loss.backward()
+    norms = torch._foreach_norm(monitor.grads()) if monitor.params else []
+    total = torch.linalg.vector_norm(torch.stack(norms)) if norms else loss.new_zeros(())
+    step = monitor.step_event(step=0, epoch=0, loss=loss, grad_norms=norms, total=total, total_clipped=total,
+                              clipped=total.new_zeros(()), before=None, capture=capture)
+    emit(step)
+    diagnoses = Diagnoser(ModelFacts.of(arch, config))(step)
+    for diagnosis in diagnoses:
+        emit(diagnosis)
+    emit(EndEvent(status="probed", step=0, metrics={"loss": step.loss}, seconds=time.perf_counter() - started))
+    return ProbeResult(step, diagnoses)
+
+
+def _loss(config, output: torch.Tensor, loss_spec) -> torch.Tensor:
+    if config is None:
+        return loss_spec(output)
+    dataset, target = loss_spec
+    objective = Objective(config.loss, tuple(output.shape[1:]), tuple(dataset.target.shape[1:]),
+                          dataset.target.dtype, dataset.num_classes)
+    return objective.loss(output, objective.prepare_target(target))

@@ -1,0 +1,95 @@
+"""A run folder: the document trained, its event stream, the weights and the state needed to resume.
+
+    architecture.json   the document as trained (command-line overrides applied to its training section)
+    events.jsonl        every event of the run, one JSON object per line
+    model.pt            the model's state_dict: model.load_state_dict(torch.load(path, weights_only=True))
+    checkpoint.pt       optimizer state, position and random states, for --resume
+
+Weights are only ever read with `weights_only=True`, so a run folder cannot make LayerLoom run code.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import uuid
+from pathlib import Path
+
+import torch
+
+from .. import files
+from ..document import Architecture
+from .setup import TrainingError
+
+ARCHITECTURE, EVENTS, MODEL, CHECKPOINT = "architecture.json", "events.jsonl", "model.pt", "checkpoint.pt"
+
+
+def save_atomic(obj, path: Path) -> None:
+    """torch.save to a temporary file in the same folder, flushed to disk, then renamed over `path`."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        with open(tmp, "xb") as handle:
+            torch.save(obj, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def load_weights(path: Path) -> dict:
+    """A file written by save_atomic, read without unpickling arbitrary objects."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise TrainingError(f"{path} does not exist") from None
+    except (pickle.UnpicklingError, RuntimeError, EOFError) as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise TrainingError(f"{path} is not a LayerLoom weights file: {first_line}") from None
+
+
+class RunFolder:
+    """The files of one training run."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+
+    @property
+    def events_path(self) -> Path:
+        return self.path / EVENTS
+
+    def start(self, arch: Architecture, fresh: bool) -> None:
+        """Create the folder and write the document; a fresh run also empties the event log."""
+        if self.path.exists() and not self.path.is_dir():
+            raise TrainingError(f"{self.path} exists and is not a folder")
+        self.path.mkdir(parents=True, exist_ok=True)
+        files.save(arch, self.path / ARCHITECTURE)
+        if fresh:
+            self.events_path.write_text("")
+            (self.path / CHECKPOINT).unlink(missing_ok=True)
+
+    def save(self, model: torch.nn.Module, checkpoint: dict | None = None) -> None:
+        """Write the weights, then (when given) the resume state."""
+        save_atomic(model.state_dict(), self.path / MODEL)
+        if checkpoint is not None:
+            save_atomic(checkpoint, self.path / CHECKPOINT)
+
+    def architecture(self) -> Architecture:
+        path = self.path / ARCHITECTURE
+        if not path.is_file():
+            raise TrainingError(f"{self.path} is not a run folder: {ARCHITECTURE} is missing")
+        return files.load(path)
+
+    def load_model(self, model: torch.nn.Module) -> None:
+        """Load model.pt into `model`; a different architecture is a clear error."""
+        try:
+            model.load_state_dict(load_weights(self.path / MODEL))
+        except RuntimeError as error:
+            reason = str(error).strip().splitlines()
+            raise TrainingError(f"{self.path / MODEL} does not fit this architecture: {reason[-1].strip()}") from None
+
+    def checkpoint(self) -> dict:
+        if not (self.path / CHECKPOINT).is_file():
+            raise TrainingError(f"cannot resume: {self.path / CHECKPOINT} is missing (was the run started here?)")
+        return load_weights(self.path / CHECKPOINT)
+

@@ -1,0 +1,278 @@
+"""The trainer: a lean loop over device-resident batches, watched by the gradient monitor.
+
+Per step it does what a hand-written loop does, plus one fused gradient norm that guards against non-finite
+values: that single number is read every step, so a NaN or Inf is caught before the optimizer applies it and
+the weights in memory (and in model.pt) stay the last good ones. Everything else is measured and read only
+every `log_every` steps. Epoch metrics are measured after each epoch in eval mode on the whole train and
+validation parts.
+"""
+from __future__ import annotations
+
+import math
+import threading
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from ..data import Dataset, DatasetError
+from ..document import Architecture
+from ..errors import DocumentError
+from .clipping import Clipper
+from .diagnosis import Diagnoser, ModelFacts
+from .events import EndEvent, EpochEvent, ErrorEvent, EventSink, ParameterCounts, StartEvent
+from .losses import LossMismatch, Objective, measure
+from .monitor import GradientMonitor
+from .runfolder import RunFolder
+from .setup import TrainingError, build_model, load_data, resolve_device, split, training_config
+
+USER_ERRORS = (TrainingError, DatasetError, DocumentError, LossMismatch)
+OPTIMIZERS = {
+    "sgd": lambda params, c: torch.optim.SGD(params, c.lr, momentum=c.momentum, weight_decay=c.weight_decay),
+    "adam": lambda params, c: torch.optim.Adam(params, c.lr, weight_decay=c.weight_decay),
+    "adamw": lambda params, c: torch.optim.AdamW(params, c.lr, weight_decay=c.weight_decay),
+    "rmsprop": lambda params, c: torch.optim.RMSprop(params, c.lr, momentum=c.momentum, weight_decay=c.weight_decay),
+}
+
+
+@dataclass
+class TrainOptions:
+    """How to run: overrides of the training section, logging cadence and the run folder."""
+
+    epochs: int | None = None
+    max_steps: int | None = None
+    device: str | None = None
+    seed: int | None = None
+    log_every: int = 10  # a step event (and monitoring) at step 1 and every log_every steps; 0 turns both off
+    bptt_every: int | None = None  # BPTT profile on logged steps that are multiples of this (default: log_every)
+    out_dir: Path | None = None
+    resume: bool = False
+    tensorboard: bool = False
+
+
+@dataclass
+class RunResult:
+    status: str  # completed | max_steps | cancelled | error
+    step: int
+    metrics: dict[str, float] = field(default_factory=dict)
+    seconds: float = 0.0
+    error: str | None = None
+
+
+class NonFiniteStep(Exception):
+    def __init__(self, message: str, step: int, node: str | None):
+        super().__init__(message)
+        self.step, self.node = step, node
+
+
+class Trainer:
+    """Trains a document's model on its dataset and reports events; `cancel()` may be called from any thread."""
+
+    def __init__(self, arch: Architecture, options: TrainOptions | None = None, on_event=None,
+                 dataset: Dataset | None = None):
+        self.arch = arch
+        self.options = options or TrainOptions()
+        self.model: torch.nn.Module | None = None
+        self._callbacks = [on_event] if on_event else []
+        self._dataset = dataset
+        self._cancel = threading.Event()
+        self._closers: list = []
+        self._started, self.step = time.perf_counter(), 0
+
+    def cancel(self) -> None:
+        """Stop after the step in progress; the run ends with status 'cancelled' and its weights saved."""
+        self._cancel.set()
+
+    def emit(self, event) -> None:
+        for callback in self._callbacks:
+            callback(event)
+
+    def run(self) -> RunResult:
+        self._started = time.perf_counter()
+        try:
+            self._setup()
+            return self._finish(self._loop())
+        except NonFiniteStep as bad:
+            return self._fail(str(bad), bad.step, bad.node)
+        except USER_ERRORS as error:
+            return self._fail(str(error), None, None)
+        except RuntimeError as error:  # torch reports shape, memory and device failures as RuntimeError
+            lines = str(error).strip().splitlines() or [type(error).__name__]
+            return self._fail(f"training failed at step {self.step + 1}: {lines[0]}", self.step + 1, None)
+        finally:
+            for close in self._closers:
+                close()
+
+    def _setup(self) -> None:
+        options = self.options
+        config = self.config = training_config(self.arch, epochs=options.epochs, seed=options.seed, device=options.device)
+        self.device = resolve_device(config.device)
+        dataset = self._dataset or load_data(self.arch, config)
+        model = self.model = build_model(self.arch, config.seed).to(self.device)
+        parts = split(len(dataset), config.val_fraction, config.seed)
+        with torch.no_grad():
+            model.eval()
+            sample = model(*(x[:2].to(self.device) for x in dataset.inputs))
+            model.train()
+        if not isinstance(sample, torch.Tensor):
+            raise TrainingError("training needs a model with one tensor output")
+        self.objective = Objective(config.loss, tuple(sample.shape[1:]), tuple(dataset.target.shape[1:]),
+                                   dataset.target.dtype, dataset.num_classes)
+        target = self.objective.prepare_target(dataset.target)
+        self.train_data = self._on_device(dataset.inputs, target, parts.train)
+        self.val_data = self._on_device(dataset.inputs, target, parts.val)
+        self.optimizer = OPTIMIZERS[config.optimizer.name](
+            [p for p in model.parameters() if p.requires_grad], config.optimizer)
+        self.monitor = GradientMonitor(model)
+        if not self.monitor.params:
+            raise TrainingError("the model has no weights to train: add a layer with weights (linear, conv2d, ...)")
+        self.clipper = Clipper(config.grad_clip)
+        self.diagnoser = Diagnoser(ModelFacts.of(self.arch, config))
+        self.shuffle = torch.Generator().manual_seed(config.seed)
+        self.epoch = self.batch = 0
+        self.metrics: dict[str, float] = {}
+        self.steps_per_epoch = math.ceil(len(parts.train) / config.batch_size)
+        self._open_outputs()
+        self._emit_start(dataset)
+
+    def _on_device(self, inputs, target, index):
+        return tuple(x[index].to(self.device) for x in inputs), target[index].to(self.device)
+
+    def _open_outputs(self) -> None:
+        options = self.options
+        self.folder = RunFolder(options.out_dir) if options.out_dir else None
+        if options.resume and not self.folder:
+            raise TrainingError("resume needs the run folder (--out DIR) of the run to continue")
+        if self.folder:
+            state = self.folder.checkpoint() if options.resume else None
+            self.folder.start(self.arch.model_copy(update={"training": self.config}), fresh=not options.resume)
+            if state:
+                self._restore(state)
+            sink = EventSink(self.folder.events_path)
+            self._callbacks.append(sink)
+            self._closers.append(sink.close)
+        self.tensorboard = None
+        if options.tensorboard:
+            from .tensorboard import TensorBoardLogger
+            self.tensorboard = TensorBoardLogger((self.folder.path if self.folder else Path("runs")) / "tensorboard")
+            self._callbacks.append(self.tensorboard)
+            self._closers.append(self.tensorboard.close)
+
+    def _restore(self, state: dict) -> None:
+        self.folder.load_model(self.model)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.step, self.epoch, self.batch = int(state["step"]), int(state["epoch"]), int(state["batch"])
+        self.shuffle.set_state(state["shuffle_state"])
+        torch.set_rng_state(state["rng_state"])
+
+    def _checkpoint(self, shuffle_state: torch.Tensor) -> dict:
+        return {"step": self.step, "epoch": self.epoch, "batch": self.batch, "shuffle_state": shuffle_state,
+                "rng_state": torch.get_rng_state(), "optimizer": self.optimizer.state_dict()}
+
+    def _emit_start(self, dataset: Dataset) -> None:
+        counts = {name: sum(p.numel() for p in self.model.get_submodule(name).parameters()) for name in self.monitor.nodes}
+        params = list(self.model.parameters())
+        self.emit(StartEvent(
+            config=self.config.model_dump(mode="json"), device=str(self.device),
+            parameters=ParameterCounts(total=sum(p.numel() for p in params),
+                                       trainable=sum(p.numel() for p in params if p.requires_grad), per_node=counts),
+            monitored=self.monitor.nodes, recurrent=list(self.monitor.recurrent),
+            steps_per_epoch=self.steps_per_epoch, total_steps=self._total_steps(), first_step=self.step,
+            run_dir=str(self.folder.path) if self.folder else None,
+        ))
+
+    def _total_steps(self) -> int:
+        total = self.steps_per_epoch * self.config.epochs
+        return min(total, self.options.max_steps) if self.options.max_steps else total
+
+    def _loop(self) -> str:
+        inputs, target = self.train_data
+        size = self.config.batch_size
+        while self.epoch < self.config.epochs:
+            shuffle_state = self.shuffle.get_state()
+            order = torch.randperm(len(target), generator=self.shuffle).to(self.device)
+            xs, ys = tuple(x[order] for x in inputs), target[order]
+            while self.batch < self.steps_per_epoch:
+                if self._cancel.is_set() or self.step >= (self.options.max_steps or math.inf):
+                    self._save(shuffle_state)
+                    return "cancelled" if self._cancel.is_set() else "max_steps"
+                window = slice(self.batch * size, (self.batch + 1) * size)
+                self._step(tuple(x[window] for x in xs), ys[window])
+            self.epoch, self.batch = self.epoch + 1, 0
+            self._end_epoch()
+        return "completed"
+
+    def _step(self, xs: tuple[torch.Tensor, ...], y: torch.Tensor) -> None:
+        step, every = self.step + 1, self.options.log_every
+        logged = every > 0 and (step == 1 or step % every == 0)
+        bptt_every = self.options.bptt_every or every
+        capture = self.monitor.capture(bptt=step == 1 or step % bptt_every == 0) if logged else None
+        with capture or nullcontext():
+            output = self.model(*xs)
+        loss = self.objective.loss(output, y)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grads = self.monitor.grads()
+        norms = torch._foreach_norm(grads)
+        total = torch.linalg.vector_norm(torch.stack(norms))
+        if not math.isfinite((loss.detach() + total).item()):
+            self._non_finite(step, loss, grads, norms, total)
+        self.clipper(grads, total)
+        before = self.monitor.weights_before() if logged else None
+        self.optimizer.step()
+        self.step, self.batch = step, self.batch + 1
+        if logged:
+            clipped_total, clipped = self.clipper.after(grads, total)
+            event = self.monitor.step_event(step=step, epoch=self.epoch + 1, loss=loss, grad_norms=norms, total=total,
+                                            total_clipped=clipped_total, clipped=clipped, before=before, capture=capture)
+            self.emit(event)
+            for diagnosis in self.diagnoser(event):
+                self.emit(diagnosis)
+            if self.tensorboard:
+                self.tensorboard.histograms(step, self.monitor)
+
+    def _non_finite(self, step, loss, grads, norms, total) -> None:
+        """Report the bad step (without applying it) and stop: the weights stay the last good ones."""
+        event = self.monitor.step_event(step=step, epoch=self.epoch + 1, loss=loss, grad_norms=norms, total=total,
+                                        total_clipped=total, clipped=total.new_zeros(()), before=None, capture=None)
+        self.emit(event)
+        for diagnosis in self.diagnoser(event):
+            self.emit(diagnosis)
+        node = self.monitor.first_nonfinite(norms)
+        what = f"the loss is {event.loss}" if not math.isfinite(event.loss) else f"the gradient norm is {event.grad_norm_total}"
+        where = f"; the first layer with a non-finite gradient (in backward order, from the output) is '{node}'" if node else ""
+        if self.folder:
+            self.folder.save(self.model)
+        raise NonFiniteStep(f"{what} at step {step} (epoch {self.epoch + 1}){where}. Training stopped before applying "
+                            "this step; the weights kept are the last good ones.", step, node)
+
+    def _end_epoch(self) -> None:
+        self.metrics = self._measure()
+        self.emit(EpochEvent(epoch=self.epoch, step=self.step, metrics=self.metrics, seconds=self._seconds()))
+        self._save(self.shuffle.get_state())
+
+    def _measure(self) -> dict[str, float]:
+        size = max(self.config.batch_size, 1024)
+        metrics = {f"train_{k}": v for k, v in measure(self.model, *self.train_data, self.objective, size).items()}
+        if len(self.val_data[1]):
+            metrics |= {f"val_{k}": v for k, v in measure(self.model, *self.val_data, self.objective, size).items()}
+        return metrics
+
+    def _save(self, shuffle_state: torch.Tensor) -> None:
+        if self.folder:
+            self.folder.save(self.model, self._checkpoint(shuffle_state))
+
+    def _seconds(self) -> float:
+        return time.perf_counter() - self._started
+
+    def _finish(self, status: str) -> RunResult:
+        metrics = self.metrics if status == "completed" and self.metrics else self._measure()
+        result = RunResult(status, self.step, metrics, self._seconds())
+        self.emit(EndEvent(status=status, step=self.step, metrics=metrics, seconds=result.seconds))
+        return result
+
+    def _fail(self, message: str, step: int | None, node: str | None) -> RunResult:
+        self.emit(ErrorEvent(message=message, step=step, node=node))
+        return RunResult("error", self.step, seconds=self._seconds(), error=message)

@@ -1,0 +1,179 @@
+"""The dashboard widget with a stand-in trainer process: streaming, stop, failures, panel edits, runs."""
+import json
+import sys
+import textwrap
+
+import pytest
+from PySide6.QtWidgets import QMessageBox
+
+import engine
+from designer.dashboard import DashboardDock, runner
+from designer.document import DocumentModel
+
+FAKE_TRAINER = textwrap.dedent('''
+    import json, os, signal, sys, time
+    mode, command, args = sys.argv[1], sys.argv[2], sys.argv[3:]
+    out = args[args.index("--out") + 1] if "--out" in args else None
+    log = open(os.path.join(out, "events.jsonl"), "w") if out else None
+    if out:
+        open(os.path.join(out, "architecture.json"), "w").write("{}")
+    layers = ["hidden1", "hidden2", "scores"]
+    def emit(**event):
+        print(json.dumps(event), flush=True)
+        if log:
+            log.write(json.dumps(event) + "\\n")
+            log.flush()
+    def stop(*_):
+        emit(event="end", status="cancelled", step=0, metrics={}, seconds=0.1)
+        sys.exit(0)
+    signal.signal(signal.SIGINT, stop)
+    if mode == "crash":
+        raise RuntimeError("the trainer fell over")
+    emit(event="start", mode=command, config={"epochs": 2}, device="cpu", monitored=layers, recurrent=[],
+         parameters={"total": 10, "trainable": 10, "per_node": {}}, steps_per_epoch=10, total_steps=20)
+    for step in range(1, 10**6 if mode == "forever" else 21):
+        grads = {"hidden1": 1e-6, "hidden2": 0.5, "scores": 1.0}
+        emit(event="step", step=step, epoch=1 + (step - 1) // 10, loss=1 / step, grad_norm=grads,
+             weight_norm=grads, update_ratio=grads, grad_norm_total=1.0, grad_norm_clipped=1.0, clipped=False)
+        if step % 10 == 0:
+            emit(event="epoch", epoch=step // 10, step=step, metrics={"train_loss": 1 / step, "val_loss": 2 / step}, seconds=1)
+        if mode == "nan" and step == 3:
+            emit(event="error", message="the loss became NaN at step 3", step=3, node="hidden2")
+            sys.exit(1)
+        time.sleep(0.01 if mode == "forever" else 0)
+    emit(event="end", status="completed", step=20, metrics={"val_loss": 0.1}, seconds=0.2)
+''')
+
+
+@pytest.fixture
+def dock(qtbot, tmp_path, monkeypatch):
+    mode = {"value": "normal"}
+    monkeypatch.setattr(runner, "engine_command", lambda *args: (sys.executable, ["-c", FAKE_TRAINER, mode["value"], *args]))
+    document = DocumentModel(engine.load("templates/mlp_spirals.json"))
+    widget = DashboardDock(document, runs_dir=tmp_path / "runs")
+    widget.mode = mode
+    qtbot.addWidget(widget)
+    yield widget
+    widget.runner.shutdown()
+    document.close()
+
+
+def points(curve) -> int:
+    x, _ = curve.getData()
+    return 0 if x is None else len(x)
+
+
+def finish(qtbot, dock, timeout=10_000):
+    qtbot.waitUntil(lambda: not dock.running, timeout=timeout)
+
+
+def test_a_streamed_run_reaches_the_charts_and_the_canvas(qtbot, dock):
+    tints = []
+    dock.health_changed.connect(tints.append)
+    run = dock.start_training()
+    assert not dock.panel.start_button.isEnabled() and dock.panel.stop_button.isEnabled()
+    finish(qtbot, dock)
+    assert run.status == "completed" and run.steps_seen == 20
+    dock.tabs.setCurrentIndex(1)
+    qtbot.waitUntil(lambda: points(dock.charts[1].lines[0][0]) == 20, timeout=2000)
+    assert points(dock.charts[0].curves[0][0]) == 20
+    assert tints and tints[-1]["hidden1"].level == "vanishing" and tints[-1]["scores"].level == "healthy"
+    assert dock.panel.start_button.isEnabled()
+    assert "finished" in dock.panel.progress.format()
+
+
+def test_stop_ends_the_run_and_a_second_run_can_start(qtbot, dock):
+    dock.mode["value"] = "forever"
+    first = dock.start_training()
+    qtbot.waitUntil(lambda: first.steps_seen > 3, timeout=5000)
+    dock.panel.stop_button.click()
+    finish(qtbot, dock)
+    assert first.status == "cancelled"
+    dock.mode["value"] = "normal"
+    second = dock.start_training()
+    assert second is not first and second.folder != first.folder
+    finish(qtbot, dock)
+    assert second.status == "completed" and dock.primary is second
+
+
+def test_a_nan_run_shows_its_error_and_the_editor_stays_usable(qtbot, dock):
+    dock.mode["value"] = "nan"
+    tints = []
+    dock.health_changed.connect(tints.append)
+    run = dock.start_training()
+    finish(qtbot, dock)
+    qtbot.waitUntil(lambda: dock.banner.isVisibleTo(dock), timeout=2000)
+    assert run.status == "failed" and "NaN at step 3" in dock.banner.text()
+    assert tints[-1]["hidden2"].level == "nonfinite"
+    assert dock.panel.start_button.isEnabled()
+
+
+def test_a_crashing_trainer_reports_its_last_words(qtbot, dock):
+    dock.mode["value"] = "crash"
+    run = dock.start_training()
+    finish(qtbot, dock)
+    assert run.status == "failed" and "the trainer fell over" in run.error.message
+    qtbot.waitUntil(lambda: "fell over" in dock.banner.text(), timeout=2000)
+
+
+def test_probe_shows_the_gradient_flow(qtbot, dock):
+    run = dock.probe()
+    assert dock.tabs.currentIndex() == 1
+    finish(qtbot, dock)
+    assert run.mode == "probe" and run.folder is None
+
+
+@pytest.mark.parametrize("answer, closes", [(QMessageBox.No, False), (QMessageBox.Yes, True)])
+def test_closing_with_a_run_going_asks_first(qtbot, dock, monkeypatch, answer, closes):
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *args, **kwargs: asked.append(args) or answer)
+    assert dock.confirm_close() and not asked
+    dock.mode["value"] = "forever"
+    dock.start_training()
+    assert dock.confirm_close() is closes and asked
+    if closes:
+        finish(qtbot, dock)
+
+
+def test_panel_edits_are_undoable_document_edits(qtbot, dock):
+    document, panel = dock.document, dock.panel
+    lr = panel.editors["lr"]
+    lr.setText("0.05")
+    lr.editingFinished.emit()
+    assert document.arch.training.optimizer.lr == 0.05
+    document.undo_stack.undo()
+    assert document.arch.training.optimizer.lr == 0.01 and lr.text() == "0.01"
+    panel.editors["dataset"].edited.emit("moons")
+    assert document.arch.training.dataset.name == "moons" and panel.dataset_form.model.__name__ == "MoonsParams"
+    panel.dataset_form.editors["noise"].setText("0.3")
+    panel.dataset_form.editors["noise"].editingFinished.emit()
+    assert document.arch.training.dataset.params == {"noise": 0.3}
+    panel.editors["clip_kind"].edited.emit("max_norm")
+    assert document.arch.training.grad_clip.max_norm == 1.0 and panel.editors["clip_value"].isEnabled()
+
+
+def test_runs_can_be_opened_and_compared(qtbot, dock):
+    for _ in range(2):
+        dock.start_training()
+        finish(qtbot, dock)
+    view = dock.runs_view
+    view.refresh()
+    assert view.tree.topLevelItemCount() == 2
+    view.tree.topLevelItem(0).setSelected(True)
+    view.tree.topLevelItem(1).setSelected(True)
+    view.buttons["Compare"].click()
+    assert dock.primary.folder is not None and dock.other is not None
+    qtbot.waitUntil(lambda: dock.primary.steps_seen == 20 and dock.other.steps_seen == 20, timeout=3000)
+    qtbot.waitUntil(lambda: points(dock.charts[0].curves[1][0]) == 20, timeout=2000)
+    assert "dashed" in dock.showing.text()
+
+
+def test_evaluation_output_shows_a_confusion_matrix(qtbot, dock):
+    result = {"part": "validation", "samples": 10, "metrics": {"loss": 0.2, "accuracy": 0.9},
+              "class_names": ["a", "b"], "confusion": [[5, 1], [0, 4]]}
+    dock.runs_view._show_result(json.dumps(result))
+    table = dock.runs_view.matrix
+    assert table.rowCount() == 2 and table.item(0, 1).text() == "1"
+    assert "accuracy: 90.0%" in dock.runs_view.output.toPlainText()
+    dock.runs_view._show_result("the quick brown fox")
+    assert dock.runs_view.output.toPlainText() == "the quick brown fox"

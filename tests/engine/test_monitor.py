@@ -1,0 +1,131 @@
+"""The gradient monitor: its per-layer numbers equal what torch computes directly, read in one transfer."""
+import pytest
+import torch
+
+import engine
+from engine.train.clipping import Clipper
+from engine.train.config import GradClip
+from engine.train.monitor import GradientMonitor, activation_stats
+
+
+def _mlp():
+    torch.manual_seed(0)
+    return engine.compile_model(engine.from_dict({
+        "format_version": 1,
+        "nodes": [
+            {"id": "x", "type": "input", "params": {"shape": [4]}},
+            {"id": "hidden", "type": "linear", "params": {"out_features": 8}},
+            {"id": "act", "type": "relu"},
+            {"id": "scores", "type": "linear", "params": {"out_features": 3}},
+            {"id": "y", "type": "output"},
+        ],
+        "edges": [{"source": "x", "target": "hidden"}, {"source": "hidden", "target": "act"},
+                  {"source": "act", "target": "scores"}, {"source": "scores", "target": "y"}],
+    }))
+
+
+def _flat(tensors):
+    return torch.cat([t.detach().reshape(-1) for t in tensors])
+
+
+def _logged_step(model, monitor, optimizer):
+    x = torch.randn(16, 4)
+    with monitor.capture(bptt=False) as capture:
+        loss = model(x).square().mean()
+    loss.backward()
+    norms = torch._foreach_norm(monitor.grads())
+    total = torch.linalg.vector_norm(torch.stack(norms))
+    before = monitor.weights_before()
+    optimizer.step()
+    return monitor.step_event(step=1, epoch=1, loss=loss, grad_norms=norms, total=total, total_clipped=total,
+                              clipped=torch.tensor(False), before=before, capture=capture), before
+
+
+def test_layer_norms_equal_norms_computed_directly_with_torch():
+    model = _mlp()
+    monitor = GradientMonitor(model)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    event, before = _logged_step(model, monitor, optimizer)
+    assert monitor.nodes == ["hidden", "scores"]
+    for node in ("hidden", "scores"):
+        params = list(model.get_submodule(node).parameters())
+        assert event.grad_norm[node] == pytest.approx(float(_flat(p.grad for p in params).norm()), rel=1e-5)
+        assert event.weight_norm[node] == pytest.approx(float(_flat(params).norm()), rel=1e-5)
+        start = _flat(b for b, name in zip(before, monitor.node_of_param) if name == node)
+        change = float((_flat(params) - start).norm() / start.norm())
+        assert event.update_ratio[node] == pytest.approx(change, rel=1e-4)
+    total = float(_flat(p.grad for p in model.parameters()).norm())
+    assert event.grad_norm_total == pytest.approx(total, rel=1e-5)
+    assert event.activations["act"].dead_fraction is not None
+
+
+def test_a_logged_step_is_read_from_the_device_in_one_transfer(monkeypatch):
+    model = _mlp()
+    monitor = GradientMonitor(model)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    reads = []
+    for method in ("tolist", "item", "__float__", "__bool__"):
+        original = getattr(torch.Tensor, method)
+        monkeypatch.setattr(torch.Tensor, method, lambda self, _o=original, _m=method: reads.append(_m) or _o(self))
+    _logged_step(model, monitor, optimizer)
+    assert reads == ["tolist"]
+
+
+def test_dead_relu_units_are_those_never_positive_in_the_batch():
+    output = torch.tensor([[0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 2.0, 0.0]])
+    mean, std, dead, saturated = activation_stats(torch.nn.ReLU(), output).tolist()
+    assert dead == 0.5 and saturated == -1.0
+    assert mean == pytest.approx(float(output.mean())) and std == pytest.approx(float(output.std()))
+
+
+@pytest.mark.parametrize("module, values, fraction", [
+    (torch.nn.Tanh(), [0.995, -0.999, 0.5, 0.0], 0.5),
+    (torch.nn.Sigmoid(), [0.005, 0.995, 0.5, 0.98], 0.5),
+])
+def test_saturation_counts_outputs_within_a_hundredth_of_the_bounds(module, values, fraction):
+    stats = activation_stats(module, torch.tensor([values]))
+    assert stats[2] == -1.0 and float(stats[3]) == pytest.approx(fraction)
+
+
+def _grads():
+    torch.manual_seed(3)
+    return [torch.randn(5, 5) * 10, torch.randn(5) * 10]
+
+
+def test_norm_clipping_caps_the_total_norm_like_torch():
+    grads, reference = _grads(), _grads()
+    total = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+    clipper = Clipper(GradClip(max_norm=1.0))
+    clipper(grads, total)
+    params = [torch.nn.Parameter(torch.zeros_like(g)) for g in reference]
+    for param, grad in zip(params, reference):
+        param.grad = grad
+    torch.nn.utils.clip_grad_norm_(params, 1.0)
+    after, clipped = clipper.after(grads, total)
+    assert float(_flat(grads).norm()) == pytest.approx(1.0, rel=1e-4)
+    assert float(after) == pytest.approx(1.0, rel=1e-4) and bool(clipped)
+    assert torch.allclose(_flat(grads), _flat(reference))
+
+
+def test_value_clipping_bounds_every_element():
+    grads = _grads()
+    total = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+    clipper = Clipper(GradClip(value=0.5))
+    clipper(grads, total)
+    after, clipped = clipper.after(grads, total)
+    assert float(_flat(grads).abs().max()) <= 0.5 and bool(clipped)
+    assert float(after) == pytest.approx(float(_flat(grads).norm()))
+
+
+def test_small_gradients_are_not_reported_as_clipped():
+    grads = [torch.full((3,), 0.01)]
+    total = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+    assert not bool(Clipper(GradClip(max_norm=1.0)).after(grads, total)[1])
+
+
+def test_first_non_finite_gradient_is_the_one_nearest_the_output():
+    model = _mlp()
+    monitor = GradientMonitor(model)
+    norms = [torch.tensor(v) for v in (float("nan"), 1.0, float("inf"), 1.0)]
+    assert monitor.first_nonfinite(norms) == "scores"
+    assert monitor.first_nonfinite([torch.tensor(1.0)] * 4) is None

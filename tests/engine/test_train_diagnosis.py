@@ -1,0 +1,82 @@
+"""Diagnosis rules on synthetic numbers: each problem is named once, with the remedy that fits the model."""
+import math
+
+import pytest
+
+from engine.train.diagnosis import Diagnoser, ModelFacts, diagnose
+from engine.train.events import ActivationStats, StepEvent
+
+PLAIN = ModelFacts(types={"fc1": "linear", "act": "sigmoid", "fc2": "linear", "rnn": "rnn"},
+                   inits={"fc1": ("normal_0.01", 1.0), "fc2": ("default", 1.0), "rnn": ("default", 1.0)})
+
+
+def _step(grad=None, total=1.0, bptt=None, reverse=None, activations=None, step=5):
+    grad = grad or {"fc1": 1.0, "fc2": 1.0}
+    return StepEvent(step=step, epoch=1, loss=1.0, grad_norm=grad, weight_norm={n: 1.0 for n in grad}, update_ratio={},
+                     grad_norm_total=total, grad_norm_clipped=total, clipped=False, bptt=bptt, bptt_reverse=reverse,
+                     activations=activations)
+
+
+def _kinds(event, facts=PLAIN):
+    return {(d.kind, d.nodes) for d in diagnose(event, facts)}
+
+
+def test_healthy_numbers_give_no_diagnosis():
+    stats = {"act": ActivationStats(mean=0.5, std=0.2, saturated_fraction=0.1)}
+    assert diagnose(_step(bptt={"rnn": [0.5, 0.8, 1.0]}, activations=stats), PLAIN) == []
+
+
+def test_first_layers_far_below_the_last_is_vanishing_with_fitting_remedies():
+    [found] = diagnose(_step({"fc1": 1e-6, "fc2": 1.0}), PLAIN)
+    assert (found.kind, found.nodes) == ("vanishing", ("fc1",))
+    for remedy in ("ReLU", "kaiming", "batchnorm", "residual"):
+        assert remedy in found.remedy
+
+
+def test_vanishing_remedy_leaves_out_what_the_model_already_has():
+    facts = ModelFacts(types={"fc1": "linear", "bn": "batchnorm", "skip": "add", "fc2": "linear"},
+                       inits={"fc1": ("kaiming_normal", 1.0), "fc2": ("default", 1.0)})
+    [found] = diagnose(_step({"fc1": 1e-6, "fc2": 1.0}), facts)
+    assert not any(word in found.remedy for word in ("ReLU instead", "kaiming", "batchnorm", "residual"))
+
+
+@pytest.mark.parametrize("total", [5e3, math.inf, math.nan])
+def test_huge_or_non_finite_total_norm_is_exploding(total):
+    [found] = diagnose(_step({"fc1": 100.0, "fc2": total}, total=total), PLAIN)
+    assert (found.kind, found.nodes) == ("exploding", ("fc2",))
+    assert "clip" in found.remedy and "LSTM" in found.remedy and "weight decay" in found.remedy
+
+
+def test_exploding_remedy_skips_clipping_when_it_is_on():
+    facts = ModelFacts(types={"fc2": "linear"}, inits={"fc2": ("default", 3.0)}, clipping=True, weight_decay=0.1)
+    [found] = diagnose(_step({"fc2": 5e3}, total=5e3), facts)
+    assert "clip" not in found.remedy and "init_gain" in found.remedy and "weight decay" not in found.remedy
+
+
+def test_bptt_profile_fading_toward_early_steps_is_vanishing_through_time():
+    assert _kinds(_step(bptt={"rnn": [1e-7, 1e-3, 1.0]})) == {("vanishing", ("rnn",))}
+    assert _kinds(_step(reverse={"rnn": [1.0, 1e-3, 1e-7]})) == {("vanishing", ("rnn",))}
+    [found] = diagnose(_step(bptt={"rnn": [1e-7, 1.0]}), PLAIN)
+    assert "LSTM or GRU" in found.remedy
+
+
+def test_bptt_profile_growing_toward_early_steps_is_exploding_through_time():
+    assert _kinds(_step(bptt={"rnn": [1e5, 10.0, 1.0]})) == {("exploding", ("rnn",))}
+
+
+def test_dead_relus_and_saturated_units_are_reported_per_layer():
+    stats = {"relu1": ActivationStats(mean=0.0, std=0.0, dead_fraction=0.8),
+             "relu2": ActivationStats(mean=0.1, std=0.1, dead_fraction=0.2),
+             "act": ActivationStats(mean=0.9, std=0.1, saturated_fraction=0.7)}
+    found = {d.kind: d for d in diagnose(_step(activations=stats), PLAIN)}
+    assert found["dead_relu"].nodes == ("relu1",) and "80%" in found["dead_relu"].message
+    assert "leaky ReLU" in found["dead_relu"].remedy
+    assert found["saturation"].nodes == ("act",) and "batchnorm" in found["saturation"].remedy
+
+
+def test_diagnoser_reports_each_kind_and_layers_once():
+    diagnoser = Diagnoser(PLAIN)
+    first = diagnoser(_step({"fc1": 1e-6, "fc2": 1.0}, step=1))
+    assert [(e.kind, e.nodes, e.step) for e in first] == [("vanishing", ["fc1"], 1)]
+    assert diagnoser(_step({"fc1": 1e-6, "fc2": 1.0}, step=2)) == []
+    assert [e.kind for e in diagnoser(_step({"fc1": 1.0, "fc2": 1e4}, total=1e4, step=3))] == ["exploding"]

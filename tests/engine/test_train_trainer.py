@@ -1,0 +1,179 @@
+"""The trainer: learns, repeats exactly for a seed, writes a run folder, resumes, stops on NaN and on cancel."""
+import json
+import threading
+
+import pytest
+import torch
+
+import engine
+from engine.data import Dataset
+from engine.train.events import parse_event
+from engine.train.runfolder import load_weights
+from engine.train.trainer import Trainer, TrainOptions
+
+TRAINING = {"dataset": {"name": "moons", "params": {"n_samples": 240}}, "loss": "cross_entropy",
+            "optimizer": {"name": "adam", "lr": 0.02}, "epochs": 4, "batch_size": 32}
+
+
+def _doc(training=TRAINING, outputs=2, extra_output=False):
+    nodes = [
+        {"id": "x", "type": "input", "params": {"shape": [2]}},
+        {"id": "hidden", "type": "linear", "params": {"out_features": 16}},
+        {"id": "act", "type": "tanh"},
+        {"id": "scores", "type": "linear", "params": {"out_features": outputs}},
+        {"id": "y", "type": "output"},
+    ]
+    edges = [{"source": "x", "target": "hidden"}, {"source": "hidden", "target": "act"},
+             {"source": "act", "target": "scores"}, {"source": "scores", "target": "y"}]
+    if extra_output:
+        nodes.append({"id": "y2", "type": "output"})
+        edges.append({"source": "act", "target": "y2"})
+    return engine.from_dict({"format_version": 1, "nodes": nodes, "edges": edges, "training": training})
+
+
+def _train(arch=None, dataset=None, **options):
+    events = []
+    trainer = Trainer(arch or _doc(), TrainOptions(**options), on_event=events.append, dataset=dataset)
+    return trainer.run(), events
+
+
+def _of(events, kind):
+    return [e for e in events if e.event == kind]
+
+
+def test_short_training_lowers_the_loss_and_reports_every_epoch():
+    result, events = _train()
+    epochs = _of(events, "epoch")
+    assert result.status == "completed" and [e.epoch for e in epochs] == [1, 2, 3, 4]
+    assert set(epochs[0].metrics) == {"train_loss", "val_loss", "train_accuracy", "val_accuracy"}
+    assert epochs[-1].metrics["train_loss"] < 0.8 * epochs[0].metrics["train_loss"]
+    assert result.metrics == _of(events, "end")[0].metrics == epochs[-1].metrics
+    assert result.metrics["val_accuracy"] > 0.8
+
+
+def test_step_events_come_at_step_one_and_every_log_interval():
+    result, events = _train(log_every=5)
+    steps = _of(events, "step")
+    assert [e.step for e in steps] == [1] + list(range(5, result.step + 1, 5))
+    assert [e.event for e in events[:2]] == ["start", "step"] and events[-1].event == "end"
+    start = events[0]
+    assert start.monitored == ["hidden", "scores"] and start.parameters.per_node == {"hidden": 48, "scores": 34}
+    assert start.total_steps == result.step == 4 * start.steps_per_epoch
+    assert set(steps[0].grad_norm) == {"hidden", "scores"} and steps[0].activations["act"].saturated_fraction is not None
+    assert not _of(_train(log_every=0, max_steps=3)[1], "step")
+
+
+def test_the_same_seed_repeats_the_run_exactly():
+    first, second = _train(log_every=1, max_steps=8)[1], _train(log_every=1, max_steps=8)[1]
+    assert [e.loss for e in _of(first, "step")] == [e.loss for e in _of(second, "step")]
+    assert _of(first, "end")[0].metrics == _of(second, "end")[0].metrics
+    other = _train(log_every=1, max_steps=8, seed=7)[1]
+    assert [e.loss for e in _of(other, "step")] != [e.loss for e in _of(first, "step")]
+
+
+def test_run_folder_holds_document_events_and_safely_loadable_weights(tmp_path):
+    result, events = _train(out_dir=tmp_path, epochs=2)
+    saved = engine.load(tmp_path / "architecture.json")
+    assert saved.training.epochs == 2 and saved.nodes == _doc().nodes
+    lines = (tmp_path / "events.jsonl").read_text().splitlines()
+    assert [parse_event(line) for line in lines] == events
+    model = engine.compile_model(saved)
+    model.load_state_dict(torch.load(tmp_path / "model.pt", weights_only=True))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["architecture.json", "checkpoint.pt", "events.jsonl", "model.pt"]
+
+
+def test_resuming_continues_exactly_where_the_run_stopped(tmp_path):
+    full, _ = _train(out_dir=tmp_path / "full")
+    stopped, _ = _train(out_dir=tmp_path / "part", max_steps=9)
+    assert stopped.status == "max_steps" and stopped.step == 9
+    resumed, events = _train(out_dir=tmp_path / "part", resume=True)
+    assert events[0].first_step == 9 and resumed.step == full.step
+    assert resumed.metrics == full.metrics
+    both = [load_weights(tmp_path / run / "model.pt") for run in ("full", "part")]
+    assert all(torch.equal(both[0][key], both[1][key]) for key in both[0])
+    log = [json.loads(line)["event"] for line in (tmp_path / "part" / "events.jsonl").read_text().splitlines()]
+    assert log.count("start") == 2 and log.count("end") == 2
+
+
+def _regression(inputs, target):
+    return Dataset((inputs,), target, "regression", name="synthetic")
+
+
+@pytest.mark.parametrize("bad_input, node, what", [
+    (False, "scores", "the loss is nan"),  # a NaN target: every gradient is NaN, the output layer's first
+    (True, "hidden", "the gradient norm is"),  # an infinite input saturates tanh: the loss stays finite
+])
+def test_non_finite_values_are_reported_with_step_and_layer_and_not_applied(tmp_path, bad_input, node, what):
+    inputs, target = torch.randn(8, 2), torch.zeros(8, 2)
+    (inputs if bad_input else target)[3, 0] = float("inf") if bad_input else float("nan")
+    arch = _doc({"dataset": {"name": "synthetic"}, "loss": "mse", "batch_size": 8, "val_fraction": 0})
+    torch.manual_seed(0)
+    initial = engine.compile_model(arch).state_dict()
+    result, events = _train(arch, _regression(inputs, target), out_dir=tmp_path)
+    [error] = _of(events, "error")
+    assert result.status == "error" and (error.step, error.node) == (1, node)
+    assert what in error.message and "last good" in error.message
+    kept = load_weights(tmp_path / "model.pt")
+    assert all(torch.equal(kept[key], initial[key]) for key in initial)
+
+
+def test_exploding_training_stops_before_the_weights_turn_non_finite(tmp_path):
+    arch = _doc({"dataset": {"name": "synthetic"}, "loss": "mse", "batch_size": 16, "epochs": 50,
+                 "optimizer": {"name": "sgd", "lr": 10.0}})
+    inputs = torch.randn(64, 2) * 100
+    result, events = _train(arch, _regression(inputs, inputs * 1000), out_dir=tmp_path, log_every=0)
+    assert result.status == "error" and _of(events, "error")[0].step > 1
+    assert "exploding" in [e.kind for e in _of(events, "diagnosis")]
+    assert all(torch.isfinite(t).all() for t in load_weights(tmp_path / "model.pt").values())
+
+
+def test_cancel_from_an_event_stops_before_the_next_step(tmp_path):
+    trainers = []
+    trainer = Trainer(_doc(), TrainOptions(log_every=1, out_dir=tmp_path),
+                      on_event=lambda e: e.event == "step" and e.step == 3 and trainers[0].cancel())
+    trainers.append(trainer)
+    result = trainer.run()
+    assert (result.status, result.step) == ("cancelled", 3)
+    assert (tmp_path / "model.pt").is_file()
+
+
+def test_cancel_from_another_thread_stops_within_one_step():
+    reached, cancelled = threading.Event(), threading.Event()
+
+    def on_event(event):
+        if event.event == "step" and event.step == 2:
+            reached.set()
+            cancelled.wait(10)
+
+    trainer = Trainer(_doc(), TrainOptions(log_every=1), on_event=on_event)
+    results = []
+    worker = threading.Thread(target=lambda: results.append(trainer.run()))
+    worker.start()
+    assert reached.wait(60)
+    trainer.cancel()
+    cancelled.set()
+    worker.join(60)
+    assert (results[0].status, results[0].step) == ("cancelled", 2)
+
+
+def test_clipping_caps_the_total_norm_of_every_step():
+    arch = _doc(dict(TRAINING, grad_clip={"max_norm": 1e-3}))
+    steps = _of(_train(arch, log_every=1, max_steps=5)[1], "step")
+    assert all(s.clipped and s.grad_norm_clipped <= 1e-3 * (1 + 1e-5) < s.grad_norm_total for s in steps)
+
+
+@pytest.mark.parametrize("arch, options, words", [
+    (_doc(None), {}, "has no training section"),
+    (_doc(extra_output=True), {}, "exactly one output node"),
+    (_doc(dict(TRAINING, loss="mse")), {}, "must have the target's shape"),
+    (_doc(outputs=1), {}, "scores 1 classes but the dataset has 2"),
+    (_doc(dict(TRAINING, dataset={"name": "digits"})), {}, "expects (2,)"),
+    (_doc(), {"device": "cuda"}, "no CUDA device"),
+    (_doc(), {"resume": True}, "resume needs the run folder"),
+])
+def test_problems_end_the_run_with_a_clear_error_event(arch, options, words):
+    if options.get("device") == "cuda" and torch.cuda.is_available():
+        pytest.skip("a CUDA device is present")
+    result, events = _train(arch, **options)
+    assert result.status == "error" and words in result.error
+    assert [e.event for e in events][-1] == "error" and words in events[-1].message
