@@ -1,6 +1,7 @@
 """The architecture document: nodes, edges, layout and training, as validated pydantic models."""
 from __future__ import annotations
 
+import functools
 import keyword
 from typing import Annotated, Any, Literal, Union
 
@@ -109,10 +110,12 @@ def _node_dict(node: NodeBase) -> dict:
 
 
 def is_valid_id(node_id: str) -> bool:
-    """A usable node id: a Python identifier, no keyword, no torch.nn.Module attribute."""
-    return node_id.isidentifier() and not keyword.iskeyword(node_id) and not hasattr(_module_type(), node_id)
+    """A usable node id: a Python identifier, no keyword, no attribute of a compiled model (e.g. 'forward', 'graph')."""
+    return node_id.isidentifier() and not keyword.iskeyword(node_id) and node_id not in _reserved_names()
 
 
-def _module_type():
-    from torch import nn
-    return nn.Module
+@functools.cache
+def _reserved_names() -> frozenset[str]:
+    """Attribute names of a compiled model: node ids name its submodules, so they must not shadow these."""
+    from torch import fx, nn
+    return frozenset(dir(fx.GraphModule(nn.Module(), fx.Graph()))) | {"input_names", "output_names"}

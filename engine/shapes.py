@@ -7,12 +7,12 @@ cached per (type, params, input shapes), so re-checking a graph after one edit o
 from __future__ import annotations
 
 import functools
+import heapq
 import logging
 import math
 import threading
 from dataclasses import dataclass, field
 
-import networkx as nx
 import torch
 from torch._subclasses.fake_tensor import FakeTensorMode
 
@@ -97,13 +97,27 @@ def infer_shapes(arch: Architecture, max_params: int = DEFAULT_MAX_PARAMS) -> Sh
 
 
 def _acyclic_order(arch: Architecture) -> list[str]:
-    """Node ids in a topological order that follows the document, leaving out nodes on cycles."""
-    graph = arch.graph()
-    cyclic = {n for c in nx.strongly_connected_components(graph) if len(c) > 1 for n in c}
-    cyclic |= {n for n in graph if graph.has_edge(n, n)}
-    graph.remove_nodes_from(cyclic)
-    position = {n.id: i for i, n in reversed(list(enumerate(arch.nodes)))}
-    return list(nx.lexicographical_topological_sort(graph, key=position.__getitem__))
+    """Node ids in a topological order that follows the document; nodes on or behind a cycle are left out."""
+    position: dict[str, int] = {}
+    for index, node in enumerate(arch.nodes):
+        position.setdefault(node.id, index)
+    targets: dict[str, list[str]] = {node_id: [] for node_id in position}
+    waiting = dict.fromkeys(position, 0)  # edges not yet satisfied
+    for edge in arch.edges:
+        if edge.source in position and edge.target in position:
+            targets[edge.source].append(edge.target)
+            waiting[edge.target] += 1
+    ready = [position[node_id] for node_id, count in waiting.items() if count == 0]
+    heapq.heapify(ready)
+    order = []
+    while ready:
+        node_id = arch.nodes[heapq.heappop(ready)].id
+        order.append(node_id)
+        for target in targets[node_id]:
+            waiting[target] -= 1
+            if waiting[target] == 0:
+                heapq.heappush(ready, position[target])
+    return order
 
 
 def _gather_inputs(node: NodeBase, edges: list, known: dict[str, NodeInfo]) -> dict[str, list] | None:
@@ -188,20 +202,37 @@ def _size_problem(info: NodeInfo) -> str | None:
 def _run_fake(node: NodeBase, inputs: dict[str, list]) -> NodeInfo | str:
     spec = node.spec
     try:
-        with torch.device("meta"):  # cheap: no fake dispatch for weight initialization, nothing allocated
-            module = spec.build(node.params, inputs)
-        params = sum(p.numel() for p in module.parameters())
-        trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
+        with torch.device("meta"):  # no weight initialization through fake dispatch, nothing allocated
+            module = spec.build(node.params, inputs).eval()  # eval: the training shapes, with fewer ops
         with _fake_mode():
             weights = {name: _fake(TensorMeta(t.shape, t.dtype), batch=False)
                        for name, t in [*module.named_parameters(), *module.named_buffers()]}
-            args = tuple(_fake(m) for port in spec.inputs if port.name == "in" for m in inputs["in"])
-            kwargs = {name: _fake(metas[0]) for name, metas in inputs.items() if name != "in"}
+            probe = _one_step(spec, inputs)
+            args = tuple(_fake(m) for port in spec.inputs if port.name == "in" for m in probe["in"])
+            kwargs = {name: _fake(metas[0]) for name, metas in probe.items() if name != "in"}
             result = torch.func.functional_call(module, weights, args, kwargs)
     except Exception as error:  # torch reports shape errors with many exception types
         return _explain(error, inputs)
-    values = result if len(spec.outputs) > 1 else (result,)
-    return NodeInfo({port: _meta(v) for port, v in zip(spec.outputs, values)}, params, trainable)
+    metas = {port: _meta(v) for port, v in zip(spec.outputs, result if len(spec.outputs) > 1 else (result,))}
+    params = sum(p.numel() for p in module.parameters())
+    trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
+    return NodeInfo(_with_steps(spec, metas, inputs), params, trainable)
+
+
+def _one_step(spec, inputs: dict[str, list]) -> dict[str, list]:
+    """The inputs, with sequences cut to one step for a layer that declares `step_ports`."""
+    if not spec.step_ports:
+        return inputs
+    return {**inputs, "in": [TensorMeta((1, *m.shape[1:]), m.dtype) for m in inputs["in"]]}
+
+
+def _with_steps(spec, metas: dict, inputs: dict[str, list]) -> dict:
+    """Put the input's step count back on the step ports of a layer that ran on one step."""
+    steps = inputs["in"][0].shape
+    for port in spec.step_ports:
+        if len(metas[port].shape) == len(steps):  # a sequence out, not a many-to-one summary
+            metas[port] = metas[port]._replace(shape=(steps[0], *metas[port].shape[1:]))
+    return metas
 
 
 def _fake(meta, batch: bool = True):

@@ -27,7 +27,8 @@ def _id_problems(arch: Architecture) -> list[Problem]:
             problems.append(Problem(f"duplicate id: {count} nodes are named '{node_id}'", node=node_id, field="id"))
         if not is_valid_id(node_id):
             problems.append(Problem(
-                "id must be a Python identifier that is not a keyword or a torch module attribute", node=node_id, field="id",
+                "id must be a Python identifier, not a keyword nor a name the compiled model uses (such as 'forward')",
+                node=node_id, field="id",
             ))
     return problems
 

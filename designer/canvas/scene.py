@@ -71,28 +71,33 @@ class GraphScene(QGraphicsScene):
                 self.removeItem(self.edges.pop(edge))
             for node_id in stale:
                 self.removeItem(self.nodes.pop(node_id))
-            for node_id, (x, y) in positions(arch).items():
-                self._sync_node(wanted[node_id], QPointF(x, y))
+            self._edges_at = {}   # rebuilt below; moved nodes' edges follow then
+            moved = [i for i, (x, y) in positions(arch).items() if self._sync_node(wanted[i], QPointF(x, y))]
             for edge in arch.edges:
                 if edge not in self.edges:
                     self._add_edge(edge)
             self._index_edges()
+            for node_id in moved:
+                self.node_moved(self.nodes[node_id])
         finally:
             self._syncing = False
         self._on_selection_changed()
 
-    def _sync_node(self, node, position: QPointF) -> None:
+    def _sync_node(self, node, position: QPointF) -> bool:
+        """Create or update the node's item; True when an existing item moved."""
         item = self.nodes.get(node.id)
         if item is None:
             item = self.nodes[node.id] = NodeItem(node)
             item.set_health(self._health.get(node.id))
             item.setPos(position)
             self.addItem(item)
-            return
+            return False
         if item.node is not node and item.node != node:
             item.set_node(node)
-        if item.pos() != position:
-            item.setPos(position)
+        if item.pos() == position:
+            return False
+        item.setPos(position)
+        return True
 
     def _add_edge(self, edge: Edge) -> None:
         source, target = self.nodes.get(edge.source), self.nodes.get(edge.target)

@@ -67,7 +67,7 @@ class DashboardDock(QWidget):
         self.runs_view = RunsView(self.runs_dir)
         self.runs_view.show_requested.connect(self.open_run)
         self.tabs.addTab(self.runs_view, "Runs")
-        self.tabs.currentChanged.connect(self._redraw)
+        self.tabs.currentChanged.connect(lambda _index: self._redraw())
         self._layout()
         document.path_changed.connect(lambda: self.runs_view.set_runs_dir(self.runs_dir))
         self._pieces: deque = deque()
@@ -182,8 +182,12 @@ class DashboardDock(QWidget):
         feed.deleteLater()
 
     # drawing -----------------------------------------------------------------
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self._redraw()
+
     def _on_frame(self) -> None:
-        if not self._pieces and self._frame_state() != self._drawn and self.isVisible():
+        if not self._pieces and self._frame_state() != self._drawn:
             self._pieces.extend(self._frame_pieces())
             self._piece_timer.start()
 
@@ -204,10 +208,10 @@ class DashboardDock(QWidget):
         return runs, self.tabs.currentIndex()
 
     def _frame_pieces(self) -> list:
-        """The visible chart's pieces, then the panel, the banner and the canvas tints."""
+        """The visible chart's pieces, then the panel, the banner and the canvas tints (even while hidden)."""
         self._drawn = self._frame_state()
         chart = self.tabs.currentWidget()
-        pieces = chart.pieces(self.primary, self.other) if chart is not self.runs_view else []
+        pieces = chart.pieces(self.primary, self.other) if chart is not self.runs_view and self.isVisible() else []
         return [*pieces, self._show_status]
 
     def _show_status(self) -> None:

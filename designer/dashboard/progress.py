@@ -9,8 +9,8 @@ METRIC_LABELS = (
     ("loss", "batch loss"), ("train_loss", "train loss"), ("val_loss", "val loss"),
     ("train_accuracy", "train accuracy"), ("val_accuracy", "val accuracy"),
 )
-ENDINGS = {"completed": "finished", "max_steps": "stopped at the step limit", "cancelled": "stopped",
-           "probed": "probed at initialization", "failed": "failed"}
+ENDINGS = {"completed": "finished", "max_steps": "step limit reached", "cancelled": "stopped",
+           "probed": "probed at initialization", "failed": "failed", "unfinished": "unfinished"}
 
 
 def duration(seconds: float) -> str:

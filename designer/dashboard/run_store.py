@@ -6,10 +6,12 @@ fixed size, so a run of any length costs the same memory and the same redraw tim
 from __future__ import annotations
 
 import math
+import operator
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 from pydantic import BaseModel
@@ -92,6 +94,7 @@ class RunSeries:
     stderr: str = ""
     started: float = field(default_factory=time.monotonic)
     version: int = 0
+    _getter: Callable = field(default=None, repr=False)
 
     # feeding -----------------------------------------------------------------
     def feed(self, event: BaseModel) -> None:
@@ -112,6 +115,7 @@ class RunSeries:
     def _set_layers(self, layers) -> None:
         self.layers = list(layers)
         self.history = History(len(SCALARS) + 3 * len(self.layers))
+        self._getter = operator.itemgetter(*self.layers) if self.layers else (lambda block: ())
 
     def _on_step(self, event: StepEvent) -> None:
         if self.history is None:
@@ -119,10 +123,13 @@ class RunSeries:
         self.latest = event
         self.steps_seen += 1
         self.steps_clipped += bool(event.clipped)
-        scalars = (event.step, event.epoch, event.loss, event.grad_norm_total, event.grad_norm_clipped, event.clipped)
-        row = [*scalars]
+        row = [event.step, event.epoch, event.loss, event.grad_norm_total, event.grad_norm_clipped, event.clipped]
         for block in (event.grad_norm, event.weight_norm, event.update_ratio):
-            row.extend(block.get(node, math.nan) for node in self.layers)
+            try:
+                values = self._getter(block)
+                row.extend(values if len(self.layers) != 1 else (values,))
+            except KeyError:
+                row.extend([block.get(node, math.nan) for node in self.layers])
         self.history.append(row)
         for node, values in (event.bptt or {}).items():
             reverse = (event.bptt_reverse or {}).get(node)

@@ -108,6 +108,6 @@ for _type, _cls, _params, _name, _doc in [
 ]:
     register(LayerSpec(
         type=_type, category="Recurrent", params=_params, build=_builder(_cls), inputs=_PORTS,
-        outputs=("out", "state"), palette_name=_name, doc=_doc,
+        outputs=("out", "state"), step_ports=("out",), palette_name=_name, doc=_doc,
         presets={f"Bi{_name}": {"bidirectional": True}},
     ))

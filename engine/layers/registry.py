@@ -69,6 +69,9 @@ class LayerSpec:
     palette_name: str | None = None
     presets: dict[str, dict] = field(default_factory=dict)  # palette entries with preset params, e.g. BiLSTM
     input_dtypes: tuple[torch.dtype, ...] = (torch.float32,)  # what the tensor inputs may hold
+    # Output ports whose first dimension is the input sequence's step count: shapes are inferred on a
+    # one-step sequence, then the count is put back (FakeTensorMode runs an RNN or GRU step by step).
+    step_ports: tuple[str, ...] = ()
 
     @property
     def initializable(self) -> bool:

@@ -33,7 +33,8 @@ def register(sub) -> None:
     p.add_argument("--events", metavar="PATH|-", help="also write the event stream here ('-': stdout)")
     p.add_argument("--log-every", type=int, default=10, metavar="K",
                    help="a step event with gradient statistics every K steps (0: none; default 10)")
-    p.add_argument("--bptt-every", type=int, metavar="K", help="BPTT profile every K steps (default: --log-every)")
+    p.add_argument("--profile-every", type=int, default=50, metavar="K",
+                   help="BPTT profiles and activation health ride on a step event at most every K steps (default 50)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--tensorboard", action="store_true", help="also log to DIR/tensorboard (needs tensorboard)")
     p.set_defaults(run=_guard(_cmd_train))
@@ -91,10 +92,10 @@ def _open_events(target: str | None, exclude: Path | None = None) -> EventSink |
 def _cmd_train(args) -> int:
     arch = files.load(args.file)
     out = Path(args.out) if args.out else Path("runs") / f"{Path(args.file).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
-    if args.log_every < 0 or (args.bptt_every is not None and args.bptt_every < 1):
-        raise TrainingError("--log-every must be 0 or more and --bptt-every 1 or more")
+    if args.log_every < 0 or args.profile_every < 1:
+        raise TrainingError("--log-every must be 0 or more and --profile-every 1 or more")
     options = TrainOptions(epochs=args.epochs, max_steps=args.max_steps, device=args.device, seed=args.seed,
-                           log_every=args.log_every, bptt_every=args.bptt_every, out_dir=out, resume=args.resume,
+                           log_every=args.log_every, profile_every=args.profile_every, out_dir=out, resume=args.resume,
                            tensorboard=args.tensorboard)
     sink = _open_events(args.events, out / "events.jsonl")
     callbacks = [sink] if sink else []

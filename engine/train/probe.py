@@ -13,8 +13,9 @@ import torch
 from ..document import Architecture
 from .diagnosis import Diagnoser, ModelFacts
 from .events import DiagnosisEvent, EndEvent, ParameterCounts, StartEvent, StepEvent
+from .health import Capture
 from .losses import Objective
-from .monitor import Capture, GradientMonitor
+from .monitor import GradientMonitor
 from .setup import TrainingError, build_model, load_data, random_inputs, resolve_device, split
 
 RANDOM_BATCH = 64

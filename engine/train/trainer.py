@@ -20,9 +20,9 @@ import torch
 from ..data import Dataset, DatasetError
 from ..document import Architecture
 from ..errors import DocumentError
-from .clipping import Clipper
 from .diagnosis import Diagnoser, ModelFacts
 from .events import EndEvent, EpochEvent, ErrorEvent, EventSink, ParameterCounts, StartEvent
+from .gradients import Clipper, FiniteCheck
 from .losses import LossMismatch, Objective, measure
 from .monitor import GradientMonitor
 from .runfolder import RunFolder
@@ -46,7 +46,7 @@ class TrainOptions:
     device: str | None = None
     seed: int | None = None
     log_every: int = 10  # a step event (and monitoring) at step 1 and every log_every steps; 0 turns both off
-    bptt_every: int | None = None  # BPTT profile on logged steps that are multiples of this (default: log_every)
+    profile_every: int = 50  # BPTT profile and activation health: on a logged step at most every K steps, and step 1
     out_dir: Path | None = None
     resume: bool = False
     tensorboard: bool = False
@@ -129,9 +129,10 @@ class Trainer:
         if not self.monitor.params:
             raise TrainingError("the model has no weights to train: add a layer with weights (linear, conv2d, ...)")
         self.clipper = Clipper(config.grad_clip)
+        self.finite = FiniteCheck(self.device)
         self.diagnoser = Diagnoser(ModelFacts.of(self.arch, config))
         self.shuffle = torch.Generator().manual_seed(config.seed)
-        self.epoch = self.batch = 0
+        self.epoch = self.batch = self._last_profile = 0
         self.metrics: dict[str, float] = {}
         self.steps_per_epoch = math.ceil(len(parts.train) / config.batch_size)
         self._open_outputs()
@@ -207,18 +208,25 @@ class Trainer:
     def _step(self, xs: tuple[torch.Tensor, ...], y: torch.Tensor) -> None:
         step, every = self.step + 1, self.options.log_every
         logged = every > 0 and (step == 1 or step % every == 0)
-        bptt_every = self.options.bptt_every or every
-        capture = self.monitor.capture(bptt=step == 1 or step % bptt_every == 0) if logged else None
+        profiled = logged and (step == 1 or step - self._last_profile >= self.options.profile_every)
+        if profiled:
+            self._last_profile = step
+        capture = self.monitor.capture() if profiled else None
         with capture or nullcontext():
             output = self.model(*xs)
         loss = self.objective.loss(output, y)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         grads = self.monitor.grads()
-        norms = torch._foreach_norm(grads)
-        total = torch.linalg.vector_norm(torch.stack(norms))
-        if not math.isfinite((loss.detach() + total).item()):
-            self._non_finite(step, loss, grads, norms, total)
+        norms = total = None
+        if logged or self.clipper.needs_total:
+            norms = torch._foreach_norm(grads)
+            total = torch.linalg.vector_norm(torch.stack(norms))
+            finite = math.isfinite((loss.detach() + total).item())
+        else:
+            finite = self.finite(loss.detach(), grads)
+        if not finite:
+            self._non_finite(step, loss, grads)
         self.clipper(grads, total)
         before = self.monitor.weights_before() if logged else None
         self.optimizer.step()
@@ -233,8 +241,10 @@ class Trainer:
             if self.tensorboard:
                 self.tensorboard.histograms(step, self.monitor)
 
-    def _non_finite(self, step, loss, grads, norms, total) -> None:
+    def _non_finite(self, step, loss, grads) -> None:
         """Report the bad step (without applying it) and stop: the weights stay the last good ones."""
+        norms = torch._foreach_norm(grads)
+        total = torch.linalg.vector_norm(torch.stack(norms))
         event = self.monitor.step_event(step=step, epoch=self.epoch + 1, loss=loss, grad_norms=norms, total=total,
                                         total_clipped=total, clipped=total.new_zeros(()), before=None, capture=None)
         self.emit(event)

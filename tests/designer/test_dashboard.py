@@ -53,6 +53,7 @@ def dock(qtbot, tmp_path, monkeypatch):
     widget = DashboardDock(document, runs_dir=tmp_path / "runs")
     widget.mode = mode
     qtbot.addWidget(widget)
+    widget.show()
     yield widget
     widget.runner.shutdown()
     document.close()
@@ -75,7 +76,7 @@ def test_a_streamed_run_reaches_the_charts_and_the_canvas(qtbot, dock):
     finish(qtbot, dock)
     assert run.status == "completed" and run.steps_seen == 20
     dock.tabs.setCurrentIndex(1)
-    qtbot.waitUntil(lambda: points(dock.charts[1].lines[0][0]) == 20, timeout=2000)
+    qtbot.waitUntil(lambda: points(dock.charts[1].lines[0].items[0]) == 20, timeout=2000)
     assert points(dock.charts[0].curves[0][0]) == 20
     assert tints and tints[-1]["hidden1"].level == "vanishing" and tints[-1]["scores"].level == "healthy"
     assert dock.panel.start_button.isEnabled()
@@ -177,3 +178,31 @@ def test_evaluation_output_shows_a_confusion_matrix(qtbot, dock):
     assert "accuracy: 90.0%" in dock.runs_view.output.toPlainText()
     dock.runs_view._show_result("the quick brown fox")
     assert dock.runs_view.output.toPlainText() == "the quick brown fox"
+
+
+def test_a_hidden_dashboard_still_tints_the_canvas(qtbot, dock):
+    dock.hide()
+    tints = []
+    dock.health_changed.connect(tints.append)
+    dock.start_training()
+    finish(qtbot, dock)
+    qtbot.waitUntil(lambda: bool(tints), timeout=2000)
+    assert tints[-1]["hidden1"].level == "vanishing"
+
+
+def test_many_layers_share_a_few_lines(qtbot, dock):
+    from designer.dashboard.charts import style
+    from designer.dashboard.run_store import RunSeries
+    from engine.train.events import StepEvent
+    layers = [f"l{i}" for i in range(50)]
+    run = RunSeries("many")
+    for number in (1, 2):
+        values = {name: 1.0 + i for i, name in enumerate(layers)}
+        run.feed(StepEvent(step=number, epoch=1, loss=1.0, grad_norm=values, weight_norm=values, update_ratio=values,
+                           grad_norm_total=1.0, grad_norm_clipped=1.0, clipped=False))
+    chart = dock.charts[1]
+    chart.show_runs(run)
+    lines = chart.lines[0]
+    assert len(lines.items) == style.GROUPS_MAX
+    x, y = lines.items[0].getData()
+    assert len(x) == 2 * (lines.bounds[1] - lines.bounds[0])

@@ -148,3 +148,11 @@ def test_run_folders_are_listed_with_their_outcome(tmp_path):
 def test_health_ignores_unusable_largest(value):
     health = node_health(fed(start(), step(1, grads=(value, value, value))))
     assert all(h.level in ("healthy", "nonfinite") for h in health.values())
+
+
+def test_a_single_layer_and_missing_layers_are_read():
+    run = fed(start(monitored=["only"]), step(1, grads=(1.0, 2.0, 3.0)))
+    assert math.isnan(run.block("grad")[0, 0])
+    run.feed(StepEvent(step=2, epoch=1, loss=1.0, grad_norm={"only": 0.5}, weight_norm={"only": 1.0},
+                       update_ratio={}, grad_norm_total=0.5, grad_norm_clipped=0.5, clipped=False))
+    assert run.block("grad")[1, 0] == 0.5 and math.isnan(run.block("ratio")[1, 0])

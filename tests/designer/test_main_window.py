@@ -15,13 +15,12 @@ from engine import Edge
 def window(qtbot, tmp_path):
     window = MainWindow(settings=QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat),
                         recovery_dir=tmp_path / "recovery")
+    window.files.ask_save_changes = lambda: QMessageBox.Discard   # pytest-qt closes the window before teardown
     qtbot.addWidget(window)
     window.show()
     qtbot.waitExposed(window)
     window.activateWindow()
-    yield window
-    window.document.undo_stack.setClean()
-    window.close()
+    return window
 
 
 def add_from_palette(window, name: str) -> str:

@@ -3,9 +3,10 @@ import pytest
 import torch
 
 import engine
-from engine.train.clipping import Clipper
+from engine.train.gradients import Clipper
 from engine.train.config import GradClip
-from engine.train.monitor import GradientMonitor, activation_stats
+from engine.train.health import activation_stats
+from engine.train.monitor import GradientMonitor
 
 
 def _mlp():
@@ -30,7 +31,7 @@ def _flat(tensors):
 
 def _logged_step(model, monitor, optimizer):
     x = torch.randn(16, 4)
-    with monitor.capture(bptt=False) as capture:
+    with monitor.capture() as capture:
         loss = model(x).square().mean()
     loss.backward()
     norms = torch._foreach_norm(monitor.grads())
@@ -49,9 +50,9 @@ def test_layer_norms_equal_norms_computed_directly_with_torch():
     assert monitor.nodes == ["hidden", "scores"]
     for node in ("hidden", "scores"):
         params = list(model.get_submodule(node).parameters())
-        assert event.grad_norm[node] == pytest.approx(float(_flat(p.grad for p in params).norm()), rel=1e-5)
-        assert event.weight_norm[node] == pytest.approx(float(_flat(params).norm()), rel=1e-5)
         start = _flat(b for b, name in zip(before, monitor.node_of_param) if name == node)
+        assert event.grad_norm[node] == pytest.approx(float(_flat(p.grad for p in params).norm()), rel=1e-5)
+        assert event.weight_norm[node] == pytest.approx(float(start.norm()), rel=1e-5)
         change = float((_flat(params) - start).norm() / start.norm())
         assert event.update_ratio[node] == pytest.approx(change, rel=1e-4)
     total = float(_flat(p.grad for p in model.parameters()).norm())
@@ -73,9 +74,10 @@ def test_a_logged_step_is_read_from_the_device_in_one_transfer(monkeypatch):
 
 def test_dead_relu_units_are_those_never_positive_in_the_batch():
     output = torch.tensor([[0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 2.0, 0.0]])
-    mean, std, dead, saturated = activation_stats(torch.nn.ReLU(), output).tolist()
-    assert dead == 0.5 and saturated == -1.0
-    assert mean == pytest.approx(float(output.mean())) and std == pytest.approx(float(output.std()))
+    stats = activation_stats(torch.nn.ReLU(), output)
+    assert stats.dead_fraction == 0.5 and stats.saturated_fraction is None
+    assert stats.mean == pytest.approx(float(output.mean()))
+    assert stats.std == pytest.approx(float(output.std(correction=0)))
 
 
 @pytest.mark.parametrize("module, values, fraction", [
@@ -84,7 +86,7 @@ def test_dead_relu_units_are_those_never_positive_in_the_batch():
 ])
 def test_saturation_counts_outputs_within_a_hundredth_of_the_bounds(module, values, fraction):
     stats = activation_stats(module, torch.tensor([values]))
-    assert stats[2] == -1.0 and float(stats[3]) == pytest.approx(fraction)
+    assert stats.dead_fraction is None and stats.saturated_fraction == pytest.approx(fraction)
 
 
 def _grads():

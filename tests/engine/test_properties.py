@@ -5,6 +5,7 @@ import copy
 import json
 from pathlib import Path
 
+import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -71,6 +72,7 @@ def chains(draw) -> dict:
     return {"format_version": 1, "nodes": nodes, "edges": edges}
 
 
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel lengths")
 @SETTINGS
 @given(chains())
 def test_random_chains_compile_with_the_inferred_shapes(document):

@@ -21,6 +21,14 @@ def is_bidirectional(run: RunSeries, node: str) -> bool:
     return bool(profiles) and profiles[-1].reverse is not None
 
 
+def color_key(bidirectional: bool) -> str:
+    """The legend, written into the title: a legend box would hide the curve's end in one direction or the other."""
+    shown = DIRECTIONS if bidirectional else DIRECTIONS[:1]
+    keys = [f"<span style='color:{color}'>━ {label}</span>" for label, color in shown]
+    keys.append(f"<span style='color:{style.faded(DIRECTIONS[0][1], 0.4).name()}'>━ earlier steps</span>")
+    return "&nbsp;&nbsp;".join(keys)
+
+
 class BpttChart(Chart):
     """One plot per recurrent layer; both directions for bidirectional layers, a compared run dashed."""
 
@@ -30,6 +38,7 @@ class BpttChart(Chart):
         self.empty.setStyleSheet("color: #707070; font-size: 11pt;")
         self.box.addWidget(self.empty)
         self.plots = {}
+        self._keys: dict[str, str] = {}
         self._key = None
 
     def pieces(self, primary: RunSeries | None, other: RunSeries | None):
@@ -53,7 +62,7 @@ class BpttChart(Chart):
         theirs = other.bptt.get(node) if other else None
         self._set(compared, theirs[-1] if theirs else None)
         step = f" at step {profiles[-1].step}" if profiles else " (waiting for a logged step)"
-        style.set_title(plot, f"{node}: ||dL/dh_t||{step}")
+        style.set_title(plot, f"{node}: ||dL/dh_t||{step}&nbsp;&nbsp;&nbsp;{self._keys[node]}")
 
     @staticmethod
     def _set(pair, profile) -> None:
@@ -65,21 +74,15 @@ class BpttChart(Chart):
 
     def _rebuild(self, layers: list[str], both: tuple[bool, ...]) -> None:
         self.view.ci.clear()
-        self.plots = {}
+        self.plots, self._keys = {}, {}
         for index, (node, bidirectional) in enumerate(zip(layers, both)):
             plot = style.add_plot(self.view.ci, node, "||dL/dh_t||", "time step t", log_y=True,
                                   row=index // COLUMNS, col=index % COLUMNS)
-            style.legend(plot)
-            history = [self._pair(plot, " (earlier)" if age == BPTT_KEPT - 1 else None, bidirectional,
-                                  share=0.15 + 0.45 * age / BPTT_KEPT) for age in range(1, BPTT_KEPT)]
-            latest = self._pair(plot, "", bidirectional, width=2.0)
-            compared = self._pair(plot, None, bidirectional, dashed=True)
-            self.plots[node] = (plot, history, latest, compared)
+            history = [self._pair(plot, share=0.15 + 0.45 * age / BPTT_KEPT) for age in range(1, BPTT_KEPT)]
+            self.plots[node] = (plot, history, self._pair(plot, width=2.0), self._pair(plot, dashed=True))
+            self._keys[node] = color_key(bidirectional)
 
     @staticmethod
-    def _pair(plot, suffix: str | None, bidirectional: bool, share: float = 1.0, **pen_options):
-        """Forward and reverse lines; only named (for the legend) when `suffix` is given."""
-        return tuple(style.curve(plot, style.faded(color, share),
-                                 None if suffix is None or (label == "reverse" and not bidirectional)
-                                 else f"{label}{suffix}", **pen_options)
-                     for label, color in DIRECTIONS)
+    def _pair(plot, share: float = 1.0, **pen_options):
+        """Forward and reverse lines."""
+        return tuple(style.curve(plot, style.faded(color, share), **pen_options) for _, color in DIRECTIONS)

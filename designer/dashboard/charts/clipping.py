@@ -32,7 +32,8 @@ class ClippingChart(Chart):
         self.ratio_plot = style.add_plot(self.view.ci, "Update / weight ratio per layer", "||Δw|| / ||w||",
                                          log_y=True, col=1)
         self.ratio_plot.setXLink(self.norm_plot)
-        style.legend(self.norm_plot)
+        self.norm_legend = style.legend(self.norm_plot)
+        self.ratio_legend = style.legend(self.ratio_plot, columns=2)
         self.norms = [(style.curve(self.norm_plot, style.TRAIN_COLOR, None if dashed else "before clipping", dashed=dashed),
                        style.curve(self.norm_plot, CLIP_COLOR, None if dashed else "after clipping", dashed=dashed))
                       for dashed in (False, True)]
@@ -51,7 +52,9 @@ class ClippingChart(Chart):
             for lines in self.ratios:
                 if lines is not None:
                     lines.remove()
-            self.ratios = [style.LayerLines(self.ratio_plot, run.layers, dashed=slot == 1) if run else None
+            self.ratio_legend.clear()
+            self.ratios = [style.LayerLines(self.ratio_plot, run.layers, dashed=slot == 1,
+                                            named=slot == 0 and len(run.layers) <= style.LEGEND_MAX) if run else None
                            for slot, run in enumerate((primary, other))]
             self._key = key
         return [partial(self._show_norms, primary, other), partial(self._show_ratios, primary, other)]
@@ -61,11 +64,22 @@ class ClippingChart(Chart):
         for (before, after), run in zip(self.norms, (primary, other)):
             steps = run.column("step") if run else np.empty(0)
             before.setData(steps, style.positive(run.column("grad_total")) if run else np.empty(0))
-            after.setData(steps, style.positive(run.column("grad_clipped")) if run else np.empty(0))
+            clipping = run is not None and bool((run.config or {}).get("grad_clip"))
+            after.setData(steps if clipping else [], style.positive(run.column("grad_clipped")) if clipping else [])
+        self._show_clip_legend(primary is not None and bool((primary.config or {}).get("grad_clip")))
         limit = primary.max_norm if primary else None
         self.limit.setVisible(bool(limit))
         if limit:
             self.limit.setValue(np.log10(limit))
+
+    def _show_clip_legend(self, clipping: bool) -> None:
+        """'after clipping' is only listed when the run clips: otherwise it would equal 'before'."""
+        after = self.norms[0][1]
+        listed = self.norm_legend.getLabel(after) is not None
+        if clipping and not listed:
+            self.norm_legend.addItem(after, "after clipping")
+        elif listed and not clipping:
+            self.norm_legend.removeItem(after)
 
     def _show_ratios(self, primary: RunSeries | None, other: RunSeries | None) -> None:
         for lines, run in zip(self.ratios, (primary, other)):

@@ -15,7 +15,6 @@ from ..run_store import RunSeries
 from . import style
 from .base import Chart
 
-LEGEND_MAX = 12     # more layers than this: the depth colors speak for themselves
 TICKS_MAX = 14
 NAME_CHARS = 12
 AXIS_WIDTH = 84
@@ -61,7 +60,7 @@ class FlowChart(Chart):
                                          label="vanishing below", labelOpts={"color": COLORS["vanishing"],
                                                                               "position": 0.5,
                                                                               "anchors": [(0.5, 0), (0.5, 0)]})
-        self.profile_plot.addItem(self.threshold)
+        self.profile_plot.addItem(self.threshold, ignoreBounds=True)   # the dots' colors already tell
         self._key = None
         self.lines: list[style.LayerLines | None] = [None, None]
 
@@ -79,7 +78,7 @@ class FlowChart(Chart):
                 lines.remove()
         self.legend.clear()
         self.lines = [style.LayerLines(self.lines_plot, run.layers, dashed=slot == 1,
-                                       named=slot == 0 and len(run.layers) <= LEGEND_MAX) if run else None
+                                       named=slot == 0 and len(run.layers) <= style.LEGEND_MAX) if run else None
                       for slot, run in enumerate((primary, other))]
         layers = primary.layers if primary else []
         self.profile_plot.getAxis("bottom").setTicks(layer_ticks(layers))

@@ -1,6 +1,8 @@
 """Shared look of the dashboard's plots: a light theme, depth colors and helpers that keep log plots clean."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
@@ -9,12 +11,45 @@ from PySide6.QtGui import QColor
 BACKGROUND = "#ffffff"
 FOREGROUND = "#404040"
 GRID_ALPHA = 0.3
+LEGEND_MAX = 12      # more layers than this: the depth colors speak for themselves
 GROUPS_MAX = 12      # more layers than this share lines (one per depth band): drawing cost stays flat
 TRAIN_COLOR = "#1f6fb4"
 VAL_COLOR = "#e4572e"
 STEP_COLOR = "#a9c6e3"
 DEPTH_MAP = pg.colormap.get("plasma")
 DEPTH_RANGE = (0.0, 0.85)    # plasma's last stretch is too pale on white
+
+
+def compact(value: float) -> str:
+    """0.25, 3.1, 1e-5, 2e+6: short labels for a log axis."""
+    if 1e-3 <= abs(value) < 1e4:
+        return f"{value:.3g}"
+    mantissa, exponent = f"{value:.0e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
+class LogAxis(pg.AxisItem):
+    """Log ticks that stay readable and cheap to paint: whole decades (every k-th on wide ranges), 1-2-5 steps
+    over up to three decades, plain steps below that. pyqtgraph's default also marks 2..9 of every decade, each
+    with a label and a grid line, which crowds the axis and dominates repaint time."""
+
+    def logTickValues(self, minVal, maxVal, size, stdTicks):
+        span = maxVal - minVal
+        if span >= 3:
+            step = math.ceil(span / 6)
+            return [(step, list(np.arange(math.ceil(minVal / step) * step, maxVal + 1e-9, step)))]
+        values = [decade + math.log10(m) for decade in range(math.floor(minVal), math.ceil(maxVal) + 1)
+                  for m in (1, 2, 5)]
+        values = [v for v in values if minVal <= v <= maxVal]
+        if len(values) >= 3:
+            return [(None, values)]
+        low, high = 10 ** minVal, 10 ** maxVal
+        spacing = self.tickSpacing(low, high, size)[0][0]
+        linear = np.arange(math.ceil(low / spacing) * spacing, high, spacing)
+        return [(None, list(np.log10(linear[linear > 0])))]
+
+    def logTickStrings(self, values, scale, spacing):
+        return [compact(10 ** value * scale) for value in values]
 
 
 def layout_widget() -> pg.GraphicsLayoutWidget:
@@ -28,7 +63,8 @@ def layout_widget() -> pg.GraphicsLayoutWidget:
 def add_plot(layout: pg.GraphicsLayout, title: str, left: str = "", bottom: str = "step", log_y: bool = False,
              row: int | None = None, col: int | None = None, **kwargs) -> pg.PlotItem:
     """A themed plot with a grid, axis labels and (optionally) a log y axis."""
-    plot = layout.addPlot(row=row, col=col, **kwargs)
+    axes = {"left": LogAxis("left")} if log_y else None
+    plot = layout.addPlot(row=row, col=col, axisItems=axes, **kwargs)
     set_title(plot, title)
     for name in ("left", "bottom"):
         axis = plot.getAxis(name)
@@ -100,10 +136,17 @@ class LayerLines:
         self.bounds = np.linspace(0, count, groups + 1).round().astype(int)
         self.items = [curve(plot, color, layers[start] if named and end - start == 1 else None, dashed=dashed)
                       for color, start, end in zip(depth_colors(groups), self.bounds[:-1], self.bounds[1:])]
+        self._dots = False
 
     def set_data(self, x: np.ndarray, block: np.ndarray) -> None:
         """Show `block` (rows, layers) against `x`; zero and non-finite values leave gaps."""
         rows = len(x)
+        if (rows == 1) != self._dots:    # a probe has one step: a line of one point would not show
+            self._dots = rows == 1
+            for item in self.items:
+                item.setSymbol("o" if self._dots else None)
+                item.setSymbolBrush(item.opts["pen"].color())
+                item.setSymbolPen(None)
         for item, start, end in zip(self.items, self.bounds[:-1], self.bounds[1:]):
             values = block[:, start:end].T.ravel()
             kept = np.flatnonzero(np.isfinite(values) & (values > 0))

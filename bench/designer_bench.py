@@ -1,0 +1,193 @@
+"""Designer speed: opening a 500-node document, re-checking after one edit, repainting while a node is dragged.
+
+Each measurement alternates with a baseline in the same process and prints the ratio:
+  open       File > Open of a 502-node file in the main window (load, lay out, scene, panels, first check,
+             first paint), against the headless engine alone (load + check), both with a cold shape cache;
+  re-check   document.apply of one param edit until `checked` (the 40 ms debounce included), against a
+             full check of the same document with a cold shape cache;
+  drag       frames per second moving one node and repainting the canvas, against repainting it unmoved.
+Goals (issue 4): open < 1 s, re-check < 100 ms, drag at interactive rates (>= 30 frames per second).
+
+    .venv/bin/python bench/designer_bench.py [--rounds 5] [--write-docs]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+REPORT = ROOT / "docs" / "benchmarks.md"
+HEADING = "## Designer"
+BLOCKS = 100          # 5 nodes each, plus an input and an output: 502 nodes
+FRAMES = 60
+
+
+def big_document():
+    """A residual MLP of BLOCKS blocks (linear, relu, linear, add, layer norm): 502 nodes, 601 edges."""
+    from engine import Architecture, Edge, make_node
+    nodes, edges, previous = [make_node("x", "input", shape=[64])], [], "x"
+    for b in range(BLOCKS):
+        ids = [f"fc{b}a", f"act{b}", f"fc{b}b", f"add{b}", f"norm{b}"]
+        nodes += [make_node(ids[0], "linear", out_features=64), make_node(ids[1], "relu"),
+                  make_node(ids[2], "linear", out_features=64), make_node(ids[3], "add"),
+                  make_node(ids[4], "layernorm")]
+        edges += [Edge(source=previous, target=ids[0]), Edge(source=ids[0], target=ids[1]),
+                  Edge(source=ids[1], target=ids[2]), Edge(source=ids[2], target=ids[3]),
+                  Edge(source=previous, target=ids[3]), Edge(source=ids[3], target=ids[4])]
+        previous = ids[4]
+    nodes.append(make_node("y", "output"))
+    edges.append(Edge(source=previous, target="y"))
+    return Architecture(name="500 nodes", nodes=nodes, edges=edges)
+
+
+def cold_cache() -> None:
+    from engine import shapes
+    shapes._cache.clear()
+
+
+def wait_for(signal, app) -> None:
+    from PySide6.QtCore import QEventLoop
+    loop = QEventLoop()
+    signal.connect(loop.quit)
+    loop.exec()
+    signal.disconnect(loop.quit)
+
+
+def measure_open(window, path: Path, rounds: int) -> tuple[list[float], list[float]]:
+    import engine
+    designer, headless = [], []
+    window.files.open_path(path)          # throwaway: warms torch's fake tensors and Qt's caches
+    window.document.wait_for_check(60_000)
+    for _ in range(rounds):
+        window.files.new_document()
+        window.document.wait_for_check()
+        cold_cache()
+        begin = time.perf_counter()
+        window.files.open_path(path)
+        window.document.wait_for_check(60_000)
+        window.view.fit_to_contents()
+        window.repaint()
+        designer.append(time.perf_counter() - begin)
+        cold_cache()
+        begin = time.perf_counter()
+        engine.check(engine.load(path))
+        headless.append(time.perf_counter() - begin)
+    return designer, headless
+
+
+def measure_recheck(window, app, rounds: int) -> tuple[list[float], list[float]]:
+    import engine
+    from designer import edits
+    document = window.document
+    edited, full = [], []
+    for round_ in range(rounds * 2):
+        node = document.arch.node("fc50a")
+        arch = edits.set_params(document.arch, "fc50a", {**node.params.model_dump(), "bias": round_ % 2 == 1})
+        begin = time.perf_counter()
+        document.apply(arch, "toggle bias")
+        wait_for(document.checked, app)
+        edited.append(time.perf_counter() - begin)
+        if round_ % 2:
+            cold_cache()
+            begin = time.perf_counter()
+            engine.check(document.arch)
+            full.append(time.perf_counter() - begin)
+    return edited, full
+
+
+def measure_drag(window, fit: bool) -> tuple[float, float]:
+    """(frames per second while dragging, frames per second repainting unmoved)."""
+    from PySide6.QtCore import QPointF
+    view, item = window.view, window.scene.nodes["fc50b"]
+    if fit:
+        view.fit_to_contents()
+    else:
+        view.reset_zoom()
+        view.centerOn(item)
+    start = item.pos()
+
+    def frames(move: bool) -> float:
+        begin = time.perf_counter()
+        for frame in range(FRAMES):
+            if move:
+                item.setPos(start + QPointF(20 * (frame % 10), 20 * (frame % 3)))
+            view.viewport().repaint()
+        return FRAMES / (time.perf_counter() - begin)
+    moving, still = [], []
+    for _ in range(3):
+        moving.append(frames(True))
+        still.append(frames(False))
+    item.setPos(start)
+    return statistics.median(moving), statistics.median(still)
+
+
+def run(rounds: int) -> str:
+    from designer.app import application
+    from designer.main_window import MainWindow
+    import engine
+    app = application()
+    with tempfile.TemporaryDirectory() as folder:
+        from PySide6.QtCore import QSettings
+        path = Path(folder) / "big.json"
+        engine.save(big_document(), path)
+        window = MainWindow(settings=QSettings(str(Path(folder) / "s.ini"), QSettings.IniFormat),
+                            recovery_dir=Path(folder) / "recovery")
+        window.files.ask_save_changes = lambda: 0x00800000   # QMessageBox.Discard
+        window.resize(1600, 1000)
+        window.show()
+        app.processEvents()
+        opened, headless = measure_open(window, path, rounds)
+        edited, full = measure_recheck(window, app, rounds)
+        drag_100, still_100 = measure_drag(window, fit=False)
+        drag_fit, still_fit = measure_drag(window, fit=True)
+        window.document.undo_stack.setClean()
+        window.close()
+    o, h, e, f = (statistics.median(v) for v in (opened, headless, edited, full))
+    lines = [
+        HEADING, "",
+        f"`bench/designer_bench.py` (offscreen Qt, {os.cpu_count()} CPU cores, medians of {rounds} alternating rounds; "
+        f"a {len(big_document().nodes)}-node residual MLP).", "",
+        "| measurement | designer | baseline | ratio | goal |",
+        "|---|---|---|---|---|",
+        f"| open the document (window, scene, panels, first check, first paint) | {o * 1000:.0f} ms | "
+        f"{h * 1000:.0f} ms engine load + check | {o / h:.2f} | < 1000 ms |",
+        f"| re-check after one param edit (apply → checked, 40 ms debounce included) | {e * 1000:.0f} ms | "
+        f"{f * 1000:.0f} ms full check, cold cache | {e / f:.2f} | < 100 ms |",
+        f"| drag one node, canvas at 100 % | {drag_100:.0f} frames/s | {still_100:.0f} frames/s unmoved | "
+        f"{drag_100 / still_100:.2f} | ≥ 30 frames/s |",
+        f"| drag one node, all 502 nodes in view | {drag_fit:.0f} frames/s | {still_fit:.0f} frames/s unmoved | "
+        f"{drag_fit / still_fit:.2f} | ≥ 30 frames/s |",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_section(section: str, path: Path = REPORT) -> None:
+    """Replace this benchmark's section of `path` (from its heading to the next '## '), keeping the others."""
+    text = path.read_text() if path.exists() else "# Benchmarks\n\n"
+    start = text.find(HEADING + "\n")
+    if start < 0:
+        text = text.rstrip("\n") + "\n\n" + section
+    else:
+        end = text.find("\n## ", start + len(HEADING))
+        text = text[:start] + section + (text[end + 1:] if end >= 0 else "")
+    path.write_text(text.rstrip("\n") + "\n")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds per measurement")
+    parser.add_argument("--write-docs", action="store_true", help="write the '## Designer' section of docs/benchmarks.md")
+    args = parser.parse_args()
+    section = run(args.rounds)
+    if args.write_docs:
+        write_section(section)
+    print(section)

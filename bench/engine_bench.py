@@ -1,0 +1,217 @@
+"""Engine benchmark: compiled models against hand-written torch modules, and the cost of checking documents.
+
+    .venv/bin/python bench/engine_bench.py [--rounds N]
+
+Prints the results and writes them as the '## Engine' section of docs/benchmarks.md (other sections are kept).
+Forward+backward times of each compiled model and its hand-written twin (the models tests/engine/test_equivalence.py
+proves equal) are measured alternately in one process. Document times are load + validate + infer shapes + compile,
+with empty shape caches, in a process that has already paid the one-time torch._dynamo import (reported apart).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch._subclasses.fake_tensor import FakeTensorMode
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests" / "engine"))
+
+import engine  # noqa: E402
+from engine import shapes  # noqa: E402
+from test_equivalence import CASES, twins  # noqa: E402
+
+BENCH_CASES = ("mlp", "cnn", "bilstm_tagger", "residual")
+REPORT = ROOT / "docs" / "benchmarks.md"
+HEADING = "## Engine"
+
+
+def _step(model: torch.nn.Module, inputs: tuple) -> float:
+    start = time.perf_counter()
+    model.zero_grad(set_to_none=True)
+    model(*inputs).sum().backward()
+    return time.perf_counter() - start
+
+
+def forward_backward(case, rounds: int, batch: int = 64, steps: int = 5) -> dict:
+    """Median time of `steps` forward+backward passes for the compiled model and its twin, alternating."""
+    compiled, reference = twins(case)
+    inputs = case.inputs(batch)
+    for model in (compiled, reference):
+        _step(model, inputs)
+    times = {"compiled": [], "reference": []}
+    for index in range(rounds):
+        order = ("compiled", "reference") if index % 2 == 0 else ("reference", "compiled")
+        for name in order:
+            model = compiled if name == "compiled" else reference
+            times[name].append(sum(_step(model, inputs) for _ in range(steps)) / steps)
+    ratios = [c / r for c, r in zip(times["compiled"], times["reference"])]
+    return {"compiled_ms": 1e3 * statistics.median(times["compiled"]),
+            "reference_ms": 1e3 * statistics.median(times["reference"]),
+            "ratio": statistics.median(ratios)}
+
+
+def deep_document(target_nodes: int = 1000) -> dict:
+    """A realistic large graph built of repeated blocks: a residual CNN and a recurrent text encoder joined
+    into a residual MLP head (17 layer types)."""
+    nodes, edges = [], []
+
+    def add(node_id, layer_type, sources, **params):
+        nodes.append({"id": node_id, "type": layer_type, "params": params})
+        edges.extend({"source": s, "target": node_id} for s in sources)
+        return node_id
+
+    x = add("image", "input", [], shape=[3, 32, 32])
+    x = add("stem_relu", "relu", [add("stem_bn", "batchnorm", [add("stem", "conv2d", [x], out_channels=32, padding=1)])])
+    for stage, width in enumerate((32, 64, 128)):
+        for block in range(24):
+            name, stride = f"s{stage}b{block}", 2 if stage and not block else 1
+            h = add(f"{name}_conv1", "conv2d", [x], out_channels=width, padding=1, stride=stride)
+            h = add(f"{name}_relu1", "relu", [add(f"{name}_bn1", "batchnorm", [h])])
+            h = add(f"{name}_bn2", "batchnorm", [add(f"{name}_conv2", "conv2d", [h], out_channels=width, padding=1)])
+            skip = add(f"{name}_proj", "conv2d", [x], out_channels=width, kernel_size=1, stride=2) if stride > 1 else x
+            x = add(f"{name}_relu2", "relu", [add(f"{name}_add", "add", [h, skip])])
+    image = add("flat", "flatten", [add("gap", "adaptive_avgpool2d", [x])])
+    t = add("embed", "embedding", [add("tokens", "input", [], shape=[24], dtype="int64")],
+            num_embeddings=1000, embedding_dim=64)
+    for block in range(20):
+        rnn = add(f"r{block}", "lstm" if block % 2 else "gru", [t], hidden_size=64)
+        t = add(f"r{block}_drop", "dropout", [add(f"r{block}_norm", "layernorm", [add(f"r{block}_add", "add", [rnn, t])])], p=0.1)
+    x = add("join", "concat", [image, add("last", "last_step", [t])])
+    x = add("widen", "linear", [x], out_features=192)
+    block = 0
+    while len(nodes) + 9 <= target_nodes:
+        h = add(f"m{block}_act", "gelu", [add(f"m{block}_fc1", "linear", [x], out_features=192)])
+        h = add(f"m{block}_fc2", "linear", [add(f"m{block}_drop", "dropout", [h], p=0.1)], out_features=192)
+        x = add(f"m{block}_norm", "layernorm", [add(f"m{block}_add", "add", [h, x])])
+        block += 1
+    while len(nodes) + 3 < target_nodes:
+        x = add(f"pad{len(nodes)}", "dropout", [x], p=0.1)
+    add("scores", "output", [add("log_probs", "log_softmax", [add("head", "linear", [x], out_features=10)])])
+    return {"format_version": 1, "name": "Deep mixed", "nodes": nodes, "edges": edges}
+
+
+def distinct_document(target_nodes: int = 1000) -> dict:
+    """The worst case for the shape cache: residual MLP blocks whose widths all differ, so no node repeats."""
+    nodes = [{"id": "x", "type": "input", "params": {"shape": [32]}}]
+    edges, last, block = [], "x", 0
+    activations = ("relu", "gelu", "tanh", "elu", "sigmoid")
+    while len(nodes) + 6 <= target_nodes:
+        width, ids = 16 + block, [f"{kind}{block}" for kind in ("proj", "act", "fc", "add", "norm")]
+        nodes += [{"id": ids[0], "type": "linear", "params": {"out_features": width}},
+                  {"id": ids[1], "type": activations[block % 5]},
+                  {"id": ids[2], "type": "linear", "params": {"out_features": width, "init": "kaiming_uniform"}},
+                  {"id": ids[3], "type": "add"}, {"id": ids[4], "type": "layernorm"}]
+        pairs = [(last, ids[0]), (ids[0], ids[1]), (ids[1], ids[2]), (ids[0], ids[3]), (ids[2], ids[3]), (ids[3], ids[4])]
+        edges += [{"source": s, "target": t} for s, t in pairs]
+        last, block = ids[4], block + 1
+    while len(nodes) + 1 < target_nodes:
+        nodes.append({"id": f"pad{len(nodes)}", "type": "dropout", "params": {"p": len(nodes) / (2 * target_nodes)}})
+        edges.append({"source": last, "target": nodes[-1]["id"]})
+        last = nodes[-1]["id"]
+    nodes.append({"id": "y", "type": "output"})
+    edges.append({"source": last, "target": "y"})
+    return {"format_version": 1, "name": "Distinct", "nodes": nodes, "edges": edges}
+
+
+def _cold_caches() -> None:
+    shapes._cache.clear()
+    FakeTensorMode.cache_clear()
+
+
+def pipeline(text: str, repeats: int = 3) -> dict:
+    """Median seconds of each stage with cold shape caches, and of the whole load -> compile_model."""
+    stages = {"load": [], "validate": [], "infer": [], "compile": [], "total": []}
+    for _ in range(repeats):
+        _cold_caches()
+        start = time.perf_counter()
+        arch = engine.loads(text)
+        loaded = time.perf_counter()
+        engine.validate(arch)
+        validated = time.perf_counter()
+        engine.infer_shapes(arch)
+        inferred = time.perf_counter()
+        engine.compile_model(arch)  # checks again, from the now warm cache, then builds the modules
+        done = time.perf_counter()
+        for key, value in zip(stages, (loaded - start, validated - loaded, inferred - validated, done - inferred)):
+            stages[key].append(value)
+        _cold_caches()
+        start = time.perf_counter()
+        engine.compile_model(engine.loads(text))
+        stages["total"].append(time.perf_counter() - start)
+    return {key: statistics.median(values) for key, values in stages.items()} | {"nodes": len(json.loads(text)["nodes"])}
+
+
+def recheck_after_edit(document: dict) -> float:
+    """Seconds to check the document again after changing one layer (the shape cache is warm)."""
+    engine.check(engine.from_dict(document))
+    edited = json.loads(json.dumps(document))
+    next(n for n in edited["nodes"] if n["type"] == "dropout")["params"]["p"] = 0.3
+    arch = engine.from_dict(edited)
+    start = time.perf_counter()
+    engine.check(arch)
+    return time.perf_counter() - start
+
+
+def first_inference_seconds() -> float:
+    """The one-time cost of the first shape inference in a process: FakeTensorMode imports torch._dynamo."""
+    start = time.perf_counter()
+    engine.infer_shapes(engine.from_dict(distinct_document(8)))
+    return time.perf_counter() - start
+
+
+def run(rounds: int) -> str:
+    lines = [HEADING, "", f"Run on {time.strftime('%Y-%m-%d')}: {platform.processor() or platform.machine()}, "
+             f"{os.cpu_count()} cores (load average {os.getloadavg()[0]:.1f} at the start), torch {torch.__version__}, "
+             f"{torch.get_num_threads()} threads. `.venv/bin/python bench/engine_bench.py` rewrites this section.", ""]
+    first = first_inference_seconds()
+    lines += ["### Forward + backward: compiled model / hand-written module", "",
+              f"Batch 64, median over {rounds} alternating rounds of 5 steps; goal: median ratio <= 1.02.", "",
+              "| model | compiled (ms) | hand-written (ms) | median ratio |", "|---|---:|---:|---:|"]
+    for case in (c for c in CASES if c.name in BENCH_CASES):
+        result = forward_backward(case, rounds)
+        lines.append(f"| {case.name} | {result['compiled_ms']:.2f} | {result['reference_ms']:.2f} | {result['ratio']:.3f} |")
+        print(lines[-1], flush=True)
+    lines += ["", "### Load + validate + infer shapes + compile", "",
+              f"Warm process, empty shape caches, median of 3. The first shape inference in a process also imports "
+              f"torch._dynamo (FakeTensorMode): {first:.2f} s once, not included below. Goal: 1,000 nodes under 1 s.", "",
+              "| document | nodes | load | validate | infer | compile | total |", "|---|---:|---:|---:|---:|---:|---:|"]
+    documents = {"deep mixed (repeated blocks)": deep_document(), "distinct (no node repeats)": distinct_document()}
+    documents |= {f"templates/{p.name}": json.loads(p.read_text()) for p in sorted((ROOT / "templates").glob("*.json"))}
+    for name, document in documents.items():
+        t = pipeline(json.dumps(document))
+        lines.append(f"| {name} | {t['nodes']} | {t['load']:.3f} | {t['validate']:.3f} | {t['infer']:.3f} | "
+                     f"{t['compile']:.3f} | **{t['total']:.3f}** |")
+        print(lines[-1], flush=True)
+    lines += ["", f"Re-checking the deep mixed graph after editing one dropout (warm cache): "
+              f"{recheck_after_edit(deep_document()):.3f} s.", ""]
+    return "\n".join(lines)
+
+
+def write_section(section: str, path: Path = REPORT) -> None:
+    """Replace this benchmark's section of `path` (from its heading to the next '## '), keeping the others."""
+    text = path.read_text() if path.exists() else "# Benchmarks\n\n"
+    start = text.find(HEADING + "\n")
+    if start < 0:
+        text = text.rstrip("\n") + "\n\n" + section
+    else:
+        end = text.find("\n## ", start + len(HEADING))
+        text = text[:start] + section + (text[end + 1:] if end >= 0 else "")
+    path.write_text(text.rstrip("\n") + "\n")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=40, help="alternating rounds per model")
+    args = parser.parse_args()
+    section = run(args.rounds)
+    write_section(section)
+    print(section)

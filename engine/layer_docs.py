@@ -1,0 +1,67 @@
+"""Markdown reference of every layer type, generated from the registry (`python -m engine.layer_docs`)."""
+from __future__ import annotations
+
+import sys
+import types
+import typing
+
+from pydantic.fields import FieldInfo
+
+from .layers import CATEGORIES, REGISTRY, LayerSpec
+
+
+def render_layer_docs() -> str:
+    """docs/layers.md: one section per palette category, one table of params per layer type."""
+    lines = [
+        "# Layer reference",
+        "",
+        "Generated from the layer registry by `python -m engine.layer_docs`; do not edit by hand.",
+        "Shapes exclude the batch dimension. Sizes a layer receives are inferred, never written.",
+    ]
+    for category in CATEGORIES:
+        lines += ["", f"## {category}"]
+        for spec in (s for s in REGISTRY.values() if s.category == category):
+            lines += ["", *_layer_section(spec)]
+    return "\n".join(lines) + "\n"
+
+
+def _layer_section(spec: LayerSpec) -> list[str]:
+    ports_in = ", ".join(p.name + ("?" if p.optional else "") + ("*" if p.multiple else "") for p in spec.inputs)
+    lines = [
+        f"### `{spec.type}` ({spec.palette_name or spec.type})",
+        "",
+        spec.doc,
+        "",
+        f"Inputs: {ports_in or 'none'}. Outputs: {', '.join(spec.outputs) or 'none'}.",
+    ]
+    if spec.presets:
+        lines[-1] += " Palette presets: " + ", ".join(spec.presets) + "."
+    fields = spec.params.model_fields
+    if fields:
+        lines += ["", "| param | type | default | meaning |", "|---|---|---|---|"]
+        lines += [f"| `{name}` | {_type_text(f)} | `{f.default!r}` | {f.description or ''} |" for name, f in fields.items()]
+    return lines
+
+
+def _type_text(field: FieldInfo) -> str:
+    return _annotation_text(field.annotation).replace("|", "\\|")
+
+
+def _annotation_text(annotation) -> str:
+    """A readable name for a params annotation: 'int or [int, int]', 'list of int', choices in backticks."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Literal:
+        return " | ".join(f"`{a}`" for a in args)
+    if origin is typing.Annotated:
+        return _annotation_text(args[0])
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_annotation_text(a) for a in args)
+    if origin is tuple:
+        return "[" + ", ".join(_annotation_text(a) for a in args) + "]"
+    if origin is list:
+        return "list of " + _annotation_text(args[0])
+    return "null" if annotation is type(None) else getattr(annotation, "__name__", str(annotation))
+
+
+if __name__ == "__main__":
+    sys.stdout.write(render_layer_docs())

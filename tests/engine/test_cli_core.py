@@ -1,0 +1,137 @@
+"""The `layerloom` check, summary and schema commands: exit codes, one line per problem, never a traceback."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import engine
+from engine.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+DIGITS = ROOT / "templates" / "cnn_digits.json"
+MISMATCH = {"format_version": 1, "nodes": [
+    {"id": "x", "type": "input", "params": {"shape": [16]}},
+    {"id": "fc", "type": "linear", "params": {"out_features": 32}},
+    {"id": "merge", "type": "add"},
+    {"id": "loose", "type": "relu"},
+    {"id": "y", "type": "output"},
+], "edges": [{"source": "x", "target": "fc"}, {"source": "x", "target": "merge"}, {"source": "fc", "target": "merge"},
+             {"source": "merge", "target": "y"}, {"source": "x", "target": "loose"}]}
+
+
+def write(tmp_path: Path, name: str, content) -> Path:
+    path = tmp_path / name
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content if isinstance(content, str) else json.dumps(content))
+    return path
+
+
+def layer_doc(layer: dict, shape=(8,)) -> dict:
+    return {"format_version": 1, "nodes": [{"id": "x", "type": "input", "params": {"shape": list(shape)}}, layer,
+                                           {"id": "y", "type": "output"}],
+            "edges": [{"source": "x", "target": layer["id"]}, {"source": layer["id"], "target": "y"}]}
+
+
+def test_check_valid_file_exits_0(capsys):
+    assert main(["check", str(DIGITS)]) == 0
+    assert capsys.readouterr().out == f"{DIGITS}: valid, 10 nodes, 6,090 parameters\n"
+
+
+def test_check_prints_one_line_per_problem_naming_file_and_node(tmp_path, capsys):
+    path = write(tmp_path, "mismatch.json", MISMATCH)
+    assert main(["check", str(path), str(DIGITS)]) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        f"{path}: node 'loose': is not connected to an output",
+        f"{path}: node 'merge': inputs have shapes (16,) and (32,); add needs them all the same",
+        f"{DIGITS}: valid, 10 nodes, 6,090 parameters",
+    ]
+
+
+BAD_INPUTS = {
+    "not_json.json": "format_version = 1",
+    "binary.json": bytes(range(256)),
+    "empty.json": "",
+    "wrong_types.json": {"format_version": 1, "nodes": [{"id": 3, "type": ["linear"]}], "edges": "none"},
+    "negative.json": layer_doc({"id": "fc", "type": "linear", "params": {"out_features": -5}}),
+    "absurd.json": layer_doc({"id": "fc", "type": "linear", "params": {"out_features": 2**31 - 1}}, shape=(2**31 - 1,)),
+    "absurd_input.json": layer_doc({"id": "act", "type": "relu"}, shape=(2**31 - 1,) * 8),
+    "unknown_type.json": layer_doc({"id": "att", "type": "attention"}),
+    "nested.json": "[" * 50_000 + "]" * 50_000,
+    "nested_params.json": layer_doc({"id": "fc", "type": "linear", "params": {"bias": json.loads("[" * 500 + "]" * 500)}}),
+    "huge_number.json": '{"format_version": 1, "nodes": [{"id": "x", "type": "input", "params": {"shape": [1e999]}}]}',
+    "huge_int.json": '{"format_version": ' + "7" * 10_000 + "}",
+}
+
+
+@pytest.mark.parametrize("name", [*BAD_INPUTS, "folder", "missing.json"])
+@pytest.mark.parametrize("command", ["check", "summary"])
+def test_bad_input_gets_clear_lines_and_exit_1(tmp_path, capsys, name, command):
+    path = tmp_path / name if name in ("folder", "missing.json") else write(tmp_path, name, BAD_INPUTS[name])
+    if name == "folder":
+        path.mkdir()
+    assert main([command, str(path)]) == 1
+    captured = capsys.readouterr()
+    lines = (captured.out + captured.err).splitlines()
+    assert lines and all(line.startswith(f"{path}: ") for line in lines), lines
+    assert "Traceback" not in captured.out + captured.err
+
+
+def test_summary_table_and_json(capsys):
+    assert main(["summary", str(DIGITS)]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split() == ["node", "type", "output", "shape", "params"]
+    assert table[-1] == "total params: 6,090  trainable: 6,090"
+    assert main(["summary", str(DIGITS), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary == engine.summarize(engine.load(DIGITS))
+    assert summary["nodes"][1] == {"id": "conv1", "type": "conv2d", "output_shape": [16, 8, 8], "params": 160}
+
+
+def test_summary_of_an_invalid_file_names_each_problem(tmp_path, capsys):
+    path = write(tmp_path, "mismatch.json", MISMATCH)
+    assert main(["summary", str(path), "--json"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines() == [
+        f"{path}: node 'loose': is not connected to an output",
+        f"{path}: node 'merge': inputs have shapes (16,) and (32,); add needs them all the same",
+    ]
+
+
+def test_schema_prints_the_json_schema(capsys):
+    assert main(["schema"]) == 0
+    assert json.loads(capsys.readouterr().out) == engine.json_schema()
+
+
+def test_an_unexpected_error_is_one_line_not_a_traceback(monkeypatch, capsys):
+    def broken(_):
+        raise RuntimeError("boom")
+    monkeypatch.setattr(engine.cli, "check", broken)
+    assert main(["check", str(DIGITS)]) == 1
+    assert capsys.readouterr().err == "layerloom: internal error (RuntimeError: boom); please report it\n"
+
+
+def test_command_line_in_a_subprocess(tmp_path):
+    bad = write(tmp_path, "mismatch.json", MISMATCH)
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    run = subprocess.run(
+        [sys.executable, "-m", "engine.cli", "check", str(DIGITS), str(bad), str(pipe), str(tmp_path)],
+        capture_output=True, text=True, timeout=120, cwd=ROOT,
+    )
+    assert run.returncode == 1 and run.stderr == ""
+    assert run.stdout.splitlines() == [
+        f"{DIGITS}: valid, 10 nodes, 6,090 parameters",
+        f"{bad}: node 'loose': is not connected to an output",
+        f"{bad}: node 'merge': inputs have shapes (16,) and (32,); add needs them all the same",
+        f"{pipe}: is not a regular file",
+        f"{tmp_path}: is a folder, not a file",
+    ]
+

@@ -1,0 +1,147 @@
+"""Documents: JSON round trips, atomic saves, migrations, the JSON Schema, summaries, and clear errors."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+import engine
+from engine import DocumentError, migrations
+from engine.files import MAX_FILE_BYTES
+
+TEMPLATES = sorted((Path(__file__).resolve().parents[2] / "templates").glob("*.json"))
+SMALL = {"format_version": 1, "name": "Small", "nodes": [
+    {"id": "x", "type": "input", "params": {"shape": [4]}},
+    {"id": "fc", "type": "linear", "params": {"out_features": 64, "init": "orthogonal"}},
+    {"id": "y", "type": "output"},
+], "edges": [{"source": "x", "target": "fc"}, {"source": "fc", "target": "y"}], "layout": {"fc": [10.5, -3]}}
+
+
+def errors_of(text) -> list[str]:
+    with pytest.raises(DocumentError) as error:
+        engine.loads(text)
+    return [str(p) for p in error.value.problems]
+
+
+@pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.stem)
+def test_templates_round_trip_and_are_valid(path):
+    arch = engine.load(path)
+    assert engine.loads(engine.dumps(arch)) == arch
+    assert engine.check(arch)[0] == []
+
+
+def test_to_dict_leaves_defaults_out():
+    data = engine.from_dict(SMALL).to_dict()
+    assert data["nodes"][1] == {"id": "fc", "type": "linear", "params": {"init": "orthogonal"}}
+    assert data["nodes"][2] == {"id": "y", "type": "output"}
+    assert data["edges"][0] == {"source": "x", "target": "fc"}
+    assert data["layout"] == {"fc": [10.5, -3.0]}
+
+
+def test_save_writes_atomically(tmp_path, monkeypatch):
+    path = tmp_path / "model.json"
+    path.write_text("previous")
+
+    def fail(*_):
+        raise OSError("disk full")
+    monkeypatch.setattr(os, "replace", fail)
+    with pytest.raises(OSError):
+        engine.save(engine.from_dict(SMALL), path)
+    assert path.read_text() == "previous" and os.listdir(tmp_path) == ["model.json"]
+    monkeypatch.undo()
+    engine.save(engine.from_dict(SMALL), path)
+    assert engine.load(path) == engine.from_dict(SMALL) and os.listdir(tmp_path) == ["model.json"]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("{nodes: []}", "not valid JSON: Expecting property name enclosed in double quotes at line 1, column 2"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00", "not UTF-8 text (byte 0); is this a binary file?"),
+    ("[1, 2]", "expected a JSON object at the top level, got list"),
+    ("{}", "format_version: missing 'format_version' (this file is not a LayerLoom document)"),
+    ('{"format_version": 7}', "format_version: is 7: the file was made by a newer LayerLoom (this one reads up to 1)"),
+    ('{"format_version": "1"}', "format_version: must be a positive integer, got '1'"),
+    ("[" * 100_000, "not valid JSON: nested too deeply"),
+    ('{"format_version": ' + "9" * 5000 + "}", "not valid JSON: a number has too many digits"),
+    ('{"format_version": 1, "name": "\\ud800"}', "not valid text: a \\u escape encodes half of a character (a lone surrogate)"),
+    ('{"format_version": 1, "layout": {"x": [NaN, 0]}}', "layout.x.0: Input should be a finite number"),
+    ('{"format_version": 1, "nodes": {"x": 1}}', "nodes: Input should be a valid list"),
+])
+def test_bad_text_gets_one_clear_problem(text, expected):
+    assert errors_of(text) == [expected]
+
+
+def test_a_byte_order_mark_is_accepted():
+    assert engine.loads(b"\xef\xbb\xbf" + json.dumps(SMALL).encode()) == engine.from_dict(SMALL)
+
+
+@pytest.mark.parametrize("make, expected", [
+    (lambda tmp: tmp / "missing.json", "cannot read: No such file or directory"),
+    (lambda tmp: tmp, "is a folder, not a file"),
+    (lambda tmp: (os.mkfifo(tmp / "pipe"), tmp / "pipe")[1], "is not a regular file"),
+])
+def test_unreadable_paths_get_one_clear_problem(tmp_path, make, expected):
+    with pytest.raises(DocumentError) as error:
+        engine.load(make(tmp_path))
+    assert [str(p) for p in error.value.problems] == [expected]
+
+
+def test_oversized_files_are_refused(tmp_path, monkeypatch):
+    path = tmp_path / "big.json"
+    path.write_text(json.dumps(SMALL))
+    monkeypatch.setattr(engine.files, "MAX_FILE_BYTES", 10)
+    with pytest.raises(DocumentError, match="over the 10 byte limit"):
+        engine.load(path)
+    assert MAX_FILE_BYTES == 64 * 1024 * 1024
+
+
+def test_migrations_run_in_order_on_the_raw_data(monkeypatch):
+    monkeypatch.setattr(migrations, "MIGRATIONS", {})
+
+    @migrations.migration(from_version=1)
+    def rename_units(raw: dict) -> dict:  # the fake version 2 calls linear's out_features "units"
+        nodes = [{**n, "params": {("units" if k == "out_features" else k): v for k, v in n.get("params", {}).items()}}
+                 for n in raw["nodes"]]
+        return {**raw, "nodes": nodes}
+
+    @migrations.migration(from_version=2)
+    def add_description(raw: dict) -> dict:
+        return {**raw, "description": f"units: {raw['nodes'][1]['params']['units']}"}
+
+    migrated = migrations.migrate(SMALL, current=3)
+    assert migrated["format_version"] == 3
+    assert migrated["nodes"][1]["params"] == {"units": 64, "init": "orthogonal"}
+    assert migrated["description"] == "units: 64"
+    assert SMALL["nodes"][1]["params"]["out_features"] == 64  # the input is left alone
+    assert migrations.migrate(SMALL) == SMALL  # already current
+
+
+def test_from_dict_migrates_before_validating(monkeypatch):
+    seen = []
+    monkeypatch.setattr(engine.files, "migrate", lambda raw: seen.append(raw) or {**raw, "name": "migrated"})
+    assert engine.from_dict(SMALL).name == "migrated" and seen == [SMALL]
+
+
+def test_schema_describes_every_layer_type_and_forbids_unknown_fields():
+    schema = engine.json_schema()
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert schema["additionalProperties"] is False
+    mapping = schema["properties"]["nodes"]["items"]["discriminator"]["mapping"]
+    assert sorted(mapping) == sorted(engine.REGISTRY)
+    linear = schema["$defs"][mapping["linear"].split("/")[-1]]
+    params = schema["$defs"][linear["properties"]["params"]["$ref"].split("/")[-1]]
+    assert params["additionalProperties"] is False
+    assert params["properties"]["out_features"]["minimum"] == 1
+    assert "in_features" not in params["properties"]
+    assert all("description" in field for field in params["properties"].values())
+
+
+def test_summary_lists_every_node_with_shape_and_parameters():
+    summary = engine.summarize(engine.from_dict(SMALL))
+    assert summary == {"total_params": 320, "trainable_params": 320, "nodes": [
+        {"id": "x", "type": "input", "output_shape": [4], "params": 0},
+        {"id": "fc", "type": "linear", "output_shape": [64], "params": 320},
+        {"id": "y", "type": "output", "output_shape": [64], "params": 0},
+    ]}
+    assert engine.format_summary(summary).splitlines()[3].split() == ["fc", "linear", "(64,)", "320"]
