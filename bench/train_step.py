@@ -7,7 +7,7 @@ The median over rounds of each round's ratio is the result (goals: <= 1.03 off, 
 Then the digits CNN template is trained to 0.97 validation accuracy (goal: under 60 s).
 The results replace the "## Training step overhead" section of docs/benchmarks.md.
 
-    python bench/train_step.py [--rounds 30] [--block 20] [--no-write]
+    python bench/train_step.py [--rounds 30] [--block 20] [--threads N] [--no-write]
 """
 from __future__ import annotations
 
@@ -136,8 +136,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--block", type=int, default=20)
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's own choice)")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     rows = [overhead(name, template, args.rounds, args.block) for name, template in MODELS.items()]
     digits = digits_time_to_accuracy()
     text = section(rows, digits, args.rounds, args.block)

@@ -1,9 +1,9 @@
-"""The template gallery: pick a ready-made network to start from, with its description as a preview."""
+"""The template gallery: pick a ready-made network to start from, with a preview of what it is and what it shows."""
 from __future__ import annotations
 
 from collections import Counter
+from html import escape
 from pathlib import Path
-from types import SimpleNamespace
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -11,20 +11,12 @@ from PySide6.QtWidgets import (
 )
 
 import engine
+from engine.templates import TemplateInfo, gallery
 
 from .palette import display_name
 from .panel_style import mute, section
 
-TEMPLATES = Path(engine.__file__).resolve().parent.parent / "templates"
-
-
-def templates() -> list:
-    """Every template (path, name, description), in gallery order."""
-    found = []
-    for path in sorted(TEMPLATES.glob("*.json")):
-        arch = engine.load(path)
-        found.append(SimpleNamespace(path=path, name=arch.name or path.stem, description=arch.description))
-    return found
+INFO_ROLE = Qt.UserRole + 1
 
 
 def network_text(arch: engine.Architecture) -> str:
@@ -41,64 +33,88 @@ def training_text(arch: engine.Architecture) -> str:
     return f"{t.dataset.name} · {t.loss} loss · {t.optimizer.name}, lr {t.optimizer.lr:g} · {t.epochs} epochs"
 
 
+def outcome_text(info: TemplateInfo) -> str:
+    """What the default training reaches, and the diagnoses the dashboard should raise."""
+    lines = [f"• {escape(target.describe())}" for target in info.targets]
+    lines += [f"• the dashboard reports <i>{escape(kind)}</i> gradients" for kind in info.diagnoses]
+    return "<br>".join(lines)
+
+
 class TemplateGalleryDialog(QDialog):
-    """Lists every template; `selected_path()` is the chosen one after the dialog is accepted."""
+    """Lists every template by section; `selected_path()` is the chosen one after the dialog is accepted."""
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle("New from template")
-        self.resize(760, 440)
-        self.list = QListWidget(uniformItemSizes=True)
-        self.list.setStyleSheet("QListWidget::item { padding: 6px 4px; }")
-        self.list.setMinimumWidth(260)
+        self.resize(820, 500)
+        self.list = QListWidget()
+        self.list.setStyleSheet("QListWidget { outline: 0; } QListWidget::item { padding: 5px 4px; }")
+        self.list.setMinimumWidth(280)
         self.title = QLabel(wordWrap=True)
-        self.detail = QLabel(wordWrap=True)
-        mute(self.detail)
-        self.description = QLabel(wordWrap=True, alignment=Qt.AlignTop | Qt.AlignLeft)
-        self.description.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.detail = mute(QLabel())
+        self.description = QLabel(wordWrap=True, textInteractionFlags=Qt.TextSelectableByMouse)
+        self.outcome = QLabel(wordWrap=True, textFormat=Qt.RichText)
         self.network = QLabel(wordWrap=True)
         self.training = QLabel(wordWrap=True)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.Open | QDialogButtonBox.Cancel)
+
         preview = QWidget()
         column = QVBoxLayout(preview)
-        column.setContentsMargins(12, 6, 12, 6)
-        column.addWidget(self.title)
-        column.addWidget(self.detail)
-        column.addSpacing(6)
-        column.addWidget(self.description)
-        column.addWidget(section("Network"))
-        column.addWidget(self.network)
-        column.addWidget(section("Training"))
-        column.addWidget(self.training)
+        column.setContentsMargins(14, 4, 8, 4)
+        for widget in (self.title, self.detail, self.description, section("What its training reaches"), self.outcome,
+                       section("Network"), self.network, section("Training"), self.training):
+            column.addWidget(widget)
         column.addStretch(1)
         scroll = QScrollArea(widgetResizable=True, frameShape=QScrollArea.NoFrame)
         scroll.setWidget(preview)
-        self.buttons = QDialogButtonBox(QDialogButtonBox.Open | QDialogButtonBox.Cancel)
         body = QHBoxLayout()
         body.addWidget(self.list, 2)
         body.addWidget(scroll, 3)
         layout = QVBoxLayout(self)
         layout.addLayout(body, 1)
         layout.addWidget(self.buttons)
-        for info in templates():
-            item = QListWidgetItem(info.name, self.list)
-            item.setData(Qt.UserRole, info)
-            item.setToolTip(info.description)
+        self._populate()
         self.list.currentItemChanged.connect(self._on_current_changed)
-        self.list.itemDoubleClicked.connect(self.accept)
+        self.list.itemDoubleClicked.connect(self._on_item_double_clicked)
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
-        self.list.setCurrentRow(0)
+        self.list.setCurrentItem(next(self.items(), None))
+
+    def _populate(self) -> None:
+        current_section = None
+        for info in gallery():
+            if info.section != current_section:
+                current_section = info.section
+                header = QListWidgetItem(info.section.upper(), self.list)
+                header.setFlags(Qt.NoItemFlags)
+                font = header.font()
+                font.setBold(True)
+                font.setPointSizeF(font.pointSizeF() * 0.85)
+                header.setFont(font)
+            item = QListWidgetItem(info.name, self.list)
+            item.setData(INFO_ROLE, info)
+            item.setToolTip(info.description)
+
+    def items(self):
+        """The template items, in gallery order (not the section headers)."""
+        return (item for item in map(self.list.item, range(self.list.count())) if item.data(INFO_ROLE))
 
     def selected_path(self) -> Path | None:
         item = self.list.currentItem()
-        return Path(item.data(Qt.UserRole).path) if item else None
+        info = item.data(INFO_ROLE) if item else None
+        return info.path if info else None
+
+    def _on_item_double_clicked(self, item: QListWidgetItem) -> None:
+        if item.data(INFO_ROLE):
+            self.accept()
 
     def _on_current_changed(self, item: QListWidgetItem | None) -> None:
-        info = item.data(Qt.UserRole) if item else None
+        info: TemplateInfo | None = item.data(INFO_ROLE) if item else None
         self.buttons.button(QDialogButtonBox.Open).setEnabled(info is not None)
-        self.title.setText(f"<b style='font-size:16px'>{info.name}</b>" if info else "")
-        self.detail.setText(Path(info.path).name if info else "")
-        self.description.setText(info.description if info else "")
         arch = engine.load(info.path) if info else None
+        self.title.setText(f"<b style='font-size:16px'>{escape(info.name)}</b>" if info else "")
+        self.detail.setText(f"{info.section} · {info.file}" if info else "")
+        self.description.setText(info.description if info else "")
+        self.outcome.setText(outcome_text(info) if info else "")
         self.network.setText(network_text(arch) if arch else "")
         self.training.setText(training_text(arch) if arch else "")

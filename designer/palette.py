@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from html import escape
 
 from PySide6.QtCore import QMimeData, Qt, Signal
 from PySide6.QtGui import QFont
@@ -11,14 +12,14 @@ from engine import NodeBase
 from engine.layers import CATEGORIES, REGISTRY
 
 from . import edits
-from .canvas import positions
+from .canvas import LAYER_MIME, positions
 from .canvas.style import LAYOUT_DX, LAYOUT_DY
 from .document import DocumentModel
 from .panel_style import category_icon, mute
 
-MIME_TYPE = "application/x-layerloom-layer"
 ENTRY_ROLE = Qt.UserRole + 1          # the entry as {"type": ..., "params": {...}}
 SEARCH_ROLE = Qt.UserRole + 2         # lower-case text the search box matches
+
 
 def palette_entries() -> list[tuple[str, str, dict]]:
     """(category, palette name, entry) for every layer type and preset, in palette order."""
@@ -52,14 +53,14 @@ def free_position(placed: dict[str, tuple[float, float]], anchor: str | None) ->
 
 
 class _LayerTree(QTreeWidget):
-    """The tree of entries; dragging an entry carries it as JSON under MIME_TYPE."""
+    """The tree of entries; dragging an entry carries it as JSON under LAYER_MIME, which the canvas accepts."""
 
     def mimeTypes(self) -> list[str]:
-        return [MIME_TYPE]
+        return [LAYER_MIME]
 
     def mimeData(self, items) -> QMimeData:
         data = QMimeData()
-        data.setData(MIME_TYPE, json.dumps(items[0].data(0, ENTRY_ROLE)).encode())
+        data.setData(LAYER_MIME, json.dumps(items[0].data(0, ENTRY_ROLE)).encode())
         return data
 
 
@@ -76,12 +77,12 @@ class PaletteWidget(QWidget):
         self.tree.setDragEnabled(True)
         self.tree.setDragDropMode(QTreeWidget.DragOnly)
         self.tree.setStyleSheet("QTreeWidget { border: none; outline: 0; } QTreeWidget::item { padding: 3px 2px; }")
-        self._empty = mute(QLabel("No layer matches", alignment=Qt.AlignCenter, visible=False, margin=12))
+        self.no_match = mute(QLabel("No layer matches", alignment=Qt.AlignCenter, visible=False, margin=12))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.search)
         layout.addWidget(self.tree, 1)
-        layout.addWidget(self._empty)
+        layout.addWidget(self.no_match)
         self._populate()
         self.search.textChanged.connect(self._on_search_changed)
         self.search.returnPressed.connect(self._on_search_returned)
@@ -103,7 +104,7 @@ class PaletteWidget(QWidget):
             item = QTreeWidgetItem(headers[category], [name])
             item.setData(0, ENTRY_ROLE, entry)
             item.setData(0, SEARCH_ROLE, f"{name} {spec.type} {spec.doc}".lower())
-            item.setToolTip(0, f"<b>{name}</b> <i>({spec.type}{', ' + preset if preset else ''})</i><br>{spec.doc}")
+            item.setToolTip(0, f"<b>{name}</b> <i>({spec.type}{', ' + preset if preset else ''})</i><br>{escape(spec.doc)}")
             item.setStatusTip(0, spec.doc)
             item.setFlags(Qt.ItemIsEnabled | Qt.ItemIsSelectable | Qt.ItemIsDragEnabled)
 
@@ -137,7 +138,7 @@ class PaletteWidget(QWidget):
                 item.setHidden(not all(w in item.data(0, SEARCH_ROLE) for w in words))
                 shown += not item.isHidden()
             header.setHidden(shown == 0)
-        self._empty.setVisible(not self.visible_entries())
+        self.no_match.setVisible(not self.visible_entries())
 
     def _on_search_returned(self) -> None:
         visible = self.visible_entries()

@@ -19,6 +19,7 @@ from torch._subclasses.fake_tensor import FakeTensorMode
 from .document import Architecture, NodeBase
 from .errors import Problem
 from .layers import TensorMeta
+from .layers.registry import shape_text
 
 DEFAULT_MAX_PARAMS = 2_000_000_000
 MAX_SAMPLE_VALUES = 2**31 - 1  # per tensor and sample: 8 GiB of float32
@@ -59,7 +60,7 @@ class ShapeReport:
 def format_meta(meta) -> str:
     """'(1, 8, 8)' for a tensor, '(h (1, 64), c (1, 64))' for an LSTM state."""
     if isinstance(meta, TensorMeta):
-        return "(" + ", ".join(str(d) for d in meta.shape) + ("," if len(meta.shape) == 1 else "") + ")"
+        return shape_text(meta.shape)
     return "(h " + format_meta(meta[0]) + ", c " + format_meta(meta[1]) + ")"
 
 
@@ -71,7 +72,7 @@ def meta_to_json(meta) -> list:
 def infer_shapes(arch: Architecture, max_params: int = DEFAULT_MAX_PARAMS) -> ShapeReport:
     """Shapes and parameter counts of every node that can be reached from valid inputs."""
     report = ShapeReport()
-    nodes = {n.id: n for n in arch.nodes}
+    nodes = {n.id: n for n in reversed(arch.nodes)}  # the first of duplicated ids, as in the graph
     incoming: dict[str, list] = {node_id: [] for node_id in nodes}
     for edge in arch.edges:
         if edge.target in incoming and edge.source in nodes:
@@ -184,10 +185,14 @@ def _input_problem(spec, inputs: dict[str, list]) -> str | None:
                 if port != "state":
                     return f"port '{port}' receives an LSTM state (h, c); only a recurrent layer's 'state' port takes it"
             elif meta.dtype not in spec.input_dtypes:
-                wanted = " or ".join(str(d).removeprefix("torch.") for d in spec.input_dtypes)
-                hint = "set the input's dtype to int64" if spec.input_dtypes == (torch.int64,) else "token ids go into an embedding"
-                return f"expects {wanted} input, got {str(meta.dtype).removeprefix('torch.')} ({hint})"
+                wanted = " or ".join(_dtype_name(d) for d in spec.input_dtypes)
+                hint = "set the input's dtype to int64" if torch.int64 in spec.input_dtypes else "token ids go into an embedding"
+                return f"expects {wanted} input, got {_dtype_name(meta.dtype)} ({hint})"
     return None
+
+
+def _dtype_name(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")
 
 
 def _size_problem(info: NodeInfo) -> str | None:
@@ -228,10 +233,10 @@ def _one_step(spec, inputs: dict[str, list]) -> dict[str, list]:
 
 def _with_steps(spec, metas: dict, inputs: dict[str, list]) -> dict:
     """Put the input's step count back on the step ports of a layer that ran on one step."""
-    steps = inputs["in"][0].shape
+    sequence = inputs["in"][0].shape
     for port in spec.step_ports:
-        if len(metas[port].shape) == len(steps):  # a sequence out, not a many-to-one summary
-            metas[port] = metas[port]._replace(shape=(steps[0], *metas[port].shape[1:]))
+        if len(metas[port].shape) == len(sequence):  # a sequence out, not a many-to-one summary
+            metas[port] = metas[port]._replace(shape=(sequence[0], *metas[port].shape[1:]))
     return metas
 
 

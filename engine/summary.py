@@ -4,6 +4,7 @@ from __future__ import annotations
 from .compiler import check
 from .document import Architecture
 from .errors import DocumentError
+from .layers.registry import shape_text
 from .shapes import format_meta, meta_to_json
 
 
@@ -42,7 +43,7 @@ def _shape_text(shape) -> str:
         return "-"
     if shape and isinstance(shape[0], list):
         return "(h " + _shape_text(shape[0]) + ", c " + _shape_text(shape[1]) + ")"
-    return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
+    return shape_text(tuple(shape))
 
 
 __all__ = ["format_meta", "format_summary", "summarize"]

@@ -112,7 +112,11 @@ class DashboardDock(QWidget):
         if self.document.arch.training is None:
             self.document.apply(self.document.arch.model_copy(update={"training": self.panel.training}),
                                 "Add training settings")
-        run = self.runner.train(self.document.arch, self.runs_dir, self.train_args)
+        try:
+            run = self.runner.train(self.document.arch, self.runs_dir, self.train_args)
+        except OSError as error:
+            self.panel.show_problem(f"Cannot start the run: {error}")
+            return None
         self._begin(run)
         self.runs_view.active = run.folder
         return run

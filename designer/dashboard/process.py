@@ -47,12 +47,10 @@ class EngineProcess(QObject):
         self._kill_timer = QTimer(self, singleShot=True, interval=STOP_GRACE_MS)
         self._kill_timer.timeout.connect(self._process.kill)
 
-    def start(self, program: str, arguments: Sequence[str], cwd: str | None = None) -> None:
+    def start(self, program: str, arguments: Sequence[str]) -> None:
         env = QProcessEnvironment.systemEnvironment()
-        env.insert("PYTHONUNBUFFERED", "1")
+        env.insert("PYTHONUNBUFFERED", "1")     # lines must arrive as they are written
         self._process.setProcessEnvironment(env)
-        if cwd:
-            self._process.setWorkingDirectory(cwd)
         self._process.start(program, list(arguments))
 
     @property

@@ -56,6 +56,14 @@ class History:
         return self._length
 
 
+def last_words(stderr: str, lines: int = 5) -> str:
+    """What a process said before it died: a traceback's last line, or its last few lines (problem lists)."""
+    said = [line.strip() for line in stderr.strip().splitlines() if line.strip()]
+    if any(line.startswith("Traceback") for line in said):
+        said = said[-1:]
+    return "; ".join(said[-lines:])
+
+
 @dataclass
 class Profile:
     """One logged BPTT profile of a recurrent layer: ||dL/dh_t|| per time step, per direction."""
@@ -161,8 +169,7 @@ class RunSeries:
         if self.status == "running":
             self.status = "cancelled" if stopped else ("completed" if exit_code == 0 else "failed")
             if self.status == "failed" and self.error is None:
-                last = stderr.strip().splitlines()[-1:] or [f"the training process exited with code {exit_code}"]
-                self.error = ErrorEvent(message=last[0])
+                self.error = ErrorEvent(message=last_words(stderr) or f"the process exited with code {exit_code}")
         self.version += 1
 
     # reading -----------------------------------------------------------------

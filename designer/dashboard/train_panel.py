@@ -7,7 +7,7 @@ from typing import get_args
 import torch
 from pydantic import ValidationError
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QFormLayout, QGridLayout, QHBoxLayout, QLabel, QProgressBar, QPushButton,
+from PySide6.QtWidgets import (QFormLayout, QHBoxLayout, QLabel, QProgressBar, QPushButton,
                                QVBoxLayout, QWidget)
 
 from designer.document import DocumentModel
@@ -193,9 +193,13 @@ class TrainPanel(QWidget):
                             f"Set training {name.replace('_', ' ')}", merge)
 
     def _refuse(self, error: ValidationError) -> None:
-        self.problem.setText("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()))
-        self.problem.show()
+        self.show_problem("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()))
         self._on_document_changed()
+
+    def show_problem(self, text: str) -> None:
+        """A red line under the form (a refused value, a run that could not start)."""
+        self.problem.setText(text)
+        self.problem.show()
 
     # runs --------------------------------------------------------------------
     def set_running(self, running: bool) -> None:

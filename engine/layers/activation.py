@@ -22,7 +22,9 @@ class GeluParams(LayerParams):
 
 
 class SoftmaxParams(LayerParams):
-    dim: int = Field(-1, ge=-9, le=8, description="Dimension that sums to one, as in torch: 1 is a sample's first (0, the batch, is refused).")
+    dim: int = Field(
+        -1, ge=-9, le=8, description="Dimension that sums to one, as in torch: 1 is a sample's first (0, the batch, is refused).",
+    )
 
 
 def _build(cls):

@@ -9,7 +9,9 @@ from .registry import InputPort, LayerParams, LayerSpec, register, sample_dim, s
 
 
 class ConcatParams(LayerParams):
-    dim: int = Field(-1, ge=-9, le=8, description="Dimension to join along, as in torch.cat: 1 is a sample's first (0, the batch, is refused).")
+    dim: int = Field(
+        -1, ge=-9, le=8, description="Dimension to join along, as in torch.cat: 1 is a sample's first (0, the batch, is refused).",
+    )
 
 
 class Add(nn.Module):

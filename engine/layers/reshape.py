@@ -13,7 +13,9 @@ from .registry import LayerParams, LayerSpec, first_input, register, sample_dim,
 
 
 class FlattenParams(LayerParams):
-    start_dim: int = Field(1, ge=-9, le=8, description="First dimension flattened, as in torch: 1 is a sample's first (0, the batch, is refused).")
+    start_dim: int = Field(
+        1, ge=-9, le=8, description="First dimension flattened, as in torch: 1 is a sample's first (0, the batch, is refused).",
+    )
     end_dim: int = Field(-1, ge=-9, le=8, description="Last dimension flattened.")
 
 
@@ -119,7 +121,8 @@ register(LayerSpec(
 ))
 register(LayerSpec(
     type="repeat", category="Reshaping", params=RepeatParams, build=_rank_check(1, "a vector (features,)", Repeat),
-    input_dtypes=_ANY_DTYPE, palette_name="Repeat vector", doc="Repeats a vector at every step: one input, a sequence out (one-to-many).",
+    input_dtypes=_ANY_DTYPE, palette_name="Repeat vector",
+    doc="Repeats a vector at every step: one input, a sequence out (one-to-many).",
 ))
 register(LayerSpec(
     type="last_step", category="Reshaping", build=_rank_check(2, "a sequence (steps, features)", LastStep),

@@ -80,7 +80,7 @@ class GradientMonitor:
             for target, profile in zip((bptt, reverse), directions):
                 target[name] = values[position:position + len(profile)]
                 position += len(profile)
-        return StepEvent(
+        return StepEvent.model_construct(  # every value is a Python number built here: validation would only cost time
             step=step, epoch=epoch, loss=loss, grad_norm=dict(zip(self.nodes, per_node[0])) if n else {},
             weight_norm=dict(zip(self.nodes, per_node[1])) if n else {},
             update_ratio={node: change / max(weight, 1e-12) for node, weight, change in zip(

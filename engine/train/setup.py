@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from ..compiler import compile_model
+from ..data import Dataset, check_fits, load_dataset
 from ..document import Architecture
 from .config import TrainingConfig
 
@@ -63,16 +64,16 @@ def input_nodes(arch: Architecture) -> list:
     return [n for n in arch.nodes if n.type == "input"]
 
 
-def load_data(arch: Architecture, config: TrainingConfig):
+def load_data(arch: Architecture, config: TrainingConfig) -> Dataset:
     """The dataset named in the training section, checked against the model's inputs."""
-    from ..data import check_fits, load_dataset
+    return check_inputs(arch, load_dataset(config.dataset.name, dict(config.dataset.params), config.seed))
 
-    dataset = load_dataset(config.dataset.name, dict(config.dataset.params), config.seed)
+
+def check_inputs(arch: Architecture, dataset: Dataset) -> Dataset:
+    """`dataset`, once its inputs are known to fit the model's input nodes (else DatasetError)."""
     nodes = input_nodes(arch)
-    check_fits(
-        dataset, [n.id for n in nodes], [tuple(n.params.shape) for n in nodes],
-        [getattr(torch, n.params.dtype) for n in nodes],
-    )
+    check_fits(dataset, [n.id for n in nodes], [tuple(n.params.shape) for n in nodes],
+               [getattr(torch, n.params.dtype) for n in nodes])
     return dataset
 
 

@@ -1,10 +1,10 @@
 """The trainer: a lean loop over device-resident batches, watched by the gradient monitor.
 
-Per step it does what a hand-written loop does, plus one fused gradient norm that guards against non-finite
-values: that single number is read every step, so a NaN or Inf is caught before the optimizer applies it and
-the weights in memory (and in model.pt) stay the last good ones. Everything else is measured and read only
-every `log_every` steps. Epoch metrics are measured after each epoch in eval mode on the whole train and
-validation parts.
+Per step it does what a hand-written loop does, plus one fused finiteness check of the loss and gradients
+whose answer is read every step (free on the CPU; one scalar sync per step on a GPU). So a NaN or Inf is
+caught before the optimizer applies it, and the weights in memory and in model.pt stay the last good ones.
+Everything else is measured and read only on logged steps (step 1 and every `log_every` steps). Epoch
+metrics are measured after each epoch in eval mode on the whole train and validation parts.
 """
 from __future__ import annotations
 
@@ -26,7 +26,8 @@ from .gradients import Clipper, FiniteCheck
 from .losses import LossMismatch, Objective, measure
 from .monitor import GradientMonitor
 from .runfolder import RunFolder
-from .setup import TrainingError, build_model, load_data, resolve_device, split, training_config
+from .setup import TrainingError, build_model, check_inputs, load_data, resolve_device, split, training_config
+from .tensorboard import TensorBoardLogger
 
 USER_ERRORS = (TrainingError, DatasetError, DocumentError, LossMismatch)
 OPTIMIZERS = {
@@ -68,7 +69,8 @@ class NonFiniteStep(Exception):
 
 
 class Trainer:
-    """Trains a document's model on its dataset and reports events; `cancel()` may be called from any thread."""
+    """Trains a document's model on its dataset and reports events to `on_event`, on the thread that calls
+    `run()`; `cancel()` may be called from any thread."""
 
     def __init__(self, arch: Architecture, options: TrainOptions | None = None, on_event=None,
                  dataset: Dataset | None = None):
@@ -109,7 +111,7 @@ class Trainer:
         options = self.options
         config = self.config = training_config(self.arch, epochs=options.epochs, seed=options.seed, device=options.device)
         self.device = resolve_device(config.device)
-        dataset = self._dataset or load_data(self.arch, config)
+        dataset = check_inputs(self.arch, self._dataset) if self._dataset else load_data(self.arch, config)
         model = self.model = build_model(self.arch, config.seed).to(self.device)
         parts = split(len(dataset), config.val_fraction, config.seed)
         with torch.no_grad():
@@ -136,7 +138,7 @@ class Trainer:
         self.metrics: dict[str, float] = {}
         self.steps_per_epoch = math.ceil(len(parts.train) / config.batch_size)
         self._open_outputs()
-        self._emit_start(dataset)
+        self._emit_start()
 
     def _on_device(self, inputs, target, index):
         return tuple(x[index].to(self.device) for x in inputs), target[index].to(self.device)
@@ -156,7 +158,6 @@ class Trainer:
             self._closers.append(sink.close)
         self.tensorboard = None
         if options.tensorboard:
-            from .tensorboard import TensorBoardLogger
             self.tensorboard = TensorBoardLogger((self.folder.path if self.folder else Path("runs")) / "tensorboard")
             self._callbacks.append(self.tensorboard)
             self._closers.append(self.tensorboard.close)
@@ -172,7 +173,7 @@ class Trainer:
         return {"step": self.step, "epoch": self.epoch, "batch": self.batch, "shuffle_state": shuffle_state,
                 "rng_state": torch.get_rng_state(), "optimizer": self.optimizer.state_dict()}
 
-    def _emit_start(self, dataset: Dataset) -> None:
+    def _emit_start(self) -> None:
         counts = {name: sum(p.numel() for p in self.model.get_submodule(name).parameters()) for name in self.monitor.nodes}
         params = list(self.model.parameters())
         self.emit(StartEvent(

@@ -156,3 +156,10 @@ def test_a_single_layer_and_missing_layers_are_read():
     run.feed(StepEvent(step=2, epoch=1, loss=1.0, grad_norm={"only": 0.5}, weight_norm={"only": 1.0},
                        update_ratio={}, grad_norm_total=0.5, grad_norm_clipped=0.5, clipped=False))
     assert run.block("grad")[1, 0] == 0.5 and math.isnan(run.block("ratio")[1, 0])
+
+
+def test_last_words_of_a_dying_process():
+    from designer.dashboard.run_store import last_words
+    assert last_words("Traceback (most recent call last):\n  File x\nValueError: bad\n") == "ValueError: bad"
+    assert last_words("doc.json: node 'a': bad\ndoc.json: node 'b': worse\n") == "doc.json: node 'a': bad; doc.json: node 'b': worse"
+    assert last_words("") == ""

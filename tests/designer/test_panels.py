@@ -6,10 +6,11 @@ from PySide6.QtCore import Qt
 
 import engine
 from designer import edits
-from designer.canvas import positions
+from designer.canvas import LAYER_MIME, positions
 from designer.canvas.style import LAYOUT_DX
+from designer.canvas.view import parse_layer_drop
 from designer.document import DocumentModel
-from designer.palette import MIME_TYPE, PaletteWidget
+from designer.palette import PaletteWidget
 from designer.problems_panel import ProblemsPanel
 from designer.summary_panel import SummaryPanel
 from engine.layers import REGISTRY
@@ -61,7 +62,7 @@ def test_palette_search_matches_name_type_and_doc(palette, text, present, absent
 
 def test_palette_search_without_match_says_so(palette):
     palette.search.setText("no such layer")
-    assert palette.visible_entries() == [] and not palette._empty.isHidden()
+    assert palette.visible_entries() == [] and not palette.no_match.isHidden()
     palette.search.clear()
     assert len(palette.visible_entries()) == len(palette.entries())
 
@@ -69,7 +70,8 @@ def test_palette_search_without_match_says_so(palette):
 def test_palette_drag_carries_the_entry_as_json(palette):
     item = next(i for i in palette.entries() if i.text(0) == "BiLSTM")
     data = palette.tree.mimeData([item])
-    assert json.loads(bytes(data.data(MIME_TYPE)).decode()) == {"type": "lstm", "params": {"bidirectional": True}}
+    assert json.loads(bytes(data.data(LAYER_MIME)).decode()) == {"type": "lstm", "params": {"bidirectional": True}}
+    assert parse_layer_drop(data.data(LAYER_MIME).data()) == ("lstm", {"bidirectional": True})  # what the canvas reads
 
 
 def test_palette_double_click_adds_next_to_selection_and_undo_removes(palette, document, qtbot):

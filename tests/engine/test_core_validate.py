@@ -49,6 +49,12 @@ def test_bad_or_unknown_params_name_node_and_field(params, field):
     assert (problem.node, problem.field) == ("fc", field)
 
 
+def test_the_failed_branches_of_a_union_make_one_problem():
+    [problem] = schema_problems(doc([X, node("conv", "conv2d", kernel_size=[0, 3]), Y], []))
+    assert str(problem) == ("node 'conv', params.kernel_size: Input should be a valid integer; "
+                            "or item 0: Input should be greater than or equal to 1")
+
+
 def test_unknown_param_is_called_unknown():
     [problem] = schema_problems(doc([X, node("fc", "linear", units=4), Y], []))
     assert problem.message == "unknown field"

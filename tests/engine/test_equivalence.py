@@ -1,4 +1,8 @@
-"""Compiled documents compute exactly what hand-written torch modules compute, given the same weights."""
+"""Compiled documents compute exactly what hand-written torch modules compute, given the same weights.
+
+The hand-written twins are written as a torch user would, with the same torch modules (bench/engine_bench.py
+times them against the compiled models, so the ratio measures the fx graph and LayerLoom's own wrappers).
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -25,9 +29,10 @@ class MLP(nn.Module):
     def __init__(self):
         super().__init__()
         self.fc1, self.fc2, self.fc3 = nn.Linear(20, 64), nn.Linear(64, 64), nn.Linear(64, 5)
+        self.act1, self.act2 = nn.ReLU(), nn.Tanh()
 
     def forward(self, x):
-        return self.fc3(torch.tanh(self.fc2(torch.relu(self.fc1(x)))))
+        return self.fc3(self.act2(self.fc2(self.act1(self.fc1(x)))))
 
 
 class CNN(nn.Module):
@@ -35,11 +40,12 @@ class CNN(nn.Module):
         super().__init__()
         self.conv1, self.bn1 = nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8)
         self.conv2, self.fc = nn.Conv2d(8, 16, 3), nn.Linear(64, 10)
+        self.relu1, self.pool1, self.relu2 = nn.ReLU(), nn.MaxPool2d(2), nn.ReLU()
+        self.gap, self.flat = nn.AdaptiveAvgPool2d(2), nn.Flatten()
 
     def forward(self, x):
-        x = nn.functional.max_pool2d(torch.relu(self.bn1(self.conv1(x))), 2)
-        x = nn.functional.adaptive_avg_pool2d(torch.relu(self.conv2(x)), 2)
-        return self.fc(x.flatten(1))
+        x = self.pool1(self.relu1(self.bn1(self.conv1(x))))
+        return self.fc(self.flat(self.gap(self.relu2(self.conv2(x)))))
 
 
 class BiLSTMTagger(nn.Module):
@@ -69,9 +75,10 @@ class Residual(nn.Module):
     def __init__(self):
         super().__init__()
         self.fc1, self.fc2 = nn.Linear(16, 16), nn.Linear(16, 16)
+        self.act, self.out = nn.ReLU(), nn.ReLU()
 
     def forward(self, x):
-        return torch.relu(x + self.fc2(torch.relu(self.fc1(x))))
+        return self.out(x + self.fc2(self.act(self.fc1(x))))
 
 
 @dataclass(frozen=True)

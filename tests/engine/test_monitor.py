@@ -3,7 +3,7 @@ import pytest
 import torch
 
 import engine
-from engine.train.gradients import Clipper
+from engine.train.gradients import Clipper, FiniteCheck
 from engine.train.config import GradClip
 from engine.train.health import activation_stats
 from engine.train.monitor import GradientMonitor
@@ -131,3 +131,16 @@ def test_first_non_finite_gradient_is_the_one_nearest_the_output():
     norms = [torch.tensor(v) for v in (float("nan"), 1.0, float("inf"), 1.0)]
     assert monitor.first_nonfinite(norms) == "scores"
     assert monitor.first_nonfinite([torch.tensor(1.0)] * 4) is None
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_finite_check_catches_nan_and_inf_in_loss_or_gradients(fused):
+    check = FiniteCheck(torch.device("cpu"))
+    check.fused = fused
+    grads = [torch.ones(3), torch.ones(2, 2)]
+    assert check(torch.tensor(1.0), grads)
+    assert not check(torch.tensor(float("inf")), grads)
+    grads[1][0, 1] = float("nan")
+    assert not check(torch.tensor(1.0), grads)
+    grads[1][0, 1] = 2.0
+    assert check(torch.tensor(1.0), grads) and torch.equal(grads[1], torch.tensor([[1.0, 2.0], [1.0, 1.0]]))

@@ -53,7 +53,7 @@ class BpttChart(Chart):
         return [partial(self._show_layer, node, primary, other) for node in self.plots]
 
     def _show_layer(self, node: str, primary: RunSeries, other: RunSeries | None) -> None:
-        plot, history, latest, compared = self.plots[node]
+        plot, view, history, latest, compared = self.plots[node]
         profiles = list(primary.bptt.get(node, ()))
         older = profiles[:-1]
         for pair, profile in zip(history, [None] * (len(history) - len(older)) + older):
@@ -61,6 +61,9 @@ class BpttChart(Chart):
         self._set(latest, profiles[-1] if profiles else None)
         theirs = other.bptt.get(node) if other else None
         self._set(compared, theirs[-1] if theirs else None)
+        shown = [*profiles, *(theirs[-1:] if theirs else [])]
+        values = [v for p in shown for v in (p.forward, p.reverse) if v is not None]
+        view.fit([np.arange(max((len(v) for v in values), default=1))], values)
         step = f" at step {profiles[-1].step}" if profiles else " (waiting for a logged step)"
         style.set_title(plot, f"{node}: ||dL/dh_t||{step}&nbsp;&nbsp;&nbsp;{self._keys[node]}")
 
@@ -79,7 +82,8 @@ class BpttChart(Chart):
             plot = style.add_plot(self.view.ci, node, "||dL/dh_t||", "time step t", log_y=True,
                                   row=index // COLUMNS, col=index % COLUMNS)
             history = [self._pair(plot, share=0.15 + 0.45 * age / BPTT_KEPT) for age in range(1, BPTT_KEPT)]
-            self.plots[node] = (plot, history, self._pair(plot, width=2.0), self._pair(plot, dashed=True))
+            view = style.SteadyView(plot, log_y=True)
+            self.plots[node] = (plot, view, history, self._pair(plot, width=2.0), self._pair(plot, dashed=True))
             self._keys[node] = color_key(bidirectional)
 
     @staticmethod

@@ -31,7 +31,7 @@ class ClippingChart(Chart):
         self.norm_plot = style.add_plot(self.view.ci, "Total gradient norm", "||grad||", log_y=True, col=0)
         self.ratio_plot = style.add_plot(self.view.ci, "Update / weight ratio per layer", "||Δw|| / ||w||",
                                          log_y=True, col=1)
-        self.ratio_plot.setXLink(self.norm_plot)
+        self.views = [style.SteadyView(self.norm_plot, log_y=True), style.SteadyView(self.ratio_plot, log_y=True)]
         self.norm_legend = style.legend(self.norm_plot)
         self.ratio_legend = style.legend(self.ratio_plot, columns=2)
         self.norms = [(style.curve(self.norm_plot, style.TRAIN_COLOR, None if dashed else "before clipping", dashed=dashed),
@@ -61,11 +61,18 @@ class ClippingChart(Chart):
 
     def _show_norms(self, primary: RunSeries | None, other: RunSeries | None) -> None:
         style.set_title(self.norm_plot, clip_summary(primary))
+        xs, ys = [], []
         for (before, after), run in zip(self.norms, (primary, other)):
-            steps = run.column("step") if run else np.empty(0)
-            before.setData(steps, style.positive(run.column("grad_total")) if run else np.empty(0))
-            clipping = run is not None and bool((run.config or {}).get("grad_clip"))
-            after.setData(steps if clipping else [], style.positive(run.column("grad_clipped")) if clipping else [])
+            if run is None:
+                before.setData([], [])
+                after.setData([], [])
+                continue
+            xs.append(run.column("step"))
+            ys.append(run.column("grad_total"))
+            before.setData(xs[-1], style.positive(ys[-1]))
+            clipping = bool((run.config or {}).get("grad_clip"))
+            after.setData(xs[-1] if clipping else [], style.positive(run.column("grad_clipped")) if clipping else [])
+        self.views[0].fit(xs, ys + ([[primary.max_norm]] if primary and primary.max_norm else []))
         self._show_clip_legend(primary is not None and bool((primary.config or {}).get("grad_clip")))
         limit = primary.max_norm if primary else None
         self.limit.setVisible(bool(limit))
@@ -82,6 +89,10 @@ class ClippingChart(Chart):
             self.norm_legend.removeItem(after)
 
     def _show_ratios(self, primary: RunSeries | None, other: RunSeries | None) -> None:
+        xs, ys = [], []
         for lines, run in zip(self.ratios, (primary, other)):
             if lines is not None:
-                lines.set_data(run.column("step"), run.block("ratio"))
+                xs.append(run.column("step"))
+                ys.append(run.block("ratio"))
+                lines.set_data(xs[-1], ys[-1])
+        self.views[1].fit(xs, ys)

@@ -1,6 +1,7 @@
 """Gradient flow: each layer's gradient norm over steps, the norm against depth now, and a layer x step heatmap."""
 from __future__ import annotations
 
+import math
 from functools import partial
 
 import numpy as np
@@ -43,11 +44,15 @@ class FlowChart(Chart):
         self.heat_plot.addItem(self.heatmap)
         self.colorbar = pg.ColorBarItem(colorMap=pg.colormap.get("viridis"), width=12, interactive=False)
         self.colorbar.setImageItem(self.heatmap)
+        style.cache(self.colorbar.axis)
         grid.addItem(self.colorbar, row=1, col=1)
         self.profile_plot = style.add_plot(grid, "Gradient flow", "||grad||", "layer (input → output)",
                                            log_y=True, row=0, col=2, rowspan=2)
         grid.layout.setColumnStretchFactor(0, 3)
         grid.layout.setColumnStretchFactor(2, 2)
+        self.lines_view = style.SteadyView(self.lines_plot, log_y=True)
+        self.heat_view = style.SteadyView(self.heat_plot)
+        self.profile_view = style.SteadyView(self.profile_plot, log_y=True)
         self.legend = style.legend(self.lines_plot, columns=2)
         self.profiles = [style.curve(self.profile_plot, "#8a8a8a", dashed=dashed) for dashed in (False, True)]
         self.other_dots = pg.ScatterPlotItem(size=9, brush=None, pen=pg.mkPen("#606060"))
@@ -83,18 +88,26 @@ class FlowChart(Chart):
         layers = primary.layers if primary else []
         self.profile_plot.getAxis("bottom").setTicks(layer_ticks(layers))
         self.heat_plot.getAxis("left").setTicks(layer_ticks(layers, 0.5))
+        self.profile_view.fixed_x = (-0.5, max(len(layers), 1) - 0.5)
+        self.heat_view.fixed_y = (0.0, float(max(len(layers), 1)))
 
     def _show_lines(self, primary: RunSeries | None, other: RunSeries | None) -> None:
+        xs, ys = [], []
         for lines, run in zip(self.lines, (primary, other)):
             if lines is not None:
-                lines.set_data(run.column("step"), run.block("grad"))
+                xs.append(run.column("step"))
+                ys.append(run.block("grad"))
+                lines.set_data(xs[-1], ys[-1])
+        self.lines_view.fit(xs, ys)
 
     def _show_profile(self, primary: RunSeries | None, other: RunSeries | None) -> None:
         step = primary.latest.step if primary and primary.latest else None
         style.set_title(self.profile_plot, "Gradient flow" + (f" at step {step}" if step is not None else ""))
+        ys = []
         for line, run in zip(self.profiles, (primary, other)):
-            grads = run.latest_grads() if run else np.empty(0)
-            line.setData(np.arange(len(grads)), style.positive(grads))
+            ys.append(run.latest_grads() if run else np.empty(0))
+            line.setData(np.arange(len(ys[-1])), style.positive(ys[-1]))
+        self.profile_view.fit([], ys)
         health = node_health(primary)
         levels = np.array([health[n].level if n in health else "healthy" for n in primary.layers] if primary else [],
                           dtype=object)
@@ -119,9 +132,12 @@ class FlowChart(Chart):
         image = style.log10(grads)
         finite = image[np.isfinite(image)]
         low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+        low, high = math.floor(low * 2) / 2, max(math.ceil(high * 2) / 2, math.floor(low * 2) / 2 + 0.5)
         self.heatmap.setImage(image, autoLevels=False)
-        self.colorbar.setLevels((low, max(high, low + 1e-6)))
+        if self.colorbar.levels() != (low, high):     # whole half-decades: the color scale seldom moves
+            self.colorbar.setLevels((low, high))
         steps = run.column("step")
         first, last = float(steps[0]), float(steps[-1])
         width = (last - first) * len(steps) / max(len(steps) - 1, 1) or 1.0
         self.heatmap.setRect(QRectF(first, 0, width, grads.shape[1]))
+        self.heat_view.fit([steps], [])

@@ -26,7 +26,7 @@ class LossChart(Chart):
         super().__init__(parent)
         self.plots = [style.add_plot(self.view.ci, "Loss", "loss", col=0),
                       style.add_plot(self.view.ci, "Accuracy", "accuracy", col=1)]
-        self.plots[1].setYRange(0, 1)
+        self.views = [style.SteadyView(self.plots[0]), style.SteadyView(self.plots[1], fixed_y=(0.0, 1.0))]
         for plot in self.plots:
             style.legend(plot)
         self.curves = [[self._curve(spec, dashed) for spec in SERIES] for dashed in (False, True)]
@@ -47,10 +47,15 @@ class LossChart(Chart):
         return [partial(self._show_plot, index, primary, other) for index in range(len(self.plots))]
 
     def _show_plot(self, index: int, primary: RunSeries | None, other: RunSeries | None) -> None:
+        xs, ys = [], []
         for curves, run in zip(self.curves, (primary, other)):
             for item, (plot_index, metric, _, _) in zip(curves, SERIES):
                 if plot_index == index:
-                    item.setData(*self._series(run, metric))
+                    x, y = self._series(run, metric)
+                    item.setData(x, y)
+                    xs.append(x)
+                    ys.append(y)
+        self.views[index].fit(xs, ys)
 
     @staticmethod
     def _series(run: RunSeries | None, metric: str | None) -> tuple[np.ndarray, np.ndarray]:

@@ -7,11 +7,13 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QGraphicsItem
 
 BACKGROUND = "#ffffff"
 FOREGROUND = "#404040"
 GRID_ALPHA = 0.3
 LEGEND_MAX = 12      # more layers than this: the depth colors speak for themselves
+FINE_STEPS = (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10)   # the step axis grows by at most a quarter at a time
 GROUPS_MAX = 12      # more layers than this share lines (one per depth band): drawing cost stays flat
 TRAIN_COLOR = "#1f6fb4"
 VAL_COLOR = "#e4572e"
@@ -71,12 +73,19 @@ def add_plot(layout: pg.GraphicsLayout, title: str, left: str = "", bottom: str 
         axis.setPen(pg.mkPen(FOREGROUND))
         axis.setTextPen(pg.mkPen(FOREGROUND))
         axis.enableAutoSIPrefix(False)
+        cache(axis)
     plot.setLabel("left", left, color=FOREGROUND)
     plot.setLabel("bottom", bottom, color=FOREGROUND)
     plot.showGrid(y=True, alpha=GRID_ALPHA)    # vertical grid lines cost more to paint than they tell
     plot.setLogMode(y=log_y)
     plot.setMenuEnabled(False)
     return plot
+
+
+def cache(item: pg.GraphicsObject) -> None:
+    """Keep the item's pixels between repaints: axes replay their text (and grid) on every repaint otherwise,
+    even when only a curve beside them changed."""
+    item.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
 
 
 def legend(plot: pg.PlotItem, columns: int = 1) -> pg.LegendItem:
@@ -162,3 +171,62 @@ def set_title(plot: pg.PlotItem, text: str) -> None:
     """Retitle only on change: a new title re-lays out the plot."""
     if plot.titleLabel.text != text:
         plot.setTitle(text, color=FOREGROUND, size="10pt")
+
+
+def flat(arrays: list) -> np.ndarray:
+    return np.concatenate([np.asarray(a, float).ravel() for a in arrays]) if arrays else np.empty(0)
+
+
+def nice_ceiling(value: float, steps=(1, 2, 5, 10)) -> float:
+    """The smallest of `steps` times a power of ten that is at least `value` (> 0)."""
+    power = 10 ** math.floor(math.log10(value))
+    return next(m * power for m in steps if m * power >= value * (1 - 1e-9))
+
+
+def steady_bounds(values: np.ndarray, log: bool) -> tuple[float, float] | None:
+    """A range around `values` in coarse steps, so it stays put while a run adds data."""
+    values = np.asarray(values, float).ravel()
+    values = values[np.isfinite(values) & (values > 0)] if log else values[np.isfinite(values)]
+    if values.size == 0:
+        return None
+    low, high = float(values.min()), float(values.max())
+    if log:
+        return math.floor(math.log10(low) * 2) / 2, math.ceil(math.log10(high) * 2) / 2 + (low == high) * 0.5
+    step = nice_ceiling((high - low) / 4 or abs(high) or 1.0)
+    return math.floor(low / step) * step, math.ceil(high / step) * step + (low == high) * step
+
+
+class SteadyView:
+    """Sets a plot's range itself, in coarse steps, so its axes (slow to redraw: every label is text) change
+    only now and then as a run grows. A person's zoom or pan takes over until the plot's 'A' button."""
+
+    def __init__(self, plot: pg.PlotItem, log_y: bool = False, fixed_x=None, fixed_y=None):
+        self.plot, self.log_y, self.fixed_x, self.fixed_y = plot, log_y, fixed_x, fixed_y
+        self.following, self._target = True, None
+        plot.disableAutoRange()
+        plot.vb.sigRangeChangedManually.connect(self._on_manual)
+        plot.autoBtn.clicked.connect(self._on_auto)
+
+    def fit(self, xs: list, ys: list) -> None:
+        """Follow the data of arrays `xs` (steps) and `ys` (values, any shape)."""
+        x_range = self.fixed_x or self._x_bounds(flat(xs))
+        y_range = self.fixed_y or steady_bounds(flat(ys), self.log_y)
+        if not self.following or x_range is None or y_range is None or (x_range, y_range) == self._target:
+            return
+        self._target = (x_range, y_range)
+        self.plot.setRange(xRange=x_range, yRange=y_range, padding=0.02)
+
+    @staticmethod
+    def _x_bounds(x) -> tuple[float, float] | None:
+        x = np.asarray(x, float)
+        x = x[np.isfinite(x)]
+        if x.size == 0:
+            return None
+        low, high = float(x.min()), float(x.max())
+        return low, low + nice_ceiling(max(high - low, 1.0), FINE_STEPS)
+
+    def _on_manual(self, *_) -> None:
+        self.following = False
+
+    def _on_auto(self) -> None:
+        self.following, self._target = True, None
