@@ -156,10 +156,9 @@ class CanvasActions(QObject):
     def insert_on_edge(self, edge: Edge, entry: dict, at: QPointF | None = None) -> str | None:
         """Split `edge` with a new node of the palette entry's type and preset params."""
         at = at or self.scene.edges[edge].midpoint()
-        position = (round((at.x() - style.NODE_WIDTH / 2) / style.GRID) * style.GRID,
-                    round((at.y() - style.HEADER_HEIGHT) / style.GRID) * style.GRID)
+        corner = self.scene.snap(at - QPointF(style.NODE_WIDTH / 2, style.HEADER_HEIGHT))
         try:
-            arch, new_id = edits.insert_on_edge(self.document.arch, edge, entry["type"], position)
+            arch, new_id = edits.insert_on_edge(self.document.arch, edge, entry["type"], (corner.x(), corner.y()))
             if entry.get("params"):
                 arch = edits.set_params(arch, new_id, entry["params"])
         except edits.EditError as error:

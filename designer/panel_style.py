@@ -1,6 +1,8 @@
 """Colours, icons and headings shared by the side panels (palette, inspector, problems, summary)."""
 from __future__ import annotations
 
+from functools import lru_cache
+
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import QLabel, QWidget
@@ -31,6 +33,7 @@ def _icon(size: int, paint) -> QIcon:
     return QIcon(pixmap)
 
 
+@lru_cache(maxsize=None)
 def category_icon(category: str, size: int = 12) -> QIcon:
     """A rounded swatch in the category's colour."""
     def paint(painter: QPainter) -> None:

@@ -48,6 +48,8 @@ class SummaryPanel(QWidget):
     def _on_shapes_changed(self) -> None:
         nodes, shapes = self._document.arch.nodes, self._document.shapes
         self.table.blockSignals(True)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.Interactive)   # resizing to contents after every cell is quadratic
         self.table.setRowCount(len(nodes))
         for row, node in enumerate(nodes):
             info = shapes.nodes.get(node.id)
@@ -60,6 +62,8 @@ class SummaryPanel(QWidget):
                     item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
                 self.table.setItem(row, column, item)
             self.table.item(row, 0).setIcon(category_icon(node.spec.category))
+        header.setSectionResizeMode(QHeaderView.ResizeToContents)
+        header.setSectionResizeMode(2, QHeaderView.Stretch)
         self.table.blockSignals(False)
         self._on_selection_changed()
         self.totals.setText(f"<b>{shapes.total_params:,}</b> parameters&nbsp;&nbsp;·&nbsp;&nbsp;"

@@ -1,10 +1,8 @@
 """Reading and writing documents: JSON text only, validated, migrated, saved atomically."""
 from __future__ import annotations
 
-import difflib
 import json
 import os
-import re
 import stat
 import tempfile
 from pathlib import Path
@@ -12,12 +10,10 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from .document import Architecture
-from .errors import DocumentError, Problem
-from .layers import REGISTRY
+from .errors import DocumentError, validation_problems
 from .migrations import migrate
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
-_UNION_BRANCH = re.compile(r"constrained-\w+|\w+(-\w+)*\[.*\]|int|float|str|bool")  # pydantic's union step names
 
 
 def load(path: str | os.PathLike) -> Architecture:
@@ -68,7 +64,7 @@ def from_dict(raw) -> Architecture:
     try:
         return Architecture.model_validate(raw)
     except ValidationError as error:
-        raise DocumentError(_problems(error, raw)) from None
+        raise DocumentError(validation_problems(error, raw)) from None
 
 
 def dumps(arch: Architecture) -> str:
@@ -90,51 +86,3 @@ def save(arch: Architecture, path: str | os.PathLike) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def _problems(error: ValidationError, raw: dict) -> list[Problem]:
-    """Pydantic's errors as Problems; the failed branches of a union (a number, or a pair) make one Problem."""
-    merged: dict[tuple, list[str]] = {}
-    for problem in (_problem(e, raw) for e in error.errors(include_url=False)):
-        merged.setdefault((problem.node, problem.edge, problem.field), []).append(problem.message)
-    return [Problem("; or ".join(dict.fromkeys(messages)), node, edge, field)
-            for (node, edge, field), messages in merged.items()]
-
-
-def _problem(error: dict, raw: dict) -> Problem:
-    """A pydantic error as a Problem naming the node (or edge) and the field."""
-    loc = list(error["loc"])
-    node = edge = None
-    if len(loc) >= 2 and loc[0] == "nodes" and isinstance(loc[1], int):
-        node = _node_label(raw, loc[1])
-        loc = loc[2:]
-        if loc and loc[0] in REGISTRY:  # the discriminated union adds the type as a step
-            loc = loc[1:]
-    elif len(loc) >= 2 and loc[0] == "edges" and isinstance(loc[1], int):
-        edge, loc = loc[1], loc[2:]
-    message = error["msg"]
-    branch = next((i for i, part in enumerate(loc) if isinstance(part, str) and _UNION_BRANCH.fullmatch(part)), None)
-    if branch is not None:  # e.g. kernel_size.tuple[constrained-int, constrained-int].0
-        inside, loc = loc[branch + 1:], loc[:branch]
-        message = f"item {'.'.join(map(str, inside))}: {message}" if inside else message
-    field = ".".join(str(part) for part in loc) or None
-    if error["type"] == "union_tag_invalid":
-        tag = error["ctx"]["tag"]
-        close = difflib.get_close_matches(tag, REGISTRY, n=1)
-        message = f"unknown layer type '{tag}'" + (f"; did you mean '{close[0]}'?" if close else "")
-        field = "type"
-    elif error["type"] == "union_tag_not_found":
-        message, field = "missing 'type'", "type"
-    elif error["type"] == "extra_forbidden":
-        message = "unknown field"
-    return Problem(message, node=node, edge=edge, field=field)
-
-
-def _node_label(raw: dict, index: int) -> str:
-    try:
-        node_id = raw["nodes"][index]["id"]
-        if isinstance(node_id, str) and node_id:
-            return node_id
-    except (KeyError, IndexError, TypeError):
-        pass
-    return f"#{index}"

@@ -24,8 +24,7 @@ class NodeItem(QGraphicsItem):
         self.health: NodeHealth | None = None
         self.inputs: dict[str, PortItem] = {}
         self.outputs: dict[str, PortItem] = {}
-        self.setFlags(QGraphicsItem.ItemIsMovable | QGraphicsItem.ItemIsSelectable
-                      | QGraphicsItem.ItemSendsGeometryChanges)
+        self.setFlags(QGraphicsItem.ItemIsMovable | QGraphicsItem.ItemIsSelectable)
         self.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
         self.setAcceptHoverEvents(True)
         self._build()
@@ -202,14 +201,3 @@ class NodeItem(QGraphicsItem):
             note = f": {self.health.note}" if self.health.note else ""
             lines.append(html.escape(f"gradient {self.health.level}{norm}{note}"))
         return "<br>".join(lines)
-
-    # interaction --------------------------------------------------------------------
-    def itemChange(self, change, value):
-        scene = self.scene()
-        if change == QGraphicsItem.ItemPositionChange and scene is not None:
-            return scene.snapped(self, value)
-        if change == QGraphicsItem.ItemPositionHasChanged and scene is not None:
-            scene.node_moved(self)
-        elif change == QGraphicsItem.ItemSelectedHasChanged:
-            self.setZValue(1 if value else 0)
-        return super().itemChange(change, value)

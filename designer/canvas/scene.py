@@ -164,11 +164,11 @@ class GraphScene(QGraphicsScene):
         return [edge for edge, item in self.edges.items() if item.isSelected()]
 
     # moving -----------------------------------------------------------------------------------
-    def snapped(self, item: NodeItem, value: QPointF) -> QPointF:
-        """Where a dragged node lands: on the grid when snapping is on (document positions are kept as is)."""
-        if self._syncing or not self.snap_to_grid:
-            return value
-        return QPointF(round(value.x() / style.GRID) * style.GRID, round(value.y() / style.GRID) * style.GRID)
+    def snap(self, point: QPointF) -> QPointF:
+        """`point` on the grid when snapping is on."""
+        if not self.snap_to_grid:
+            return point
+        return QPointF(round(point.x() / style.GRID) * style.GRID, round(point.y() / style.GRID) * style.GRID)
 
     def node_moved(self, item: NodeItem) -> None:
         for edge in self._edges_at.get(item.node_id, ()):
@@ -176,8 +176,18 @@ class GraphScene(QGraphicsScene):
 
     def mousePressEvent(self, event) -> None:
         super().mousePressEvent(event)
-        if event.button() == Qt.LeftButton and not self.connection_drag.active:
+        if event.button() == Qt.LeftButton and isinstance(self.mouseGrabberItem(), NodeItem):
             self._press_positions = {i: item.pos() for i, item in self.nodes.items() if item.isSelected()}
+            for node_id, item in self.nodes.items():   # the dragged nodes pass over the others
+                item.setZValue(1 if node_id in self._press_positions else 0)
+
+    def mouseMoveEvent(self, event) -> None:
+        super().mouseMoveEvent(event)
+        for node_id, start in (self._press_positions or {}).items():
+            item = self.nodes.get(node_id)
+            if item is not None and item.pos() != start:
+                item.setPos(self.snap(item.pos()))
+                self.node_moved(item)
 
     def mouseReleaseEvent(self, event) -> None:
         super().mouseReleaseEvent(event)
@@ -199,11 +209,9 @@ class GraphScene(QGraphicsScene):
 
     def add_layer(self, layer_type: str, params: dict | None, at: QPointF) -> str | None:
         """Add a node centred near `at` (snapped); returns its id, or None with a message."""
-        x, y = at.x() - style.NODE_WIDTH / 2, at.y() - style.HEADER_HEIGHT
-        if self.snap_to_grid:
-            x, y = round(x / style.GRID) * style.GRID, round(y / style.GRID) * style.GRID
+        corner = self.snap(at - QPointF(style.NODE_WIDTH / 2, style.HEADER_HEIGHT))
         try:
-            arch, node_id = add_node(self.document.arch, layer_type, (x, y), params)
+            arch, node_id = add_node(self.document.arch, layer_type, (corner.x(), corner.y()), params)
         except (EditError, ValueError) as error:
             self.message.emit(f"Cannot add {layer_type}: {error}")
             return None

@@ -16,7 +16,8 @@ from typing import Callable
 import numpy as np
 from pydantic import BaseModel
 
-from engine.train.events import DiagnosisEvent, EndEvent, EpochEvent, ErrorEvent, StartEvent, StepEvent
+from engine.train.events import (ActivationStats, DiagnosisEvent, EndEvent, EpochEvent, ErrorEvent, StartEvent,
+                                 StepEvent)
 
 HISTORY_ROWS = 512       # rows kept per run: about one per pixel column of a chart
 BPTT_KEPT = 6
@@ -96,6 +97,7 @@ class RunSeries:
     epoch_steps: list[int] = field(default_factory=list)
     epoch_metrics: dict[str, list[float]] = field(default_factory=dict)
     bptt: dict[str, deque] = field(default_factory=dict)
+    activations: dict[str, ActivationStats] = field(default_factory=dict)
     diagnoses: dict[tuple, DiagnosisEvent] = field(default_factory=dict)
     end: EndEvent | None = None
     error: ErrorEvent | None = None
@@ -139,6 +141,8 @@ class RunSeries:
             except KeyError:
                 row.extend([block.get(node, math.nan) for node in self.layers])
         self.history.append(row)
+        if event.activations:
+            self.activations = event.activations
         for node, values in (event.bptt or {}).items():
             reverse = (event.bptt_reverse or {}).get(node)
             profile = Profile(event.step, np.asarray(values, float), None if reverse is None else np.asarray(reverse, float))
@@ -153,7 +157,8 @@ class RunSeries:
             values.extend([math.nan] * (count + 1 - len(values)))
 
     def _on_diagnosis(self, event: DiagnosisEvent) -> None:
-        key = (event.kind, tuple(event.nodes))
+        # the engine reports each (kind, layers) once; a problem that spreads or shrinks shows as one line
+        key = (event.kind, event.nodes[0] if event.nodes else "")
         self.diagnoses.pop(key, None)
         self.diagnoses[key] = event
 

@@ -54,7 +54,7 @@ class LineFeed(QObject):
         self._partial = b""
         self._lines: deque[bytes] = deque()
         self.dropped = 0
-        self._timer = QTimer(self, singleShot=True, interval=0)
+        self._timer = QTimer(self, singleShot=True)
         self._timer.timeout.connect(self._drain)
 
     def write(self, data: bytes, final: bool = False) -> None:
@@ -67,7 +67,7 @@ class LineFeed(QObject):
             self._lines = thin(self._lines)
             self.dropped += before - len(self._lines)
         if not self._timer.isActive():
-            self._timer.start()
+            self._timer.start(0)
 
     @property
     def pending(self) -> int:
@@ -83,6 +83,6 @@ class LineFeed(QObject):
             elif self._on_text is not None:
                 self._on_text(line.decode("utf-8", "replace").rstrip())
         if self._lines:
-            self._timer.start()
+            self._timer.start(0)
         else:
             self.drained.emit()

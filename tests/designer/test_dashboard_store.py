@@ -11,7 +11,7 @@ from designer.dashboard.progress import format_metrics, progress_text, status_te
 from designer.dashboard.run_files import list_runs, read_info
 from designer.dashboard.run_store import History, RunSeries
 from designer.dashboard.stream import parse_line, thin
-from engine.train.events import (DiagnosisEvent, EndEvent, EpochEvent, ErrorEvent, ParameterCounts, StartEvent,
+from engine.train.events import (ActivationStats, DiagnosisEvent, EndEvent, EpochEvent, ErrorEvent, ParameterCounts, StartEvent,
                                  StepEvent, to_json)
 
 LAYERS = ["dense1", "dense2", "out"]
@@ -106,14 +106,26 @@ def test_health_levels_from_norms():
     assert health["dense1"].level == "nonfinite" and health["dense2"].level == "exploding"
 
 
-def test_health_from_diagnoses_and_errors():
-    run = fed(start(), step(1), DiagnosisEvent(kind="dead_relu", nodes=["relu1"], message="m", remedy="r", step=1),
-              DiagnosisEvent(kind="saturation", nodes=["out"], message="s", remedy="r", step=1),
-              ErrorEvent(message="loss is nan", step=2, node="dense1"))
+def test_health_from_activations_profiles_and_errors():
+    stats = {"relu1": ActivationStats(mean=0, std=0, dead_fraction=0.9), "tanh1": ActivationStats(mean=0, std=1,
+             saturated_fraction=0.8), "tanh2": ActivationStats(mean=0, std=1, saturated_fraction=0.1)}
+    latest = step(2, bptt={"dense2": [1e-6, 1e-3, 1.0]}).model_copy(update={"activations": stats})
+    run = fed(start(), step(1), latest, ErrorEvent(message="loss is nan", step=2, node="dense1"))
     health = node_health(run)
-    assert health["relu1"].level == "dead" and health["out"].level == "saturated"
+    assert health["relu1"].level == "dead" and health["tanh1"].level == "saturated" and "tanh2" not in health
+    assert health["dense2"].level == "vanishing" and "through time" in health["dense2"].note
     assert health["dense1"].level == "nonfinite" and health["dense1"].note == "loss is nan"
     assert node_health(None) == {}
+
+
+def test_a_problem_gone_leaves_no_tint_but_stays_in_the_banner():
+    from designer.dashboard.banner import banner_rows
+    first = DiagnosisEvent(kind="vanishing", nodes=["dense1", "dense2"], message="m1", remedy="r", step=1)
+    later = DiagnosisEvent(kind="vanishing", nodes=["dense1"], message="m2", remedy="r", step=5)
+    run = fed(start(), step(1, grads=(1e-6, 1e-6, 1.0)), first, later, step(6))
+    assert node_health(run)["dense1"].level == "healthy"
+    rows = banner_rows(run)
+    assert len(rows) == 1 and "m2" in rows[0][1] and "step 5" in rows[0][1]
 
 
 def test_parse_line_ignores_foreign_lines():

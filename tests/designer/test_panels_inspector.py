@@ -8,12 +8,29 @@ from designer.document import DocumentModel
 from designer.inspector import InspectorWidget
 from engine.layers import REGISTRY
 
-CNN = "templates/cnn_digits.json"
+# A small CNN written out here, so that the expected values do not follow the templates' tuning.
+CNN = {
+    "format_version": 1, "name": "CNN digits", "description": "Reads 8x8 digits.",
+    "nodes": [
+        {"id": "image", "type": "input", "params": {"shape": [1, 8, 8]}},
+        {"id": "conv1", "type": "conv2d", "params": {"out_channels": 16, "kernel_size": 3, "padding": 1}},
+        {"id": "relu1", "type": "relu"},
+        {"id": "pool1", "type": "maxpool2d", "params": {"kernel_size": 2}},
+        {"id": "conv2", "type": "conv2d", "params": {"out_channels": 32, "kernel_size": 3, "padding": 1}},
+        {"id": "flat", "type": "flatten"},
+        {"id": "fc", "type": "linear", "params": {"out_features": 10}},
+        {"id": "logits", "type": "output"},
+    ],
+    "edges": [{"source": a, "target": b} for a, b in [
+        ("image", "conv1"), ("conv1", "relu1"), ("relu1", "pool1"), ("pool1", "conv2"), ("conv2", "flat"),
+        ("flat", "fc"), ("fc", "logits"),
+    ]],
+}
 
 
 @pytest.fixture
 def document(qtbot):
-    arch = engine.load(CNN)
+    arch = engine.from_dict(CNN)
     engine.check(arch)  # warms the shape cache, so the background check is quick
     doc = DocumentModel(arch)
     doc.wait_for_check()

@@ -13,7 +13,16 @@ import engine
 from engine.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
-DIGITS = ROOT / "templates" / "cnn_digits.json"
+CNN = {"format_version": 1, "name": "Small CNN", "nodes": [
+    {"id": "image", "type": "input", "params": {"shape": [1, 8, 8]}},
+    {"id": "conv1", "type": "conv2d", "params": {"out_channels": 4, "padding": 1}},
+    {"id": "pool", "type": "maxpool2d"},
+    {"id": "flat", "type": "flatten"},
+    {"id": "fc", "type": "linear", "params": {"out_features": 10}},
+    {"id": "logits", "type": "output"},
+], "edges": [{"source": a, "target": b} for a, b in
+             [("image", "conv1"), ("conv1", "pool"), ("pool", "flat"), ("flat", "fc"), ("fc", "logits")]]}
+VALID_LINE = "valid, 6 nodes, 690 parameters"
 MISMATCH = {"format_version": 1, "nodes": [
     {"id": "x", "type": "input", "params": {"shape": [16]}},
     {"id": "fc", "type": "linear", "params": {"out_features": 32}},
@@ -39,18 +48,23 @@ def layer_doc(layer: dict, shape=(8,)) -> dict:
             "edges": [{"source": "x", "target": layer["id"]}, {"source": layer["id"], "target": "y"}]}
 
 
-def test_check_valid_file_exits_0(capsys):
-    assert main(["check", str(DIGITS)]) == 0
-    assert capsys.readouterr().out == f"{DIGITS}: valid, 10 nodes, 6,090 parameters\n"
+@pytest.fixture
+def cnn(tmp_path) -> Path:
+    return write(tmp_path, "cnn.json", CNN)
 
 
-def test_check_prints_one_line_per_problem_naming_file_and_node(tmp_path, capsys):
+def test_check_valid_file_exits_0(cnn, capsys):
+    assert main(["check", str(cnn)]) == 0
+    assert capsys.readouterr().out == f"{cnn}: {VALID_LINE}\n"
+
+
+def test_check_prints_one_line_per_problem_naming_file_and_node(tmp_path, cnn, capsys):
     path = write(tmp_path, "mismatch.json", MISMATCH)
-    assert main(["check", str(path), str(DIGITS)]) == 1
+    assert main(["check", str(path), str(cnn)]) == 1
     assert capsys.readouterr().out.splitlines() == [
         f"{path}: node 'loose': is not connected to an output",
         f"{path}: node 'merge': inputs have shapes (16,) and (32,); add needs them all the same",
-        f"{DIGITS}: valid, 10 nodes, 6,090 parameters",
+        f"{cnn}: {VALID_LINE}",
     ]
 
 
@@ -83,15 +97,16 @@ def test_bad_input_gets_clear_lines_and_exit_1(tmp_path, capsys, name, command):
     assert "Traceback" not in captured.out + captured.err
 
 
-def test_summary_table_and_json(capsys):
-    assert main(["summary", str(DIGITS)]) == 0
+def test_summary_table_and_json(cnn, capsys):
+    assert main(["summary", str(cnn)]) == 0
     table = capsys.readouterr().out.splitlines()
     assert table[0].split() == ["node", "type", "output", "shape", "params"]
-    assert table[-1] == "total params: 6,090  trainable: 6,090"
-    assert main(["summary", str(DIGITS), "--json"]) == 0
+    assert table[3].split() == ["conv1", "conv2d", "(4,", "8,", "8)", "40"]
+    assert table[-1] == "total params: 690  trainable: 690"
+    assert main(["summary", str(cnn), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
-    assert summary == engine.summarize(engine.load(DIGITS))
-    assert summary["nodes"][1] == {"id": "conv1", "type": "conv2d", "output_shape": [16, 8, 8], "params": 160}
+    assert summary == engine.summarize(engine.from_dict(CNN))
+    assert summary["nodes"][1] == {"id": "conv1", "type": "conv2d", "output_shape": [4, 8, 8], "params": 40}
 
 
 def test_summary_of_an_invalid_file_names_each_problem(tmp_path, capsys):
@@ -110,28 +125,29 @@ def test_schema_prints_the_json_schema(capsys):
     assert json.loads(capsys.readouterr().out) == engine.json_schema()
 
 
-def test_an_unexpected_error_is_one_line_not_a_traceback(monkeypatch, capsys):
+def test_an_unexpected_error_is_one_line_not_a_traceback(cnn, monkeypatch, capsys):
     def broken(_):
         raise RuntimeError("boom")
     monkeypatch.setattr(engine.cli, "check", broken)
-    assert main(["check", str(DIGITS)]) == 1
+    assert main(["check", str(cnn)]) == 1
     assert capsys.readouterr().err == "layerloom: internal error (RuntimeError: boom); please report it\n"
 
 
-def test_command_line_in_a_subprocess(tmp_path):
+def test_command_line_in_a_subprocess(tmp_path, cnn):
     bad = write(tmp_path, "mismatch.json", MISMATCH)
     pipe = tmp_path / "pipe"
     os.mkfifo(pipe)
+    (tmp_path / "folder").mkdir()
     run = subprocess.run(
-        [sys.executable, "-m", "engine.cli", "check", str(DIGITS), str(bad), str(pipe), str(tmp_path)],
+        [sys.executable, "-m", "engine.cli", "check", str(cnn), str(bad), str(pipe), str(tmp_path / "folder")],
         capture_output=True, text=True, timeout=120, cwd=ROOT,
     )
     assert run.returncode == 1 and run.stderr == ""
     assert run.stdout.splitlines() == [
-        f"{DIGITS}: valid, 10 nodes, 6,090 parameters",
+        f"{cnn}: {VALID_LINE}",
         f"{bad}: node 'loose': is not connected to an output",
         f"{bad}: node 'merge': inputs have shapes (16,) and (32,); add needs them all the same",
         f"{pipe}: is not a regular file",
-        f"{tmp_path}: is a folder, not a file",
+        f"{tmp_path / 'folder'}: is a folder, not a file",
     ]
 

@@ -11,7 +11,8 @@ import engine
 from engine import DocumentError, migrations
 from engine.files import MAX_FILE_BYTES
 
-TEMPLATES = sorted((Path(__file__).resolve().parents[2] / "templates").glob("*.json"))
+TEMPLATES = sorted(path for path in (Path(__file__).resolve().parents[2] / "templates").glob("*.json")
+                   if "format_version" in json.loads(path.read_text()))  # documents, not the gallery index
 SMALL = {"format_version": 1, "name": "Small", "nodes": [
     {"id": "x", "type": "input", "params": {"shape": [4]}},
     {"id": "fc", "type": "linear", "params": {"out_features": 64, "init": "orthogonal"}},

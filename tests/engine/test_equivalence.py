@@ -74,7 +74,7 @@ class GRUSeq2Seq(nn.Module):
 class Residual(nn.Module):
     def __init__(self):
         super().__init__()
-        self.fc1, self.fc2 = nn.Linear(16, 16), nn.Linear(16, 16)
+        self.fc1, self.fc2 = nn.Linear(64, 64), nn.Linear(64, 64)
         self.act, self.out = nn.ReLU(), nn.ReLU()
 
     def forward(self, x):
@@ -125,12 +125,12 @@ CASES = [
          ("decoder", "proj"), ("proj", "prediction")],
     ), GRUSeq2Seq, lambda n: (torch.randn(n, 10, 4), torch.randn(n, 8, 3))),
     Case("residual", _doc(
-        [{"id": "x", "type": "input", "params": {"shape": [16]}},
-         {"id": "fc1", "type": "linear", "params": {"out_features": 16}}, {"id": "act", "type": "relu"},
-         {"id": "fc2", "type": "linear", "params": {"out_features": 16}}, {"id": "skip", "type": "add"},
+        [{"id": "x", "type": "input", "params": {"shape": [64]}},
+         {"id": "fc1", "type": "linear"}, {"id": "act", "type": "relu"},
+         {"id": "fc2", "type": "linear"}, {"id": "skip", "type": "add"},
          {"id": "out", "type": "relu"}, {"id": "y", "type": "output"}],
         _chain("x", "fc1", "act", "fc2", "skip", "out", "y") + [("x", "skip")],
-    ), Residual, lambda n: (torch.randn(n, 16),)),
+    ), Residual, lambda n: (torch.randn(n, 64),)),
 ]
 
 

@@ -33,7 +33,7 @@ class ClippingChart(Chart):
                                          log_y=True, col=1)
         self.views = [style.SteadyView(self.norm_plot, log_y=True), style.SteadyView(self.ratio_plot, log_y=True)]
         self.norm_legend = style.legend(self.norm_plot)
-        self.ratio_legend = style.legend(self.ratio_plot, columns=2)
+        self.ratio_legend = style.side_legend(self.view.ci, row=0, col=2)
         self.norms = [(style.curve(self.norm_plot, style.TRAIN_COLOR, None if dashed else "before clipping", dashed=dashed),
                        style.curve(self.norm_plot, CLIP_COLOR, None if dashed else "after clipping", dashed=dashed))
                       for dashed in (False, True)]
@@ -52,10 +52,11 @@ class ClippingChart(Chart):
             for lines in self.ratios:
                 if lines is not None:
                     lines.remove()
-            self.ratio_legend.clear()
-            self.ratios = [style.LayerLines(self.ratio_plot, run.layers, dashed=slot == 1,
-                                            named=slot == 0 and len(run.layers) <= style.LEGEND_MAX) if run else None
+            self.ratios = [style.LayerLines(self.ratio_plot, run.layers, dashed=slot == 1) if run else None
                            for slot, run in enumerate((primary, other))]
+            self.ratio_legend.clear()
+            if self.ratios[0] is not None:
+                self.ratios[0].list_in(self.ratio_legend)
             self._key = key
         return [partial(self._show_norms, primary, other), partial(self._show_ratios, primary, other)]
 

@@ -16,14 +16,15 @@ from ..run_store import RunSeries
 from . import style
 from .base import Chart
 
-TICKS_MAX = 14
+TICKS_MAX = 14         # layer names down the heatmap
+TICKS_ACROSS_MAX = 6   # layer names along the profile, where they sit side by side
 NAME_CHARS = 12
 AXIS_WIDTH = 84
 
 
-def layer_ticks(layers: list[str], offset: float = 0.0) -> list[list[tuple[float, str]]]:
-    """Axis ticks naming layers (long names shortened), thinned to at most TICKS_MAX."""
-    every = max(1, int(np.ceil(len(layers) / TICKS_MAX)))
+def layer_ticks(layers: list[str], offset: float = 0.0, most: int = TICKS_MAX) -> list[list[tuple[float, str]]]:
+    """Axis ticks naming layers (long names shortened), thinned to at most `most`."""
+    every = max(1, int(np.ceil(len(layers) / most)))
     short = [name if len(name) <= NAME_CHARS else name[:NAME_CHARS - 1] + "…" for name in layers]
     return [[(index + offset, name) for index, name in enumerate(short) if index % every == 0]]
 
@@ -53,7 +54,7 @@ class FlowChart(Chart):
         self.lines_view = style.SteadyView(self.lines_plot, log_y=True)
         self.heat_view = style.SteadyView(self.heat_plot)
         self.profile_view = style.SteadyView(self.profile_plot, log_y=True)
-        self.legend = style.legend(self.lines_plot, columns=2)
+        self.legend = style.side_legend(grid, row=0, col=1)
         self.profiles = [style.curve(self.profile_plot, "#8a8a8a", dashed=dashed) for dashed in (False, True)]
         self.other_dots = pg.ScatterPlotItem(size=9, brush=None, pen=pg.mkPen("#606060"))
         self.profile_plot.addItem(self.other_dots)
@@ -81,14 +82,15 @@ class FlowChart(Chart):
         for lines in self.lines:
             if lines is not None:
                 lines.remove()
-        self.legend.clear()
-        self.lines = [style.LayerLines(self.lines_plot, run.layers, dashed=slot == 1,
-                                       named=slot == 0 and len(run.layers) <= style.LEGEND_MAX) if run else None
+        self.lines = [style.LayerLines(self.lines_plot, run.layers, dashed=slot == 1) if run else None
                       for slot, run in enumerate((primary, other))]
+        self.legend.clear()
+        if self.lines[0] is not None:
+            self.lines[0].list_in(self.legend)
         layers = primary.layers if primary else []
-        self.profile_plot.getAxis("bottom").setTicks(layer_ticks(layers))
+        self.profile_plot.getAxis("bottom").setTicks(layer_ticks(layers, most=TICKS_ACROSS_MAX))
         self.heat_plot.getAxis("left").setTicks(layer_ticks(layers, 0.5))
-        self.profile_view.fixed_x = (-0.5, max(len(layers), 1) - 0.5)
+        self.profile_view.fixed_x = (-0.8, max(len(layers), 1) - 0.2)   # room for the end labels
         self.heat_view.fixed_y = (0.0, float(max(len(layers), 1)))
 
     def _show_lines(self, primary: RunSeries | None, other: RunSeries | None) -> None:

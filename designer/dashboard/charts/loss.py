@@ -44,7 +44,17 @@ class LossChart(Chart):
         return item
 
     def pieces(self, primary: RunSeries | None, other: RunSeries | None):
+        accuracy = any(name.endswith("accuracy") for run in (primary, other) if run for name in run.epoch_metrics)
+        self._show_accuracy(accuracy)
         return [partial(self._show_plot, index, primary, other) for index in range(len(self.plots))]
+
+    def _show_accuracy(self, shown: bool) -> None:
+        """The accuracy plot takes room only for runs that measure accuracy (classification)."""
+        plot = self.plots[1]
+        if shown and plot.scene() is None:
+            self.view.ci.addItem(plot, row=0, col=1)
+        elif not shown and plot.scene() is not None:
+            self.view.ci.removeItem(plot)
 
     def _show_plot(self, index: int, primary: RunSeries | None, other: RunSeries | None) -> None:
         xs, ys = [], []

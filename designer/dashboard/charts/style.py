@@ -7,13 +7,13 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QGraphicsItem
+from PySide6.QtWidgets import QGraphicsItem, QSizePolicy
 
 BACKGROUND = "#ffffff"
 FOREGROUND = "#404040"
 GRID_ALPHA = 0.3
-LEGEND_MAX = 12      # more layers than this: the depth colors speak for themselves
 FINE_STEPS = (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10)   # the step axis grows by at most a quarter at a time
+POINTS_MAX = 8000     # per chart of layer lines: 50 layers show 160 steps each, a dense band either way
 GROUPS_MAX = 12      # more layers than this share lines (one per depth band): drawing cost stays flat
 TRAIN_COLOR = "#1f6fb4"
 VAL_COLOR = "#e4572e"
@@ -77,6 +77,8 @@ def add_plot(layout: pg.GraphicsLayout, title: str, left: str = "", bottom: str 
     plot.setLabel("left", left, color=FOREGROUND)
     plot.setLabel("bottom", bottom, color=FOREGROUND)
     plot.showGrid(y=True, alpha=GRID_ALPHA)    # vertical grid lines cost more to paint than they tell
+    if not log_y:
+        plot.getAxis("left").setStyle(maxTickLevel=0)      # one grid line per label, no minor ones
     plot.setLogMode(y=log_y)
     plot.setMenuEnabled(False)
     return plot
@@ -89,9 +91,19 @@ def cache(item: pg.GraphicsObject) -> None:
 
 
 def legend(plot: pg.PlotItem, columns: int = 1) -> pg.LegendItem:
+    """A legend inside `plot`, for a few fixed lines."""
     item = plot.addLegend(offset=(-8, 8), colCount=columns, labelTextColor=FOREGROUND, labelTextSize="8pt")
-    item.setBrush(pg.mkBrush(255, 255, 255, 200))
+    item.setBrush(pg.mkBrush(BACKGROUND))
     item.setPen(pg.mkPen("#c8c8c8"))
+    return item
+
+
+def side_legend(layout: pg.GraphicsLayout, row: int, col: int) -> pg.LegendItem:
+    """A legend in its own cell beside a plot, for the per-layer lines, which fill their plot."""
+    item = pg.LegendItem(labelTextColor=FOREGROUND, labelTextSize="8pt", verSpacing=-4)
+    item.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Fixed)     # rows stay together at the top
+    layout.addItem(item, row=row, col=col)
+    layout.layout.setAlignment(item, Qt.AlignTop)
     return item
 
 
@@ -138,17 +150,27 @@ class LayerLines:
     """One line per layer colored by depth; with more than GROUPS_MAX layers, neighbouring layers share an item
     (broken between layers), since every item costs a setData and a paint."""
 
-    def __init__(self, plot: pg.PlotItem, layers: list[str], dashed: bool = False, named: bool = False):
+    def __init__(self, plot: pg.PlotItem, layers: list[str], dashed: bool = False):
         self.plot = plot
         count = len(layers)
         groups = min(count, GROUPS_MAX)
         self.bounds = np.linspace(0, count, groups + 1).round().astype(int)
-        self.items = [curve(plot, color, layers[start] if named and end - start == 1 else None, dashed=dashed)
-                      for color, start, end in zip(depth_colors(groups), self.bounds[:-1], self.bounds[1:])]
+        spans = list(zip(self.bounds[:-1], self.bounds[1:]))
+        self.items = [curve(plot, color, dashed=dashed) for color in depth_colors(groups)]
+        self.labels = [layers[start] if end - start == 1 else f"{layers[start]} … {layers[end - 1]}"
+                       for start, end in spans]
         self._dots = False
+
+    def list_in(self, legend: pg.LegendItem) -> None:
+        """Name each line (or band of layers) in `legend`, replacing what it listed."""
+        legend.clear()
+        for item, label in zip(self.items, self.labels):
+            legend.addItem(item, label)
 
     def set_data(self, x: np.ndarray, block: np.ndarray) -> None:
         """Show `block` (rows, layers) against `x`; zero and non-finite values leave gaps."""
+        stride = max(1, math.ceil(block.size / POINTS_MAX))
+        x, block = x[::stride], block[::stride]
         rows = len(x)
         if (rows == 1) != self._dots:    # a probe has one step: a line of one point would not show
             self._dots = rows == 1
