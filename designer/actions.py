@@ -9,8 +9,7 @@ from PySide6.QtWidgets import QGraphicsItem, QMenu
 
 from engine import DocumentError, Edge
 from . import edits
-from .canvas import GraphView
-from .canvas import style
+from .canvas import GraphView, style
 from .canvas.edge_item import EdgeItem
 from .canvas.node_item import NodeItem
 from .document import DocumentModel
@@ -23,8 +22,8 @@ PASTE_STEP = 40.0
 class CanvasActions(QObject):
     """Builds every editing and viewing action for one document and its canvas view."""
 
-    def __init__(self, document: DocumentModel, view: GraphView, parent: QObject | None = None):
-        super().__init__(parent)
+    def __init__(self, document: DocumentModel, view: GraphView):
+        super().__init__(view)   # lives and dies with its view
         self.document, self.view, self.scene = document, view, view.graph_scene()
         self._pastes = 0
         self.undo = document.undo_stack.createUndoAction(self, "&Undo")
@@ -46,6 +45,9 @@ class CanvasActions(QObject):
             action.setShortcutContext(Qt.WidgetWithChildrenShortcut)   # text fields keep their own Ctrl+C, Delete...
             view.addAction(action)
             setattr(self, name, action)
+        self.insert = self._action("&Insert Layer on Connection…", "Ctrl+I", self.choose_insert)
+        self.insert.setShortcutContext(Qt.WidgetWithChildrenShortcut)
+        view.addAction(self.insert)
         self.auto_layout = self._action("Auto &Layout", "Ctrl+L", self.layout_graph)
         self.zoom_in = self._action("Zoom &In", [QKeySequence(QKeySequence.ZoomIn), QKeySequence("Ctrl+=")],
                                     lambda: view.zoom_by(1.25))
@@ -59,10 +61,6 @@ class CanvasActions(QObject):
         self.snap.setShortcut(QKeySequence("Ctrl+G"))
         self.snap.toggled.connect(self._on_snap_toggled)
         self.scene.menu_builder = self.context_menu
-        document.selection_changed.connect(self._update_enabled)
-        self.scene.selectionChanged.connect(self._update_enabled)
-        QGuiApplication.clipboard().dataChanged.connect(self._update_enabled)
-        self._update_enabled()
 
     def _action(self, text: str, keys, slot) -> QAction:
         action = QAction(text, self)
@@ -73,17 +71,14 @@ class CanvasActions(QObject):
         action.triggered.connect(lambda: slot())   # slots take no `checked` argument
         return action
 
-    def _update_enabled(self) -> None:
-        has_nodes = bool(self.document.selection)
-        for action in (self.cut, self.copy, self.duplicate):
-            action.setEnabled(has_nodes)
-        self.delete.setEnabled(has_nodes or bool(self.scene.selected_edges()))
+    @staticmethod
+    def can_paste() -> bool:
         mime = QGuiApplication.clipboard().mimeData()
-        self.paste.setEnabled(mime is not None and mime.hasFormat(NODES_MIME))
+        return mime is not None and mime.hasFormat(NODES_MIME)
 
     # clipboard ----------------------------------------------------------------------------------
     def copy_selection(self) -> None:
-        if not self.document.selection:
+        if not self._has_selection():
             return
         data = json.dumps(edits.subgraph(self.document.arch, self.document.selection))
         mime = QMimeData()
@@ -94,33 +89,39 @@ class CanvasActions(QObject):
         self.scene.message.emit(f"Copied {len(self.document.selection)} node(s)")
 
     def cut_selection(self) -> None:
-        if self.document.selection:
+        if self._has_selection():
             self.copy_selection()
             self._remove(self.document.selection, [], "Cut")
 
     def paste_clipboard(self, at: QPointF | None = None) -> None:
         """Paste the clipboard's nodes, shifted a step further each time, or with their corner at `at`."""
-        mime = QGuiApplication.clipboard().mimeData()
-        if mime is None or not mime.hasFormat(NODES_MIME):
+        if not self.can_paste():
             self.scene.message.emit("Nothing to paste: copy some nodes first")
             return
         try:
-            data = json.loads(bytes(mime.data(NODES_MIME).data()))
+            data = json.loads(bytes(QGuiApplication.clipboard().mimeData().data(NODES_MIME).data()))
         except ValueError:
+            data = None
+        if not isinstance(data, dict):
             self.scene.message.emit("The clipboard does not hold LayerLoom nodes")
             return
         if at is None:
             self._pastes += 1
             offset = (PASTE_STEP * self._pastes, PASTE_STEP * self._pastes)
         else:
-            corner = [min(v[i] for v in data.get("layout", {}).values()) if data.get("layout") else 0 for i in (0, 1)]
-            offset = (at.x() - corner[0], at.y() - corner[1])
+            corners = list((data.get("layout") or {}).values()) or [(0, 0)]
+            offset = (at.x() - min(x for x, _ in corners), at.y() - min(y for _, y in corners))
         self._insert(data, offset, "Paste")
 
     def duplicate_selection(self) -> None:
-        if self.document.selection:
+        if self._has_selection():
             self._insert(edits.subgraph(self.document.arch, self.document.selection), (PASTE_STEP, PASTE_STEP),
                          "Duplicate")
+
+    def _has_selection(self) -> bool:
+        if not self.document.selection:
+            self.scene.message.emit("Select some nodes first")
+        return bool(self.document.selection)
 
     def _insert(self, data: dict, offset: tuple[float, float], text: str) -> None:
         try:
@@ -168,20 +169,31 @@ class CanvasActions(QObject):
         self.document.select([new_id])
         return new_id
 
+    def choose_insert(self) -> None:
+        """Pop up the layers that fit on the selected connection, at its middle."""
+        edges = self.scene.selected_edges()
+        if len(edges) != 1:
+            self.scene.message.emit("Select one connection first (click it)")
+            return
+        middle = self.scene.edges[edges[0]].midpoint()
+        self.insert_menu(edges[0], middle).exec(self.view.viewport().mapToGlobal(self.view.mapFromScene(middle)))
+
+    def insert_menu(self, edge: Edge, at: QPointF) -> QMenu:
+        return self._layer_menu(QMenu("&Insert Layer", self.view), lambda e: self.insert_on_edge(edge, e, at),
+                                only_inline=True)
+
     # context menus --------------------------------------------------------------------------------------
     def context_menu(self, item: QGraphicsItem | None, at: QPointF) -> QMenu:
         menu = QMenu(self.view)
         if isinstance(item, EdgeItem):
-            insert = self._layer_menu(menu.addMenu("&Insert Layer"), lambda e: self.insert_on_edge(item.edge, e, at),
-                                      only_inline=True)
-            insert.setEnabled(not insert.isEmpty())
+            menu.addMenu(self.insert_menu(item.edge, at))
             menu.addAction("&Disconnect", lambda: self._remove([], [item.edge], "Disconnect"))
         elif isinstance(item, NodeItem):
             menu.addActions([self.cut, self.copy, self.duplicate, self.delete])
         else:
             self._layer_menu(menu.addMenu("&Add Layer"), lambda e: self.scene.add_layer(e["type"], e["params"], at))
             paste = menu.addAction("&Paste Here", lambda: self.paste_clipboard(at))
-            paste.setEnabled(self.paste.isEnabled())
+            paste.setEnabled(self.can_paste())
             menu.addSeparator()
             menu.addActions([self.select_all, self.auto_layout, self.fit])
         return menu

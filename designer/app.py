@@ -10,7 +10,7 @@ CHECK_TIMEOUT_MS = 120_000   # the first check in a process pays for torch's fak
 
 STYLE_SHEET = """
 QMainWindow::separator { background: #15171a; width: 3px; height: 3px; }
-QDockWidget { titlebar-close-icon: none; color: #c9ccd1; font-weight: bold; }
+QDockWidget { color: #c9ccd1; font-weight: bold; }
 QDockWidget::title { background: #23262b; padding: 6px 8px; border-bottom: 1px solid #15171a; }
 QToolBar { background: #23262b; border: none; border-bottom: 1px solid #15171a; spacing: 2px; padding: 3px 6px; }
 QToolBar QToolButton { padding: 4px 10px; border-radius: 4px; color: #d7dade; }
@@ -55,7 +55,11 @@ def apply_theme(app) -> None:
 
 def application():
     """The running QApplication, or a new one named so that settings and recovery files have a home."""
+    import gc
+
+    import engine  # noqa: F401  (torch: by far the largest part of the heap)
     from PySide6.QtWidgets import QApplication
+    gc.freeze()   # startup objects live as long as the app: keep the collector from rescanning them
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName("LayerLoom")
     app.setApplicationName("LayerLoom")
@@ -72,6 +76,7 @@ def run(file: str | None = None, screenshot: str | None = None) -> int:
     window = MainWindow()
     if screenshot:
         return _screenshot(app, window, file, Path(screenshot))
+    window.restore_layout()
     window.show()
     if file:
         window.files.open_path(file)

@@ -199,11 +199,12 @@ class FileController(QObject):
             original = recovered.original
             outdated = original is not None and original.exists() and original.stat().st_mtime >= recovered.saved_at
             if not restored and not outdated and self.ask_restore(recovered):
-                restored = self._restore(recovered)
+                self._restore(recovered)
+                restored = True
             self.recovery.forget(recovered)
         return restored
 
-    def _restore(self, recovered: Recovered) -> bool:
+    def _restore(self, recovered: Recovered) -> None:
         """Open the file the autosave came from, then apply the recovered document as one undoable, unsaved edit."""
         base, path = Architecture(), None
         if recovered.original is not None and recovered.original.exists():
@@ -213,7 +214,6 @@ class FileController(QObject):
                 pass
         self.document.reset(base, path)
         self.document.apply(recovered.arch, "Restore unsaved changes")
-        return True
 
 
 def _problem_list(problems: list[Problem]) -> str:

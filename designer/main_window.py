@@ -4,7 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QTabWidget, QToolBar, QWidget
+from PySide6.QtGui import QKeySequence
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMenu, QMessageBox, QTabWidget, QToolBar, QWidget
 
 from .actions import CanvasActions
 from .canvas import GraphScene, GraphView
@@ -30,13 +31,15 @@ class MainWindow(QMainWindow):
         self.scene = GraphScene(self.document, self)
         self.view = GraphView(self.scene)
         self.setCentralWidget(self.view)
-        self.canvas_actions = CanvasActions(self.document, self.view, self)
+        self.canvas_actions = CanvasActions(self.document, self.view)
         self.recovery = Recovery(self.document, recovery_dir, autosave_ms, self)
-        self.files = FileController(self, self.document, settings or QSettings(), self.recovery)
+        self.settings = settings or QSettings()
+        self.files = FileController(self, self.document, self.settings, self.recovery)
         self.palette = PaletteWidget(self.document)
         self.inspector = InspectorWidget(self.document)
         self.problems = ProblemsPanel(self.document)
         self.summary = SummaryPanel(self.document)
+        self.resize(1500, 920)
         self.setDockOptions(QMainWindow.AnimatedDocks | QMainWindow.AllowTabbedDocks)
         self.setTabPosition(Qt.BottomDockWidgetArea, QTabWidget.North)
         self.add_dock(self.palette, Qt.LeftDockWidgetArea, "Layers")
@@ -49,7 +52,7 @@ class MainWindow(QMainWindow):
         problems_dock.raise_()
         self.resizeDocks([self.findChild(QDockWidget, "Layers"), self.findChild(QDockWidget, "Inspector")],
                          [210, 300], Qt.Horizontal)
-        self.resizeDocks([problems_dock], [170], Qt.Vertical)
+        self.resizeDocks([problems_dock], [150], Qt.Vertical)
         self._build_menus()
         self._build_toolbar()
         self._build_status_bar()
@@ -61,7 +64,6 @@ class MainWindow(QMainWindow):
         self.document.path_changed.connect(self._on_title_changed)
         self.document.changed.connect(self._on_title_changed)
         self.document.undo_stack.cleanChanged.connect(self._on_title_changed)
-        self.resize(1500, 920)
         self._on_title_changed()
         self._on_checked()
 
@@ -79,7 +81,7 @@ class MainWindow(QMainWindow):
 
     def show_node(self, node_id: str) -> None:
         """Scroll the canvas to a node (after a click in a panel or a palette add)."""
-        item = self.scene.node_item(node_id)
+        item = self.scene.nodes.get(node_id)
         if item is not None:
             self.view.ensureVisible(item, 80, 80)
 
@@ -105,14 +107,40 @@ class MainWindow(QMainWindow):
         menu.addSeparator()
         self._panels_menu = menu.addMenu("&Panels")
         self._panels_menu.addActions([d.toggleViewAction() for d in self.findChildren(QDockWidget)])
-        self.menuBar().addMenu("&Graph").addAction(actions.auto_layout)
+        menu = self.menuBar().addMenu("&Graph")
+        menu.addAction("&Add Layer…", "Ctrl+K", self.find_layer)
+        menu.addActions([actions.insert, actions.auto_layout])
+        self.menuBar().addMenu("&Help").addAction("&Keyboard Shortcuts", "F1", self.show_shortcuts)
+
+    def find_layer(self) -> None:
+        """Jump to the palette's search box: type a name, Enter adds the first match."""
+        dock = self.findChild(QDockWidget, "Layers")
+        dock.show()
+        dock.raise_()
+        self.palette.search.setFocus()
+        self.palette.search.selectAll()
+
+    def shortcut_lines(self) -> list[str]:
+        """'Ctrl+D  Duplicate' for every menu command that has a shortcut."""
+        lines = []
+        for menu in self.menuBar().findChildren(QMenu):
+            for action in menu.actions():
+                keys = ", ".join(k.toString(QKeySequence.NativeText) for k in action.shortcuts())
+                if keys and action.text():
+                    lines.append(f"{keys}\t{action.text().replace('&', '').rstrip('…')}")
+        return list(dict.fromkeys(lines))
+
+    def show_shortcuts(self) -> None:
+        extra = ["Wheel\tZoom about the cursor", "Middle drag, Space+drag\tPan", "Drag on empty canvas\tSelect several",
+                 "Drag from a port\tConnect (drop on empty canvas: disconnect)", "F (canvas)\tFit to view"]
+        QMessageBox.information(self, "Keyboard shortcuts", "\n".join(self.shortcut_lines() + extra))
 
     def _build_toolbar(self) -> None:
         bar = QToolBar("Main", self)
         bar.setObjectName("Main toolbar")
         bar.setMovable(False)
         bar.setToolButtonStyle(Qt.ToolButtonTextOnly)
-        bar.addActions([self.files.new, self.files.open, self.files.save])
+        bar.addActions([self.files.new, self.files.new_from_template, self.files.open, self.files.save])
         bar.addSeparator()
         bar.addActions([self.canvas_actions.undo, self.canvas_actions.redo])
         bar.addSeparator()
@@ -144,10 +172,18 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"{path.name if path else self.document.arch.name or 'Untitled'}[*] — LayerLoom")
         self.setWindowModified(self.document.dirty)
 
+    def restore_layout(self) -> None:
+        """Put the window and its panels back where they were when the designer last closed."""
+        if self.settings.contains("window/geometry"):
+            self.restoreGeometry(self.settings.value("window/geometry"))
+            self.restoreState(self.settings.value("window/state"))
+
     def closeEvent(self, event) -> None:
         if not self.files.confirm_discard():
             event.ignore()
             return
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
         self.recovery.close()
         self.document.close()
         event.accept()

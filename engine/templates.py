@@ -94,13 +94,13 @@ class TemplateInfo:
         return self.path.name
 
 
-def gallery(directory: Path = TEMPLATES_DIR) -> list[TemplateInfo]:
+def gallery() -> list[TemplateInfo]:
     """The templates in gallery order."""
-    spec = Gallery.model_validate_json((directory / GALLERY_FILE.name).read_text(encoding="utf-8"))
+    spec = Gallery.model_validate_json(GALLERY_FILE.read_text(encoding="utf-8"))
     infos = []
     for section in spec.sections:
         for entry in section.templates:
-            path = directory / entry.file
+            path = TEMPLATES_DIR / entry.file
             document = json.loads(path.read_text(encoding="utf-8"))
             infos.append(TemplateInfo(
                 path, document.get("name", path.stem), document.get("description", ""), section.title,

@@ -30,7 +30,7 @@ class ConnectionDrag:
     def active(self) -> bool:
         return self.pending is not None
 
-    def begin(self, port: PortItem) -> bool:
+    def begin(self, port: PortItem) -> None:
         arch = self.scene.document.arch
         self._detached = None
         if not port.is_output:
@@ -45,7 +45,6 @@ class ConnectionDrag:
         self.pending = PendingEdge(port)
         self.scene.addItem(self.pending)
         self.pending.follow(port.center(), None)
-        return True
 
     def move(self, point: QPointF) -> None:
         if self.pending is None:

@@ -30,6 +30,7 @@ class EdgeItem(QGraphicsItem):
         self.edge, self.source, self.target = edge, source, target
         self.label = ""
         self.problems: list[str] = []
+        self._meta = None
         self._hover = False
         self._path = QPainterPath()
         self._label_rect = QRectF()
@@ -38,7 +39,12 @@ class EdgeItem(QGraphicsItem):
         self.setZValue(-1)
         self.update_path()
 
-    def set_status(self, label: str, problems: list[str]) -> None:
+    def set_status(self, meta, problems: list[str]) -> None:
+        """Show the shape `meta` of the last check (None when unknown) and the edge's problems."""
+        if meta is self._meta and problems == self.problems:
+            return
+        label = style.format_shape(meta)
+        self._meta = meta
         if label != self.label or problems != self.problems:
             self.prepareGeometryChange()
             self.label, self.problems = label, problems
@@ -55,15 +61,15 @@ class EdgeItem(QGraphicsItem):
         self._place_label()
 
     def _place_label(self) -> None:
-        if not self.label:
-            self._label_rect = QRectF()
-            return
-        width = QFontMetricsF(style.font(7.5)).horizontalAdvance(self.label) + 12
-        mid = self._path.pointAtPercent(0.5)
-        self._label_rect = QRectF(mid.x() - width / 2, mid.y() - 9, width, 18)
+        self._label_rect = QRectF()
+        if self.label:
+            width = QFontMetricsF(style.font(7.5)).horizontalAdvance(self.label) + 12
+            mid = self._path.pointAtPercent(0.5)
+            self._label_rect = QRectF(mid.x() - width / 2, mid.y() - 9, width, 18)
+        self._bounds = self._path.boundingRect().adjusted(-6, -6, 6, 6).united(self._label_rect)
 
     def boundingRect(self) -> QRectF:
-        return self._path.boundingRect().adjusted(-6, -6, 6, 6).united(self._label_rect)
+        return self._bounds
 
     def shape(self) -> QPainterPath:
         stroker = QPainterPathStroker()
@@ -88,7 +94,8 @@ class EdgeItem(QGraphicsItem):
         painter.setPen(pen)
         painter.setBrush(Qt.NoBrush)
         painter.drawPath(self._path)
-        if not self._label_rect.isNull():
+        readable = option.levelOfDetailFromTransform(painter.worldTransform()) >= style.DETAIL_ZOOM
+        if readable and not self._label_rect.isNull():
             painter.setPen(QPen(color, 1))
             painter.setBrush(style.LABEL_BG)
             painter.drawRoundedRect(self._label_rect, 9, 9)

@@ -41,7 +41,7 @@ class NodeItem(QGraphicsItem):
         self._build(ports=False)
 
     def set_status(self, problems: list[str], info: NodeInfo | None) -> None:
-        if problems != self.problems or info != self.info:
+        if problems != self.problems or (info is not self.info and info != self.info):
             self.problems, self.info = problems, info
             self._refresh()
 
@@ -71,6 +71,7 @@ class NodeItem(QGraphicsItem):
         if self._has_footer:
             height += style.PARAM_ROW + 2
         self._rect = QRectF(0, 0, style.NODE_WIDTH, height + 4)
+        self._bounds = self._rect.adjusted(-5, -5, 5, 7)
         if ports:
             self.inputs = {p.name: PortItem(self, p.name, False, self._color) for p in spec.inputs}
             self.outputs = {name: PortItem(self, name, True, self._color) for name in spec.outputs}
@@ -85,7 +86,7 @@ class NodeItem(QGraphicsItem):
         self.update()
 
     def boundingRect(self) -> QRectF:
-        return self._rect.adjusted(-5, -5, 5, 7)
+        return self._bounds
 
     def shape(self) -> QPainterPath:
         path = QPainterPath()
@@ -107,8 +108,10 @@ class NodeItem(QGraphicsItem):
         painter.drawRoundedRect(rect.translated(0, 3), corner, corner)
         painter.setBrush(style.CARD)
         painter.drawRoundedRect(rect, corner, corner)
-        self._paint_header(painter)
-        self._paint_body(painter)
+        detailed = option.levelOfDetailFromTransform(painter.worldTransform()) >= style.DETAIL_ZOOM
+        self._paint_header(painter, detailed)
+        if detailed:
+            self._paint_body(painter)
         border, width = style.CARD_BORDER, 1.0
         if self.problems:
             border, width = style.ERROR, 2.0
@@ -118,7 +121,7 @@ class NodeItem(QGraphicsItem):
         painter.setBrush(Qt.NoBrush)
         painter.drawRoundedRect(rect, corner, corner)
 
-    def _paint_header(self, painter) -> None:
+    def _paint_header(self, painter, detailed: bool) -> None:
         rect = QRectF(0, 0, self._rect.width(), style.HEADER_HEIGHT)
         path = QPainterPath()
         path.addRoundedRect(rect, style.CORNER, style.CORNER)
@@ -130,6 +133,8 @@ class NodeItem(QGraphicsItem):
         painter.setPen(Qt.NoPen)
         painter.setBrush(gradient)
         painter.drawPath(path.united(square))
+        if not detailed:
+            return
         right = rect.right() - 8
         if self.problems:
             badge = QRectF(right - 16, 4, 16, 16)

@@ -7,6 +7,8 @@ from PySide6.QtWidgets import QGraphicsItem
 
 from . import style
 
+BOUNDS = QRectF(-style.PORT_RADIUS - 5, -style.PORT_RADIUS - 5, 2 * style.PORT_RADIUS + 10, 2 * style.PORT_RADIUS + 10)
+
 
 class PortItem(QGraphicsItem):
     """A small circle on a node card's edge; drags starting here are handled by the scene's ConnectionDrag."""
@@ -29,8 +31,7 @@ class PortItem(QGraphicsItem):
         return self.scenePos()
 
     def boundingRect(self) -> QRectF:
-        r = style.PORT_RADIUS + 5
-        return QRectF(-r, -r, 2 * r, 2 * r)
+        return BOUNDS
 
     def paint(self, painter, option, widget=None) -> None:
         r = style.PORT_RADIUS + (1.5 if self._hover or self.highlight else 0)
@@ -58,8 +59,8 @@ class PortItem(QGraphicsItem):
         self.update()
 
     def mousePressEvent(self, event) -> None:
-        if event.button() == Qt.LeftButton and self.scene().begin_connection(self):
-            event.accept()
+        if event.button() == Qt.LeftButton:
+            self.scene().connection_drag.begin(self)
         else:
             event.ignore()
 

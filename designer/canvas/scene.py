@@ -133,8 +133,7 @@ class GraphScene(QGraphicsScene):
             item.set_status(node_problems.get(node_id, []), infos.get(node_id))
         for edge, item in self.edges.items():
             info = infos.get(edge.source)
-            label = style.format_shape(info.outputs.get(edge.source_port)) if info else ""
-            item.set_status(label, edge_problems.get(edge, []))
+            item.set_status(info.outputs.get(edge.source_port) if info else None, edge_problems.get(edge, []))
 
     def set_node_health(self, mapping: dict[str, NodeHealth]) -> None:
         """Tint nodes by gradient health (from the training dashboard); `{}` clears every tint."""
@@ -158,10 +157,10 @@ class GraphScene(QGraphicsScene):
             self.document.select(self.selected_node_ids())
 
     def selected_node_ids(self) -> list[str]:
-        return [node_id for node_id, item in self.nodes.items() if item.isSelected()]
+        return [item.node_id for item in self.selectedItems() if isinstance(item, NodeItem)]
 
     def selected_edges(self) -> list[Edge]:
-        return [edge for edge, item in self.edges.items() if item.isSelected()]
+        return [item.edge for item in self.selectedItems() if isinstance(item, EdgeItem)]
 
     # moving -----------------------------------------------------------------------------------
     def snap(self, point: QPointF) -> QPointF:
@@ -203,10 +202,7 @@ class GraphScene(QGraphicsScene):
             self.document.apply(move_nodes(arch, {**unplaced, **moved}), "Move" if len(moved) == 1 else
                                 f"Move {len(moved)} nodes")
 
-    # editing helpers used by the view and the actions ---------------------------------------
-    def begin_connection(self, port: PortItem) -> bool:
-        return self.connection_drag.begin(port)
-
+    # helpers for the view, the actions and tests ---------------------------------------
     def add_layer(self, layer_type: str, params: dict | None, at: QPointF) -> str | None:
         """Add a node centred near `at` (snapped); returns its id, or None with a message."""
         corner = self.snap(at - QPointF(style.NODE_WIDTH / 2, style.HEADER_HEIGHT))
@@ -218,9 +214,6 @@ class GraphScene(QGraphicsScene):
         self.document.apply(arch, f"Add {node_id}")
         self.document.select([node_id])
         return node_id
-
-    def node_item(self, node_id: str) -> NodeItem | None:
-        return self.nodes.get(node_id)
 
     def port_item(self, node_id: str, port: str, is_output: bool) -> PortItem | None:
         item = self.nodes.get(node_id)

@@ -5,7 +5,7 @@ from functools import lru_cache
 
 from PySide6.QtGui import QColor, QFont
 
-from engine import NodeBase
+from engine import NodeBase, TensorMeta, format_meta
 from ..panel_style import CATEGORY_COLORS
 
 GRID = 20                   # snap step and minor grid spacing, in scene units
@@ -19,6 +19,7 @@ CORNER = 7.0
 LAYOUT_DX = 240.0           # auto-layout column and row steps, sized to the cards and edge labels
 LAYOUT_DY = 150.0
 MAX_PARAM_ROWS = 4
+DETAIL_ZOOM = 0.35          # below this zoom, cards and edges leave out text nobody could read
 
 BACKGROUND = QColor("#1b1d21")
 GRID_MINOR = QColor("#24272c")
@@ -89,9 +90,8 @@ def key_params(node: NodeBase) -> list[tuple[str, str]]:
 
 
 def format_shape(meta) -> str:
-    """Edge label: '(16, 8, 8)', or 'h,c (1, 64)' for an LSTM state pair."""
-    from engine import TensorMeta, format_meta
-    if isinstance(meta, TensorMeta) or meta is None:
+    """Edge label: '(16, 8, 8)', 'h,c (1, 64)' for an LSTM state pair, '' when unknown."""
+    if meta is None or isinstance(meta, TensorMeta):
         return format_meta(meta) if meta is not None else ""
     first = format_meta(meta[0])
     return f"h,c {first}" if all(format_meta(m) == first for m in meta) else format_meta(meta)

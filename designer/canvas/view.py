@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import math
 
-from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QLineF, QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QPainter, QPen
 from PySide6.QtWidgets import QFrame, QGraphicsView
 
@@ -13,18 +13,14 @@ from .scene import GraphScene
 
 LAYER_MIME = "application/x-layerloom-layer"
 MIN_SCALE, MAX_SCALE = 0.1, 3.0
+EMPTY_HINT = ("Drag layers here from the Layers panel\nor start from a template: File › New from Template (Ctrl+Shift+N)\n\n"
+              "Connect layers by dragging from an output port to an input port")
 
 
 def parse_layer_drop(data: bytes) -> tuple[str, dict]:
-    """(layer type, preset params) from a palette drag: JSON {"type", "params"} or a bare type name."""
-    text = bytes(data).decode("utf-8", "replace").strip()
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return text, {}
-    if isinstance(value, dict):
-        return str(value.get("type", "")), dict(value.get("params") or {})
-    return str(value), {}
+    """(layer type, preset params) from a palette drag's JSON {"type": ..., "params": {...}}."""
+    value = json.loads(bytes(data))
+    return str(value["type"]), dict(value.get("params") or {})
 
 
 class GraphView(QGraphicsView):
@@ -34,11 +30,14 @@ class GraphView(QGraphicsView):
 
     def __init__(self, scene: GraphScene, parent=None):
         super().__init__(scene, parent)
+        if scene.parent() is None:
+            scene.setParent(self)   # a scene nobody else owns lives as long as its view
         self.setRenderHints(QPainter.Antialiasing | QPainter.TextAntialiasing | QPainter.SmoothPixmapTransform)
         self.setDragMode(QGraphicsView.RubberBandDrag)
         self.setRubberBandSelectionMode(Qt.IntersectsItemShape)
         self.setTransformationAnchor(QGraphicsView.AnchorUnderMouse)
         self.setViewportUpdateMode(QGraphicsView.SmartViewportUpdate)
+        self.setCacheMode(QGraphicsView.CacheBackground)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         self.setFrameShape(QFrame.NoFrame)
@@ -149,7 +148,10 @@ class GraphView(QGraphicsView):
         if not event.mimeData().hasFormat(LAYER_MIME):
             super().dropEvent(event)
             return
-        layer_type, params = parse_layer_drop(event.mimeData().data(LAYER_MIME).data())
+        try:
+            layer_type, params = parse_layer_drop(event.mimeData().data(LAYER_MIME).data())
+        except (ValueError, KeyError, TypeError):
+            return
         at = self.mapToScene(event.position().toPoint())
         if self.graph_scene().add_layer(layer_type, params, at) is not None:
             event.acceptProposedAction()
@@ -159,19 +161,26 @@ class GraphView(QGraphicsView):
         """The scene point at the middle of the view (where keyboard-added nodes go)."""
         return self.mapToScene(self.viewport().rect().center())
 
+    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
+        if self.graph_scene().nodes:
+            return
+        painter.save()
+        painter.resetTransform()
+        painter.setPen(style.TEXT_DIM)
+        painter.setFont(style.font(11))
+        painter.drawText(self.viewport().rect(), Qt.AlignCenter, EMPTY_HINT)
+        painter.restore()
+
     # grid -----------------------------------------------------------------------------------------
     def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
         painter.fillRect(rect, style.BACKGROUND)
+        painter.setRenderHint(QPainter.Antialiasing, False)
         for spacing, color in ((style.GRID, style.GRID_MINOR), (style.GRID * 5, style.GRID_MAJOR)):
             if spacing * self.zoom() < 12:   # too dense to help: leave it out
                 continue
-            painter.setPen(QPen(color, 0))
             left, top = math.floor(rect.left() / spacing) * spacing, math.floor(rect.top() / spacing) * spacing
-            x = left
-            while x < rect.right():
-                painter.drawLine(QPointF(x, rect.top()), QPointF(x, rect.bottom()))
-                x += spacing
-            y = top
-            while y < rect.bottom():
-                painter.drawLine(QPointF(rect.left(), y), QPointF(rect.right(), y))
-                y += spacing
+            xs = [left + i * spacing for i in range(int((rect.right() - left) / spacing) + 1)]
+            ys = [top + i * spacing for i in range(int((rect.bottom() - top) / spacing) + 1)]
+            painter.setPen(QPen(color, 0))
+            painter.drawLines([QLineF(x, rect.top(), x, rect.bottom()) for x in xs]
+                              + [QLineF(rect.left(), y, rect.right(), y) for y in ys])

@@ -67,9 +67,10 @@ class DashboardDock(QWidget):
         self.runs_view = RunsView(self.runs_dir)
         self.runs_view.show_requested.connect(self.open_run)
         self.tabs.addTab(self.runs_view, "Runs")
-        self.tabs.currentChanged.connect(lambda _index: self._redraw())
+        self.tabs.currentChanged.connect(self._on_tab_changed)
         self._layout()
         document.path_changed.connect(lambda: self.runs_view.set_runs_dir(self.runs_dir))
+        document.changed.connect(self._show_status)     # tints only for nodes the document still has
         self._pieces: deque = deque()
         self._piece_timer = QTimer(self, singleShot=True, interval=0)
         self._piece_timer.timeout.connect(self._on_piece)
@@ -186,14 +187,23 @@ class DashboardDock(QWidget):
         feed.deleteLater()
 
     # drawing -----------------------------------------------------------------
+    def _on_tab_changed(self, _index: int) -> None:
+        if self.tabs.currentWidget() is self.runs_view:
+            self.runs_view.refresh()
+        self._redraw()
+
     def showEvent(self, event) -> None:
         super().showEvent(event)
         self._redraw()
 
     def _on_frame(self) -> None:
-        if not self._pieces and self._frame_state() != self._drawn:
+        if self._pieces:
+            return
+        if self._frame_state() != self._drawn:
             self._pieces.extend(self._frame_pieces())
             self._piece_timer.start()
+        elif self.primary is not None and self.primary.running:
+            self.panel.show_run(self.primary)     # the time left moves on between events
 
     def _on_piece(self) -> None:
         if self._pieces:

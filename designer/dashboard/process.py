@@ -10,7 +10,7 @@ from typing import Callable, Sequence
 from pydantic import BaseModel
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
-from .stream import LineFeed
+from .stream import STEP_RATE, LineFeed
 
 STOP_GRACE_MS = 4000     # after an interrupt, how long the trainer gets to write its end event
 STDERR_KEPT = 64_000     # characters of stderr kept for the error message
@@ -32,7 +32,7 @@ class EngineProcess(QObject):
     def __init__(self, sink: Callable[[BaseModel], None] | None = None,
                  on_text: Callable[[str], None] | None = None, parent: QObject | None = None):
         super().__init__(parent)
-        self._feed = LineFeed(sink, on_text, self)
+        self._feed = LineFeed(sink, on_text, self, step_rate=STEP_RATE)
         self._feed.drained.connect(self._maybe_done)
         self._stderr: deque[str] = deque()
         self._stderr_size = 0

@@ -12,6 +12,7 @@ from engine.train.events import parse_event
 
 SLICE_SECONDS = 0.008      # parse for at most this long, then let the event loop breathe
 MAX_BACKLOG = 4000         # lines waiting; beyond it, every other step event is dropped
+STEP_RATE = 1000           # live step events parsed per second at most (the charts keep 512 rows anyway)
 STEP_PREFIX = b'{"event":"step"'
 
 
@@ -42,15 +43,18 @@ def thin(lines: deque) -> deque:
 class LineFeed(QObject):
     """Buffers incoming bytes, splits lines, and hands parsed events to `sink` a slice at a time.
 
-    Lines that are not events go to `on_text` (eval and sample print plain text).
+    Lines that are not events go to `on_text` (eval and sample print plain text). With `step_rate`, step
+    events beyond that many per second are skipped unparsed (a live stream); without, a file loads whole.
     """
 
     drained = Signal()   # everything written so far has been handed over
 
     def __init__(self, sink: Callable[[BaseModel], None] | None, on_text: Callable[[str], None] | None = None,
-                 parent: QObject | None = None):
+                 parent: QObject | None = None, step_rate: float | None = None):
         super().__init__(parent)
         self._sink, self._on_text = sink, on_text
+        self._step_rate = step_rate
+        self._tokens, self._refilled = (step_rate or 0) / 4, time.perf_counter()
         self._partial = b""
         self._lines: deque[bytes] = deque()
         self.dropped = 0
@@ -69,14 +73,27 @@ class LineFeed(QObject):
         if not self._timer.isActive():
             self._timer.start(0)
 
+    def _refill(self) -> None:
+        """A token bucket holding a quarter second of `step_rate`: a flood is thinned before it is parsed."""
+        if self._step_rate:
+            now = time.perf_counter()
+            self._tokens = min(self._step_rate / 4, self._tokens + (now - self._refilled) * self._step_rate)
+            self._refilled = now
+
     @property
     def pending(self) -> int:
         return len(self._lines)
 
     def _drain(self) -> None:
         deadline = time.perf_counter() + SLICE_SECONDS
+        self._refill()
         while self._lines and time.perf_counter() < deadline:
             line = self._lines.popleft()
+            if self._step_rate and line.startswith(STEP_PREFIX):
+                if self._tokens < 1:
+                    self.dropped += 1
+                    continue
+                self._tokens -= 1
             event = parse_line(line) if self._sink is not None else None
             if event is not None:
                 self._sink(event)

@@ -34,7 +34,7 @@ def register(sub) -> None:
     p.add_argument("--log-every", type=int, default=10, metavar="K",
                    help="a step event with gradient statistics every K steps (0: none; default 10)")
     p.add_argument("--profile-every", type=int, default=50, metavar="K",
-                   help="BPTT profiles and activation health ride on a step event at most every K steps (default 50)")
+                   help="BPTT profiles and activation health ride on the first step event past every K steps (default 50)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--tensorboard", action="store_true", help="also log to DIR/tensorboard (needs tensorboard)")
     p.set_defaults(run=_guard(_cmd_train))
@@ -94,6 +94,8 @@ def _cmd_train(args) -> int:
     out = Path(args.out) if args.out else Path("runs") / f"{Path(args.file).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
     if args.log_every < 0 or args.profile_every < 1:
         raise TrainingError("--log-every must be 0 or more and --profile-every 1 or more")
+    if args.resume and not args.out:
+        raise TrainingError("--resume needs --out DIR, the run folder to continue")
     options = TrainOptions(epochs=args.epochs, max_steps=args.max_steps, device=args.device, seed=args.seed,
                            log_every=args.log_every, profile_every=args.profile_every, out_dir=out, resume=args.resume,
                            tensorboard=args.tensorboard)

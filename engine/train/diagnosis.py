@@ -46,6 +46,8 @@ class ModelFacts:
 
 @dataclass(frozen=True)
 class Diagnosis:
+    """A problem: its kind, the layers concerned, what the numbers say and what to change."""
+
     kind: str
     nodes: tuple[str, ...]
     message: str

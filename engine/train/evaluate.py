@@ -29,6 +29,7 @@ class TrainedRun:
 
 
 def load_run(run_dir: str | Path, device: str = "cpu") -> TrainedRun:
+    """Rebuild a run's model from architecture.json and model.pt, with its dataset and the same split."""
     folder = RunFolder(run_dir)
     arch = folder.architecture()
     config = training_config(arch)
@@ -42,6 +43,8 @@ def load_run(run_dir: str | Path, device: str = "cpu") -> TrainedRun:
 
 @dataclass
 class Evaluation:
+    """Metrics of a trained model on its validation part, and the confusion matrix for classification."""
+
     part: str  # "validation", or "all" when the run held nothing out
     samples: int
     metrics: dict[str, float]
@@ -53,6 +56,7 @@ class Evaluation:
 
 
 def evaluate(run_dir: str | Path, device: str = "cpu") -> Evaluation:
+    """Evaluate a run folder's model on the validation part it was trained with (all data if none was held out)."""
     run = load_run(run_dir, device)
     index = run.split.val if len(run.split.val) else torch.arange(len(run.dataset))
     with torch.no_grad():
@@ -72,6 +76,7 @@ def evaluate(run_dir: str | Path, device: str = "cpu") -> Evaluation:
 
 
 def class_names(dataset: Dataset, count: int) -> list[str]:
+    """Readable names of `count` classes: the dataset's own, its vocabulary, or the class ids."""
     names = dataset.info.get("class_names")
     if names and len(names) == count:
         return list(names)
@@ -93,6 +98,7 @@ def confusion_matrix(model, inputs, target, objective: Objective, classes: int, 
 
 
 def format_evaluation(result: Evaluation) -> str:
+    """The evaluation as text: metrics, then the confusion matrix (or its largest confusions for many classes)."""
     lines = [f"{result.part}: {result.samples} samples"]
     lines += [f"  {name}: {value:.4f}" for name, value in result.metrics.items()]
     if result.confusion is None:

@@ -20,12 +20,16 @@ class _Event(BaseModel):
 
 
 class ParameterCounts(_Event):
+    """Parameter counts of the model, in total and per layer."""
+
     total: int
     trainable: int
     per_node: dict[str, int] = Field(description="Parameters of each layer that has weights.")
 
 
 class StartEvent(_Event):
+    """The run (or probe) begins: its settings, device and the layers it reports on."""
+
     event: Literal["start"] = "start"
     mode: Literal["train", "probe"] = "train"
     config: dict[str, Any] | None = Field(None, description="The training section in effect (absent for a probe without one).")
@@ -40,6 +44,8 @@ class StartEvent(_Event):
 
 
 class ActivationStats(_Event):
+    """Health of one layer's output over the batch."""
+
     mean: float
     std: float
     dead_fraction: float | None = Field(None, description="ReLU units not positive for any sample of the batch.")
@@ -47,26 +53,33 @@ class ActivationStats(_Event):
 
 
 class StepEvent(_Event):
+    """A logged optimizer step: loss and the gradient monitor's numbers."""
+
     event: Literal["step"] = "step"
     step: int = Field(description="Optimizer steps done, counting this one (1-based); 0 for a probe.")
     epoch: int = Field(description="1-based epoch the step belongs to.")
     loss: float = Field(description="Loss of this step's batch.")
     grad_norm: dict[str, float] = Field(description="L2 norm of each layer's gradient (all its parameters together).")
-    weight_norm: dict[str, float]
+    weight_norm: dict[str, float] = Field(description="Norm of each layer's weights as the step started.")
     update_ratio: dict[str, float] = Field(description="||w_after - w_before|| / ||w_before|| of this step.")
     grad_norm_total: float = Field(description="Norm of the whole gradient before clipping.")
     grad_norm_clipped: float = Field(description="Norm of the whole gradient after clipping (equal when none).")
     clipped: bool
     bptt: dict[str, list[float]] | None = Field(
-        None, description="Per recurrent layer, ||dL/dh_t|| of its top layer for t = 0..T-1 (forward direction).",
+        None, description="On profiled steps: per recurrent layer, ||dL/dh_t|| of its top layer for t = 0..T-1 "
+                          "(forward direction), the norm over the whole batch of the gradient of the mean loss.",
     )
     bptt_reverse: dict[str, list[float]] | None = Field(
         None, description="The same for the reverse direction of bidirectional layers, also indexed by input time t.",
     )
-    activations: dict[str, ActivationStats] | None = None
+    activations: dict[str, ActivationStats] | None = Field(
+        None, description="On profiled steps: output health of ReLU, sigmoid and tanh layers (a probe: every layer).",
+    )
 
 
 class EpochEvent(_Event):
+    """An epoch ended: metrics on the train and validation parts, measured in eval mode."""
+
     event: Literal["epoch"] = "epoch"
     epoch: int
     step: int
@@ -75,6 +88,8 @@ class EpochEvent(_Event):
 
 
 class DiagnosisEvent(_Event):
+    """A problem the numbers show, the layers concerned and what to change."""
+
     event: Literal["diagnosis"] = "diagnosis"
     kind: DiagnosisKind
     nodes: list[str]
@@ -84,6 +99,8 @@ class DiagnosisEvent(_Event):
 
 
 class EndEvent(_Event):
+    """The run ended (completed, max_steps, cancelled) or the probe finished, with final metrics."""
+
     event: Literal["end"] = "end"
     status: Literal["completed", "max_steps", "cancelled", "probed"]
     step: int
@@ -92,6 +109,8 @@ class EndEvent(_Event):
 
 
 class ErrorEvent(_Event):
+    """The run failed; the message says why, and which step and layer when known."""
+
     event: Literal["error"] = "error"
     message: str
     step: int | None = None

@@ -19,15 +19,17 @@ class FiniteCheck:
         self.scale = torch.ones(1, device=device)
         self.fused = True
 
-    @torch.no_grad()
     def __call__(self, loss: torch.Tensor, grads: list[torch.Tensor]) -> bool:
         if self.fused:
-            self.found.zero_()
             try:
                 torch._amp_foreach_non_finite_check_and_unscale_(grads, self.found, self.scale)
-                return math.isfinite(loss.item()) and not self.found.item()
             except (NotImplementedError, RuntimeError):
                 self.fused = False
+            else:
+                if self.found.item():  # the kernel only ever sets the flag, so it is reset only after a hit
+                    self.found.zero_()
+                    return False
+                return math.isfinite(loss.item())
         return math.isfinite((loss + torch.stack(torch._foreach_norm(grads)).sum()).item())
 
 
@@ -38,7 +40,6 @@ class Clipper:
         self.config = config
         self.needs_total = config is not None and config.max_norm is not None
 
-    @torch.no_grad()
     def __call__(self, grads: list[torch.Tensor], total: torch.Tensor | None) -> None:
         """Clip `grads`, whose norm before clipping is `total` (needed for max_norm only)."""
         if self.config is None:
@@ -50,7 +51,6 @@ class Clipper:
             torch._foreach_clamp_min_(grads, -self.config.value)
             torch._foreach_clamp_max_(grads, self.config.value)
 
-    @torch.no_grad()
     def after(self, grads: list[torch.Tensor], total: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(norm after clipping, whether clipping changed anything), for a logged step."""
         if self.config is None:

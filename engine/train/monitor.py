@@ -57,9 +57,12 @@ class GradientMonitor:
                    total: torch.Tensor, total_clipped: torch.Tensor, clipped: torch.Tensor,
                    before: list[torch.Tensor] | None, capture: Capture | None) -> StepEvent:
         """Everything measured at a logged step, read from the device in a single transfer."""
-        norm_lists = [grad_norms, torch._foreach_norm(before if before is not None else self.params)]
-        if before is not None:
-            norm_lists.append(torch._foreach_norm(torch._foreach_sub(self.params, before)))
+        count = len(self.params)
+        if before is None:
+            norm_lists = [grad_norms, torch._foreach_norm(self.params)]
+        else:
+            both = torch._foreach_norm(before + torch._foreach_sub(self.params, before))
+            norm_lists = [grad_norms, both[:count], both[count:]]
         scalars = [loss.detach(), total, total_clipped, clipped] + (capture.scalars if capture else [])
         profiles = capture.bptt.profiles() if capture and capture.bptt else {}
         parts = [torch.stack([s.float() for s in scalars])]

@@ -23,6 +23,8 @@ RANDOM_BATCH = 64
 
 @dataclass
 class ProbeResult:
+    """The probe's step event (step 0) and the diagnoses it gave."""
+
     step: StepEvent
     diagnoses: list[DiagnosisEvent]
 

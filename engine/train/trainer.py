@@ -47,7 +47,7 @@ class TrainOptions:
     device: str | None = None
     seed: int | None = None
     log_every: int = 10  # a step event (and monitoring) at step 1 and every log_every steps; 0 turns both off
-    profile_every: int = 50  # BPTT profile and activation health: on a logged step at most every K steps, and step 1
+    profile_every: int = 50  # BPTT profile and activation health: step 1 and the first logged step past each multiple
     out_dir: Path | None = None
     resume: bool = False
     tensorboard: bool = False
@@ -55,6 +55,8 @@ class TrainOptions:
 
 @dataclass
 class RunResult:
+    """How a run ended, after how many steps, and its final metrics."""
+
     status: str  # completed | max_steps | cancelled | error
     step: int
     metrics: dict[str, float] = field(default_factory=dict)
@@ -63,6 +65,8 @@ class RunResult:
 
 
 class NonFiniteStep(Exception):
+    """A step whose loss or gradient was not finite; it was not applied."""
+
     def __init__(self, message: str, step: int, node: str | None):
         super().__init__(message)
         self.step, self.node = step, node
@@ -209,7 +213,8 @@ class Trainer:
     def _step(self, xs: tuple[torch.Tensor, ...], y: torch.Tensor) -> None:
         step, every = self.step + 1, self.options.log_every
         logged = every > 0 and (step == 1 or step % every == 0)
-        profiled = logged and (step == 1 or step - self._last_profile >= self.options.profile_every)
+        every_profile = self.options.profile_every
+        profiled = logged and (step == 1 or step // every_profile > self._last_profile // every_profile)
         if profiled:
             self._last_profile = step
         capture = self.monitor.capture() if profiled else None

@@ -5,6 +5,7 @@ import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt
 from PySide6.QtGui import QDropEvent
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QMenu
 
 from designer import edits
 from designer.actions import CanvasActions
@@ -172,6 +173,9 @@ def test_insert_layer_on_an_edge(canvas):
     assert {Edge(source="act", target=new_id), Edge(source=new_id, target="fc2")} <= set(document.arch.edges)
     menu = actions.context_menu(scene.edges[Edge(source="fc1", target="act")], QPointF())
     assert [a.text() for a in menu.actions()] == ["&Insert Layer", "&Disconnect"]
+    inline = [a.text() for m in actions.insert_menu(Edge(source="x", target="fc1"), QPointF()).findChildren(QMenu)
+              for a in m.actions()]
+    assert "Dropout" in inline and "Input" not in inline and "Add (residual)" in inline
 
 
 def test_drop_from_the_palette_adds_at_the_drop_point(canvas):
@@ -183,7 +187,7 @@ def test_drop_from_the_palette_adds_at_the_drop_point(canvas):
     (new_id,) = document.selection
     assert document.arch.node(new_id).params.bidirectional
     assert scene.nodes[new_id].sceneBoundingRect().contains(view.mapToScene(where))
-    assert parse_layer_drop(b"relu") == ("relu", {})
+    assert parse_layer_drop(b'{"type": "relu"}') == ("relu", {})
 
 
 def test_health_tints_nodes_and_clears(canvas):

@@ -1,9 +1,8 @@
 """Files: save and load round trip, atomic writes, prompts, recent files, load errors, crash recovery, the CLI."""
 import json
-
-import pytest
 from pathlib import Path
 
+import pytest
 from PySide6.QtCore import QSettings, QStandardPaths
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QMessageBox
@@ -146,11 +145,13 @@ def test_saving_clears_the_autosave_of_a_running_session(window, tmp_path):
 def test_command_line_screenshot_opens_the_file_and_renders_it(qtbot, tmp_path, monkeypatch):
     monkeypatch.setenv("LAYERLOOM_RECOVERY_DIR", str(tmp_path / "recovery"))
     QStandardPaths.setTestModeEnabled(True)   # settings go to a test location, not the user's
-    out = tmp_path / "shot.png"
-    assert run(MLP, screenshot=str(out)) == 0
-    image = QImage(str(out))
-    assert image.width() >= 1200 and image.height() >= 800
-    bad = tmp_path / "bad.json"
-    bad.write_text("{")
-    assert run(str(bad), screenshot=str(tmp_path / "never.png")) == 1 and not (tmp_path / "never.png").exists()
-    QStandardPaths.setTestModeEnabled(False)
+    try:
+        out = tmp_path / "shot.png"
+        assert run(MLP, screenshot=str(out)) == 0
+        image = QImage(str(out))
+        assert image.width() >= 1200 and image.height() >= 800
+        bad = tmp_path / "bad.json"
+        bad.write_text("{")
+        assert run(str(bad), screenshot=str(tmp_path / "never.png")) == 1 and not (tmp_path / "never.png").exists()
+    finally:
+        QStandardPaths.setTestModeEnabled(False)

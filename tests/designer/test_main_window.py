@@ -1,12 +1,14 @@
 """The main window, driven like a person would: palette, port drags, inspector, shortcuts, panels."""
+from pathlib import Path
+
 import pytest
-from PySide6.QtCore import QPointF, QSettings, Qt
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QDialog, QLabel, QMessageBox
+from PySide6.QtWidgets import QDialog, QDockWidget, QLabel, QMessageBox
 
 import engine
 from designer import edits
-from designer.gallery import TemplateGalleryDialog, templates
+from designer.gallery import TemplateGalleryDialog
 from designer.main_window import MainWindow
 from engine import Edge
 
@@ -132,19 +134,21 @@ def test_another_panel_can_be_docked(window):
 
 
 def test_the_template_gallery_opens_every_template(window, monkeypatch):
-    choice = {}
+    opened = []
 
     def pick(dialog):
-        dialog.list.setCurrentRow(choice["row"])
+        dialog.list.setCurrentItem(list(dialog.items())[len(opened)])
+        opened.append(dialog.selected_path())
         return QDialog.Accepted
     monkeypatch.setattr(TemplateGalleryDialog, "exec", pick)
-    for row, info in enumerate(templates()):
-        choice["row"] = row
+    files = sorted(p.name for p in Path("templates").glob("*.json") if p.name != "GALLERY.json")
+    for _ in files:
         window.files.new_from_template.trigger()
-        expected = engine.load(info.path)
+        expected = engine.load(opened[-1])
         assert window.document.path is None and window.document.arch.nodes == expected.nodes
         assert set(window.scene.nodes) == {n.id for n in expected.nodes} and window.document.arch.layout
         assert len(window.scene.edges) == len(expected.edges)
+    assert sorted(p.name for p in opened) == files
 
 
 def test_closing_with_unsaved_changes_asks_first(window, monkeypatch):
@@ -163,3 +167,24 @@ def test_auto_layout_is_one_undo_step(window):
     layout = window.document.arch.layout
     assert len(set(layout.values())) == len(arch.nodes) and window.document.undo_stack.count() == 1
     assert layout["source"][0] < layout["encoder"][0] < layout["decoder"][0] < layout["tokens"][0]
+
+
+def test_every_command_has_a_keyboard_shortcut(window):
+    listed = "\n".join(window.shortcut_lines())
+    for command in ("New", "New from Template", "Open", "Save", "Save As", "Undo", "Redo", "Cut", "Copy", "Paste",
+                    "Duplicate", "Delete", "Select All", "Add Layer", "Insert Layer on Connection", "Auto Layout",
+                    "Zoom In", "Zoom Out", "Fit to View", "Snap to Grid"):
+        assert f"\t{command}\n" in listed + "\n", command
+    window.find_layer()
+    assert window.palette.search.hasFocus()
+
+
+def test_the_panel_layout_is_remembered(window, qtbot, tmp_path):
+    window.findChild(QDockWidget, "Inspector").hide()
+    window.close()
+    again = MainWindow(settings=window.settings, recovery_dir=tmp_path / "recovery")
+    qtbot.addWidget(again)
+    again.restore_layout()
+    again.show()
+    assert not again.findChild(QDockWidget, "Inspector").isVisible()
+    assert again.findChild(QDockWidget, "Layers").isVisible()

@@ -73,6 +73,11 @@ def test_train_fails_with_one_clear_line(tmp_path, capsys, args, message):
     assert message in capsys.readouterr().err
 
 
+def test_resume_needs_the_run_folder(tmp_path, capsys):
+    assert main(["train", _classifier(tmp_path), "--resume"]) == 1
+    assert "--resume needs --out DIR" in capsys.readouterr().err
+
+
 def test_train_without_a_training_section_fails_but_probe_uses_random_data(tmp_path, capsys):
     path = _classifier(tmp_path, training=False)
     assert main(["train", path, "--out", str(tmp_path / "run")]) == 1

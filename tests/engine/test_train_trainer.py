@@ -63,6 +63,25 @@ def test_step_events_come_at_step_one_and_every_log_interval():
     assert not _of(_train(log_every=0, max_steps=3)[1], "step")
 
 
+def test_bptt_profile_and_activation_health_ride_on_profiled_steps():
+    arch = engine.from_dict({
+        "format_version": 1,
+        "nodes": [{"id": "seq", "type": "input", "params": {"shape": [10, 2]}},
+                  {"id": "rnn", "type": "rnn", "params": {"hidden_size": 8, "return_sequences": False}},
+                  {"id": "act", "type": "tanh"},
+                  {"id": "sum", "type": "linear", "params": {"out_features": 1}}, {"id": "y", "type": "output"}],
+        "edges": [{"source": "seq", "target": "rnn"}, {"source": "rnn", "target": "act"},
+                  {"source": "act", "target": "sum"}, {"source": "sum", "target": "y"}],
+        "training": {"dataset": {"name": "adding", "params": {"length": 10, "n_samples": 200}}, "loss": "mse",
+                     "batch_size": 16, "epochs": 1},
+    })
+    events = _train(arch, log_every=2, profile_every=4)[1]
+    assert events[0].recurrent == ["rnn"] and "val_accuracy" not in events[-1].metrics
+    profiled = {e.step: e for e in _of(events, "step") if e.bptt}
+    assert sorted(profiled) == [1, 4, 8] and all(len(e.bptt["rnn"]) == 10 for e in profiled.values())
+    assert all((e.activations is None) == (e.step not in profiled) for e in _of(events, "step"))
+
+
 def test_the_same_seed_repeats_the_run_exactly():
     first, second = _train(log_every=1, max_steps=8)[1], _train(log_every=1, max_steps=8)[1]
     assert [e.loss for e in _of(first, "step")] == [e.loss for e in _of(second, "step")]
