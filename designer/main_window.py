@@ -4,11 +4,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtGui import QKeySequence
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMenu, QMessageBox, QTabWidget, QToolBar, QWidget
 
 from .actions import CanvasActions
 from .canvas import GraphScene, GraphView
+from .dashboard import DashboardDock
 from .document import DocumentModel
 from .files import FileController
 from .inspector import InspectorWidget
@@ -39,6 +40,7 @@ class MainWindow(QMainWindow):
         self.inspector = InspectorWidget(self.document)
         self.problems = ProblemsPanel(self.document)
         self.summary = SummaryPanel(self.document)
+        self.dashboard = DashboardDock(self.document, parent=self)
         self.resize(1500, 920)
         self.setDockOptions(QMainWindow.AnimatedDocks | QMainWindow.AllowTabbedDocks)
         self.setTabPosition(Qt.BottomDockWidgetArea, QTabWidget.North)
@@ -46,8 +48,10 @@ class MainWindow(QMainWindow):
         self.add_dock(self.inspector, Qt.RightDockWidgetArea, "Inspector")
         problems_dock = self.add_dock(self.problems, Qt.BottomDockWidgetArea, "Problems")
         summary_dock = self.add_dock(self.summary, Qt.BottomDockWidgetArea, "Summary")
+        self.training_dock = self.add_dock(self.dashboard, Qt.BottomDockWidgetArea, "Training")
         self.tabifyDockWidget(problems_dock, summary_dock)
-        for dock in (problems_dock, summary_dock):
+        self.tabifyDockWidget(summary_dock, self.training_dock)
+        for dock in (problems_dock, summary_dock, self.training_dock):
             dock.setTitleBarWidget(QWidget())   # the tab already names it
         problems_dock.raise_()
         self.resizeDocks([self.findChild(QDockWidget, "Layers"), self.findChild(QDockWidget, "Inspector")],
@@ -59,6 +63,8 @@ class MainWindow(QMainWindow):
         self.problems.node_activated.connect(self.show_node)
         self.summary.node_activated.connect(self.show_node)
         self.palette.node_added.connect(self.show_node)
+        self.dashboard.health_changed.connect(self.scene.set_node_health)
+        self.dashboard.run_started.connect(lambda _: self.training_dock.raise_())
         self.scene.message.connect(lambda text: self.statusBar().showMessage(text, MESSAGE_MS))
         self.document.checked.connect(self._on_checked)
         self.document.path_changed.connect(self._on_title_changed)
@@ -145,7 +151,20 @@ class MainWindow(QMainWindow):
         bar.addActions([self.canvas_actions.undo, self.canvas_actions.redo])
         bar.addSeparator()
         bar.addActions([self.canvas_actions.auto_layout, self.canvas_actions.fit])
+        bar.addSeparator()
+        bar.addActions(self._training_actions())
         self.addToolBar(Qt.TopToolBarArea, bar)
+
+    def _training_actions(self) -> list[QAction]:
+        """Train (F5), Probe (F6) and Stop (Shift+F5): they drive the Training panel."""
+        actions = []
+        for text, key, slot in (("Train", "F5", self.dashboard.start_training),
+                                ("Probe", "F6", self.dashboard.probe),
+                                ("Stop", "Shift+F5", self.dashboard.stop)):
+            action = QAction(text, self, shortcut=QKeySequence(key), statusTip=f"{text} ({key})")
+            action.triggered.connect(lambda _=False, run=slot: (self.training_dock.raise_(), run()))
+            actions.append(action)
+        return actions
 
     def _build_status_bar(self) -> None:
         self.check_label = QLabel()
@@ -179,7 +198,7 @@ class MainWindow(QMainWindow):
             self.restoreState(self.settings.value("window/state"))
 
     def closeEvent(self, event) -> None:
-        if not self.files.confirm_discard():
+        if not self.dashboard.confirm_close() or not self.files.confirm_discard():
             event.ignore()
             return
         self.settings.setValue("window/geometry", self.saveGeometry())

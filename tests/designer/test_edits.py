@@ -80,7 +80,7 @@ def test_insert_on_edge_splits_the_edge(cnn):
     assert Edge(source="conv1", target=new) in arch.edges and Edge(source=new, target="relu1") in arch.edges
     assert Edge(source="conv1", target="relu1") not in arch.edges
     problems, shapes = engine.check(arch)
-    assert problems == [] and shapes.nodes[new].params == 32
+    assert problems == [] and shapes.nodes[new].params == 2 * cnn.node("conv1").params.out_channels
 
 
 def test_copy_paste_makes_ids_unique_and_keeps_inner_edges(cnn):
