@@ -10,6 +10,7 @@ from .document import DocumentModel
 from .panel_style import category_icon
 
 COLUMNS = ("Node", "Type", "Output shape", "Parameters")
+TYPE_ROLE = Qt.UserRole + 1
 
 
 class SummaryPanel(QWidget):
@@ -27,7 +28,7 @@ class SummaryPanel(QWidget):
         self.table.verticalHeader().hide()
         self.table.verticalHeader().setDefaultSectionSize(22)
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeToContents)
+        header.setSectionResizeMode(QHeaderView.Interactive)   # ResizeToContents is quadratic on big graphs
         header.setSectionResizeMode(2, QHeaderView.Stretch)
         header.setDefaultAlignment(Qt.AlignLeft | Qt.AlignVCenter)
         self.table.setStyleSheet("QTableWidget { border: none; outline: 0; }")
@@ -40,34 +41,44 @@ class SummaryPanel(QWidget):
         layout.addWidget(self.totals)
         self.table.itemSelectionChanged.connect(self._on_rows_selected)
         self.table.cellClicked.connect(self._on_row_clicked)
-        document.changed.connect(self._on_shapes_changed)
         document.checked.connect(self._on_shapes_changed)
         document.selection_changed.connect(self._on_selection_changed)
         self._on_shapes_changed()
 
     def _on_shapes_changed(self) -> None:
+        """Refresh the rows in place: only cells whose text changed are touched, so big graphs stay fast."""
         nodes, shapes = self._document.arch.nodes, self._document.shapes
         self.table.blockSignals(True)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.Interactive)   # resizing to contents after every cell is quadratic
+        resized = self.table.rowCount() != len(nodes)
         self.table.setRowCount(len(nodes))
         for row, node in enumerate(nodes):
             info = shapes.nodes.get(node.id)
             shape = format_meta(info.shape) if info is not None and info.shape is not None else "—"
             cells = (node.id, node.type, shape, f"{info.params:,}" if info is not None else "—")
             for column, text in enumerate(cells):
-                item = QTableWidgetItem(text)
-                item.setData(Qt.UserRole, node.id)
-                if column == 3:
-                    item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
-                self.table.setItem(row, column, item)
-            self.table.item(row, 0).setIcon(category_icon(node.spec.category))
-        header.setSectionResizeMode(QHeaderView.ResizeToContents)
-        header.setSectionResizeMode(2, QHeaderView.Stretch)
+                self._set_cell(row, column, text, node.id)
+            first = self.table.item(row, 0)
+            if first.data(TYPE_ROLE) != node.type:
+                first.setData(TYPE_ROLE, node.type)
+                first.setIcon(category_icon(node.spec.category))
+        if resized:
+            self.table.resizeColumnsToContents()
         self.table.blockSignals(False)
         self._on_selection_changed()
         self.totals.setText(f"<b>{shapes.total_params:,}</b> parameters&nbsp;&nbsp;·&nbsp;&nbsp;"
                             f"<b>{shapes.trainable_params:,}</b> trainable&nbsp;&nbsp;·&nbsp;&nbsp;{len(nodes)} nodes")
+
+    def _set_cell(self, row: int, column: int, text: str, node_id: str) -> None:
+        item = self.table.item(row, column)
+        if item is None:
+            item = QTableWidgetItem()
+            if column == 3:
+                item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
+            self.table.setItem(row, column, item)
+        if item.text() != text:
+            item.setText(text)
+        if item.data(Qt.UserRole) != node_id:
+            item.setData(Qt.UserRole, node_id)
 
     def _on_selection_changed(self) -> None:
         self.table.blockSignals(True)
