@@ -37,7 +37,6 @@ class Outcome:
     info: TemplateInfo
     values: dict[str, float]  # metric -> value (engine.templates.Metric)
     references: dict[str, float]  # the dataset's info numbers, for relative targets
-    status: str
     diagnoses: set[str] = field(default_factory=set)
     note: str = ""
     sample: str = ""
@@ -65,7 +64,7 @@ def train(info: TemplateInfo, run_dir: Path) -> Outcome:
     values["max_grad_norm"] = max(s.grad_norm_total if math.isfinite(s.grad_norm_total) else math.inf for s in steps)
     values["seconds"] = result.seconds
     references = {k: v for k, v in dataset.info.items() if isinstance(v, (int, float))}
-    outcome = Outcome(info, values, references, result.status, {e.kind for e in events if e.event == "diagnosis"}, note)
+    outcome = Outcome(info, values, references, {e.kind for e in events if e.event == "diagnosis"}, note)
     if info.sample:
         with contextlib.redirect_stdout(io.StringIO()) as text:
             layerloom(["sample", str(run_dir)])
@@ -81,7 +80,7 @@ def judge(target: Target, outcome: Outcome, outcomes: dict[str, Outcome]) -> tup
         return target.holds(reached, reference), f"{_number(reached)} vs {_number(reference)}"
     if target.relative_to:
         base = outcome.references[target.relative_to]
-        return target.holds(reached / base, target.value), f"{_number(reached)} ({reached / base:.3g} x {_number(base)})"
+        return target.holds(reached / base, target.value), f"{_number(reached)} ({reached / base:.3g} x {target.relative_to})"
     return target.holds(reached, target.value), _number(reached)
 
 
@@ -91,7 +90,7 @@ def _number(value: float) -> str:
 
 def report(outcomes: dict[str, Outcome]) -> tuple[str, bool]:
     """The markdown section and whether every target was met."""
-    rows = ["| template | target | reached | met | seconds |", "|---|---|---|---|---|"]
+    rows = ["| template | target | reached | met | seconds | diagnoses reported |", "|---|---|---|---|---|---|"]
     twins = ["| template | twin | metric | template's | twin's |", "|---|---|---|---|---|"]
     samples = []
     all_met = True
@@ -101,10 +100,12 @@ def report(outcomes: dict[str, Outcome]) -> tuple[str, bool]:
                    for kind in outcome.info.diagnoses]
         for index, (target, met, reached) in enumerate(checks):
             all_met &= met
-            template, seconds = (Path(name).stem, f"{outcome.values['seconds']:.1f}") if index == 0 else ("", "")
-            if index == 0 and outcome.note:
-                reached += f", {outcome.note}"
-            rows.append(f"| {template} | {target} | {reached} | {'yes' if met else '**NO**'} | {seconds} |")
+            first = ("", "", "")
+            if index == 0:
+                first = (Path(name).stem, f"{outcome.values['seconds']:.1f}", ", ".join(sorted(outcome.diagnoses)))
+                reached += f", {outcome.note}" if outcome.note else ""
+            template, seconds, diagnoses = first
+            rows.append(f"| {template} | {target} | {reached} | {'yes' if met else '**NO**'} | {seconds} | {diagnoses} |")
         for target in outcome.info.targets:
             if target.than:
                 twin = outcomes[target.than].values.get(target.metric, math.nan)
@@ -114,7 +115,8 @@ def report(outcomes: dict[str, Outcome]) -> tuple[str, bool]:
             samples.append(f"`layerloom sample` after training {Path(name).stem}:\n\n```\n{outcome.sample}\n```")
     header = (f"{HEADING}\n\n`bench/templates.py` trains each gallery template (templates/GALLERY.json) with its default "
               f"settings: {os.cpu_count()} CPU cores, {torch.get_num_threads()} torch threads, torch {torch.__version__}, "
-              f"{time.strftime('%Y-%m-%d')}. One row per target; seconds is the training time.")
+              f"{time.strftime('%Y-%m-%d')}. One row per target; seconds is the training time; the diagnoses are those "
+              "the trainer's gradient monitor reported during the run.")
     body = [header, "\n".join(rows), "Twins (templates that differ in one idea):", "\n".join(twins), *samples]
     return "\n\n".join(body) + "\n", all_met
 

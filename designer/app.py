@@ -60,7 +60,11 @@ def application():
     import engine  # noqa: F401  (torch: by far the largest part of the heap)
     from PySide6.QtWidgets import QApplication
     gc.freeze()   # startup objects live as long as the app: keep the collector from rescanning them
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(sys.argv[:1])
+        # Qt would free our clipboard data after Python has, and crash on exit.
+        app.aboutToQuit.connect(app.clipboard().clear)
     app.setOrganizationName("LayerLoom")
     app.setApplicationName("LayerLoom")
     apply_theme(app)

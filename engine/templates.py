@@ -21,7 +21,7 @@ GALLERY_FILE = TEMPLATES_DIR / "GALLERY.json"
 Metric = Literal[
     "val_accuracy", "val_loss", "train_accuracy", "train_loss",
     "accuracy_gap",  # train_accuracy - val_accuracy
-    "grad_ratio",  # gradient norm of the first layer with weights over the last one's, at step 1
+    "grad_ratio",  # first weighted layer's gradient norm over the last one's, at the first step (initial weights)
     "max_grad_norm",  # largest total gradient norm of any logged step (infinite when it was not finite)
     "seconds",  # training time
 ]
