@@ -12,11 +12,12 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import re
 import signal
 import sys
 import time
 from pathlib import Path
+
+from report import write_section
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parent.parent
@@ -176,16 +177,10 @@ def report(results: dict) -> str:
 
 
 def write_docs(text: str, device: str) -> None:
-    path = ROOT / "docs" / "benchmarks.md"
-    current = path.read_text() if path.exists() else "# Benchmarks\n"
-    section = (f"## Dashboard\n\nRun on {time.strftime('%Y-%m-%d')}: {device}. "
-               f"`.venv/bin/python bench/dashboard_bench.py --write-docs` rewrites this section. The idle and "
-               f"flooded phases alternate; on a shared machine the wall-clock p99 follows the load of other jobs, "
-               f"the GUI thread's own share does not.\n\n{text}\n\n")
-    pattern = re.compile(r"^## Dashboard\n.*?(?=^## |\Z)", re.S | re.M)
-    updated = pattern.sub(lambda _: section, current) if pattern.search(current) else current.rstrip() + "\n\n" + section
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(updated.rstrip() + "\n")
+    write_section(f"## Dashboard\n\nRun on {time.strftime('%Y-%m-%d')}: {device}. "
+                  f"`.venv/bin/python bench/dashboard_bench.py --write-docs` rewrites this section. The idle and "
+                  f"flooded phases alternate; on a shared machine the wall-clock p99 follows the load of other jobs, "
+                  f"the GUI thread's own share does not.\n\n{text}\n")
 
 
 def main() -> None:

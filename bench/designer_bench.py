@@ -20,11 +20,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from report import write_section
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-REPORT = ROOT / "docs" / "benchmarks.md"
 HEADING = "## Designer"
 BLOCKS = 100          # 5 nodes each, plus an input and an output: 502 nodes
 FRAMES = 60
@@ -187,18 +188,6 @@ def run(rounds: int) -> str:
         "",
     ]
     return "\n".join(lines)
-
-
-def write_section(section: str, path: Path = REPORT) -> None:
-    """Replace this benchmark's section of `path` (from its heading to the next '## '), keeping the others."""
-    text = path.read_text() if path.exists() else "# Benchmarks\n\n"
-    start = text.find(HEADING + "\n")
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + len(HEADING))
-        text = text[:start] + section + (text[end + 1:] if end >= 0 else "")
-    path.write_text(text.rstrip("\n") + "\n")
 
 
 if __name__ == "__main__":

@@ -29,9 +29,10 @@ import engine  # noqa: E402
 from engine import shapes  # noqa: E402
 from test_equivalence import CASES, twins  # noqa: E402
 
+from report import write_section
+
 BENCH_CASES = ("mlp", "cnn", "bilstm_tagger", "residual")
 BATCHES = (64, 512)
-REPORT = ROOT / "docs" / "benchmarks.md"
 HEADING = "## Engine"
 
 
@@ -215,18 +216,6 @@ def run(rounds: int) -> str:
               "mostly torch building the modules and drawing their initial weights. When wall time is well above "
               "CPU time, other jobs were sharing the two cores.", ""]
     return "\n".join(lines)
-
-
-def write_section(section: str, path: Path = REPORT) -> None:
-    """Replace this benchmark's section of `path` (from its heading to the next '## '), keeping the others."""
-    text = path.read_text() if path.exists() else "# Benchmarks\n\n"
-    start = text.find(HEADING + "\n")
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + len(HEADING))
-        text = text[:start] + section + (text[end + 1:] if end >= 0 else "")
-    path.write_text(text.rstrip("\n") + "\n")
 
 
 if __name__ == "__main__":

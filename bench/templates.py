@@ -28,7 +28,8 @@ from engine.templates import TemplateInfo, Target, gallery
 from engine.train.setup import load_data, training_config
 from engine.train.trainer import Trainer, TrainOptions
 
-DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
+from report import write_section
+
 HEADING = "## Templates"
 
 
@@ -119,19 +120,6 @@ def report(outcomes: dict[str, Outcome]) -> tuple[str, bool]:
               "the trainer's gradient monitor reported during the run.")
     body = [header, "\n".join(rows), "Twins (templates that differ in one idea):", "\n".join(twins), *samples]
     return "\n\n".join(body) + "\n", all_met
-
-
-def write_section(section: str, path: Path = DOC) -> None:
-    """Replace this benchmark's section of docs/benchmarks.md (from its heading to the next '## ')."""
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    lines = text.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.rstrip() == HEADING), None)
-    if start is None:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        text = "".join(lines[:start]) + section + ("\n" + "".join(lines[end:]) if end < len(lines) else "")
-    path.write_text(text, encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
