@@ -24,8 +24,9 @@ import torch
 import engine
 from engine.train.trainer import OPTIMIZERS, Trainer, TrainOptions
 
+from report import write_section
+
 ROOT = Path(__file__).resolve().parents[1]
-DOCS = ROOT / "docs" / "benchmarks.md"
 HEADING = "## Training step overhead"
 MODELS = {"MLP (spirals)": "mlp_spirals.json", "digits CNN": "cnn_digits.json", "LSTM (adding, T=50)": "lstm_adding.json"}
 
@@ -128,19 +129,6 @@ def section(rows: list[dict], digits: list[dict], rounds: int, block: int) -> st
         lines.append(f"- {d['threads']} thread{'s' if d['threads'] > 1 else ''}: {reached}; its {d['epochs']} epochs end at val_accuracy "
                      f"{d['final']:.4f} after {d['seconds']:.1f} s (times include compiling and loading the data).")
     return "\n".join(lines) + "\n"
-
-
-def write_section(text: str) -> None:
-    """Replace this benchmark's section (its heading up to the next '## ') and keep everything else."""
-    current = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
-    start = current.find(HEADING)
-    if start < 0:
-        updated = current.rstrip("\n") + "\n\n" + text
-    else:
-        end = current.find("\n## ", start + len(HEADING))
-        updated = current[:start] + text + (current[end + 1:] if end >= 0 else "")
-    DOCS.parent.mkdir(parents=True, exist_ok=True)
-    DOCS.write_text(updated)
 
 
 def main() -> None:

@@ -34,7 +34,8 @@ def register(sub) -> None:
     p.add_argument("--log-every", type=int, default=10, metavar="K",
                    help="a step event with gradient statistics every K steps (0: none; default 10)")
     p.add_argument("--profile-every", type=int, default=50, metavar="K",
-                   help="BPTT profiles and activation health ride on the first step event past every K steps (default 50)")
+                   help="BPTT profiles and activation health ride on the first step event past every K steps "
+                        "(default 50)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--tensorboard", action="store_true", help="also log to DIR/tensorboard (needs tensorboard)")
     p.set_defaults(run=_guard(_cmd_train))
@@ -122,7 +123,8 @@ def _cmd_train(args) -> int:
         return 1
     metrics = ", ".join(f"{k} {v:.4f}" for k, v in result.metrics.items())
     report = sys.stderr if args.events == "-" else sys.stdout
-    print(f"{result.status} after {result.step} steps in {result.seconds:.1f} s: {metrics}\nrun folder: {out}", file=report)
+    print(f"{result.status} after {result.step} steps in {result.seconds:.1f} s: {metrics}", file=report)
+    print(f"run folder: {out}", file=report)
     return 0
 
 
@@ -148,7 +150,8 @@ def _probe_table(result) -> str:
                     f"{_fraction(stats.saturated_fraction):>6} {'' if grad is None else f'{grad:.3e}':>11}")
     rows.append(f"loss {step.loss:.4f}, total gradient norm {step.grad_norm_total:.3e}")
     for name, profile in (step.bptt or {}).items():
-        rows.append(f"BPTT '{name}': ||dL/dh_t|| from {profile[0]:.3e} (t=0) to {profile[-1]:.3e} (t={len(profile) - 1})")
+        last = len(profile) - 1
+        rows.append(f"BPTT '{name}': ||dL/dh_t|| from {profile[0]:.3e} (t=0) to {profile[-1]:.3e} (t={last})")
     rows += [f"{d.kind} ({', '.join(d.nodes)}): {d.message}. {d.remedy}" for d in result.diagnoses]
     return "\n".join(rows)
 

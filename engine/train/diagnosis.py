@@ -78,7 +78,8 @@ def exploding(event: StepEvent, facts: ModelFacts) -> list[Diagnosis]:
     for name, early, late in _profiles(event):
         if late > 0 and early / late > EXPLODING_NORM:
             found.append(Diagnosis("exploding", (name,), (
-                f"in '{name}' ||dL/dh_t|| grows {early / late:.1e} times from the last step back to the first"), remedy))
+                f"in '{name}' ||dL/dh_t|| grows {early / late:.1e} times from the last step back to the first"),
+                remedy))
     return found
 
 

@@ -38,7 +38,8 @@ def load_run(run_dir: str | Path, device: str = "cpu") -> TrainedRun:
     folder.load_model(model)
     model.to(target_device).eval()
     dataset = load_data(arch, config)
-    return TrainedRun(arch, config, model, dataset, split(len(dataset), config.val_fraction, config.seed), target_device)
+    parts = split(len(dataset), config.val_fraction, config.seed)
+    return TrainedRun(arch, config, model, dataset, parts, target_device)
 
 
 @dataclass
@@ -105,13 +106,14 @@ def format_evaluation(result: Evaluation) -> str:
         return "\n".join(lines)
     names = result.class_names
     if len(names) > MAX_PRINTED_CLASSES:
-        pairs = sorted(((count, t, p) for t, row in enumerate(result.confusion) for p, count in enumerate(row) if t != p),
-                       reverse=True)[:10]
+        pairs = sorted(((count, t, p) for t, row in enumerate(result.confusion)
+                        for p, count in enumerate(row) if t != p), reverse=True)[:10]
         lines.append("most frequent confusions (true -> predicted: count):")
         lines += [f"  {names[t]} -> {names[p]}: {count}" for count, t, p in pairs if count]
         return "\n".join(lines)
     width = max(max(len(n) for n in names), max(len(str(c)) for row in result.confusion for c in row)) + 1
     lines.append("confusion matrix (rows: true, columns: predicted)")
     lines.append(" " * width + "".join(n.rjust(width) for n in names))
-    lines += [names[t].rjust(width) + "".join(str(c).rjust(width) for c in row) for t, row in enumerate(result.confusion)]
+    for t, row in enumerate(result.confusion):
+        lines.append(names[t].rjust(width) + "".join(str(c).rjust(width) for c in row))
     return "\n".join(lines)

@@ -32,7 +32,9 @@ class StartEvent(_Event):
 
     event: Literal["start"] = "start"
     mode: Literal["train", "probe"] = "train"
-    config: dict[str, Any] | None = Field(None, description="The training section in effect (absent for a probe without one).")
+    config: dict[str, Any] | None = Field(
+        None, description="The training section in effect (absent for a probe without one).",
+    )
     device: str
     parameters: ParameterCounts
     monitored: list[str] = Field(description="Layers with weights, in graph order: the keys of grad_norm.")

@@ -79,7 +79,8 @@ class Capture:
     def _hook(self, name: str):
         def hook(module, _inputs, output):
             value = output[0] if isinstance(output, tuple) else output
-            if isinstance(value, torch.Tensor) and value.is_floating_point() and value.dim() > 0 and name not in self.readings:
+            usable = isinstance(value, torch.Tensor) and value.is_floating_point() and value.dim() > 0
+            if usable and name not in self.readings:
                 self.readings[name], scalars = measure_output(module, value)
                 self.scalars += scalars
         return hook

@@ -41,9 +41,11 @@ class Objective:
             if target_dtype.is_floating_point:
                 return "this loss needs class ids (int64) as targets; use mse or l1 for real-valued targets"
             if not out or out[:-1] != target_shape:
-                return "the output needs one score per class in its last dimension, e.g. " + _shape((*target_shape, num_classes or "C"))
+                example = _shape((*target_shape, num_classes or "C"))
+                return f"the output needs one score per class in its last dimension, e.g. {example}"
             if num_classes and out[-1] < num_classes:
-                return f"the model scores {out[-1]} classes but the dataset has {num_classes}; set the last layer to {num_classes} outputs"
+                return (f"the model scores {out[-1]} classes but the dataset has {num_classes}; "
+                        f"set the last layer to {num_classes} outputs")
             return None
         if out != target_shape and out != (*target_shape, 1) and (*out, 1) != target_shape:
             return "the output must have the target's shape"

@@ -38,7 +38,8 @@ class ProgressBar:
         filled = round(done * BAR_WIDTH)
         parts = [f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {self.step}/{self.total} steps"]
         if self.steps_per_epoch:
-            parts.append(f"epoch {min(self.step // self.steps_per_epoch + 1, max(self.total // self.steps_per_epoch, 1))}")
+            epochs = max(self.total // self.steps_per_epoch, 1)
+            parts.append(f"epoch {min(self.step // self.steps_per_epoch + 1, epochs)}")
         if self.loss is not None:
             parts.append(f"loss {self.loss:.4f}")
         parts += [f"{name} {value:.4f}" for name, value in self.metrics.items() if name.startswith("val_")]

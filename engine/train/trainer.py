@@ -113,7 +113,8 @@ class Trainer:
 
     def _setup(self) -> None:
         options = self.options
-        config = self.config = training_config(self.arch, epochs=options.epochs, seed=options.seed, device=options.device)
+        config = self.config = training_config(
+            self.arch, epochs=options.epochs, seed=options.seed, device=options.device)
         self.device = resolve_device(config.device)
         dataset = check_inputs(self.arch, self._dataset) if self._dataset else load_data(self.arch, config)
         model = self.model = build_model(self.arch, config.seed).to(self.device)
@@ -178,7 +179,8 @@ class Trainer:
                 "rng_state": torch.get_rng_state(), "optimizer": self.optimizer.state_dict()}
 
     def _emit_start(self) -> None:
-        counts = {name: sum(p.numel() for p in self.model.get_submodule(name).parameters()) for name in self.monitor.nodes}
+        counts = {name: sum(p.numel() for p in self.model.get_submodule(name).parameters())
+                  for name in self.monitor.nodes}
         params = list(self.model.parameters())
         self.emit(StartEvent(
             config=self.config.model_dump(mode="json"), device=str(self.device),
@@ -239,8 +241,9 @@ class Trainer:
         self.step, self.batch = step, self.batch + 1
         if logged:
             clipped_total, clipped = self.clipper.after(grads, total)
-            event = self.monitor.step_event(step=step, epoch=self.epoch + 1, loss=loss, grad_norms=norms, total=total,
-                                            total_clipped=clipped_total, clipped=clipped, before=before, capture=capture)
+            event = self.monitor.step_event(
+                step=step, epoch=self.epoch + 1, loss=loss, grad_norms=norms, total=total,
+                total_clipped=clipped_total, clipped=clipped, before=before, capture=capture)
             self.emit(event)
             for diagnosis in self.diagnoser(event):
                 self.emit(diagnosis)
@@ -257,8 +260,10 @@ class Trainer:
         for diagnosis in self.diagnoser(event):
             self.emit(diagnosis)
         node = self.monitor.first_nonfinite(norms)
-        what = f"the loss is {event.loss}" if not math.isfinite(event.loss) else f"the gradient norm is {event.grad_norm_total}"
-        where = f"; the first layer with a non-finite gradient (in backward order, from the output) is '{node}'" if node else ""
+        what = (f"the loss is {event.loss}" if not math.isfinite(event.loss)
+                else f"the gradient norm is {event.grad_norm_total}")
+        where = (f"; the first layer with a non-finite gradient (in backward order, from the output) is '{node}'"
+                 if node else "")
         if self.folder:
             self.folder.save(self.model)
         raise NonFiniteStep(f"{what} at step {step} (epoch {self.epoch + 1}){where}. Training stopped before applying "

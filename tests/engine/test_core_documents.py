@@ -146,3 +146,11 @@ def test_summary_lists_every_node_with_shape_and_parameters():
         {"id": "y", "type": "output", "output_shape": [64], "params": 0},
     ]}
     assert engine.format_summary(summary).splitlines()[3].split() == ["fc", "linear", "(64,)", "320"]
+
+
+def test_save_gives_the_file_normal_permissions(tmp_path):
+    path = tmp_path / "net.json"
+    engine.save(engine.from_dict(SMALL), path)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
