@@ -64,7 +64,7 @@ def application():
     if app is None:
         app = QApplication(sys.argv[:1])
         # Qt would free our clipboard data after Python has, and crash on exit.
-        app.aboutToQuit.connect(app.clipboard().clear)
+        app.aboutToQuit.connect(lambda: QApplication.clipboard().clear())
     app.setOrganizationName("LayerLoom")
     app.setApplicationName("LayerLoom")
     apply_theme(app)

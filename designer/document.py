@@ -15,7 +15,7 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 import engine
 from engine import Architecture, Problem, ShapeReport
 
-CHECK_DELAY_MS = 40
+CHECK_DELAY_MS = 15   # coalesces the edits of one burst; the check itself runs off the GUI thread
 
 
 class SnapshotCommand(QUndoCommand):
