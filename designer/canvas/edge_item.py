@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem
 
 from engine import Edge
 from . import style
+from .style import HoverHighlight
 from .port_item import PortItem
 
 
@@ -22,7 +23,7 @@ def curve(start: QPointF, end: QPointF) -> QPainterPath:
     return path
 
 
-class EdgeItem(QGraphicsItem):
+class EdgeItem(HoverHighlight, QGraphicsItem):
     """One document edge; it follows its ports and shows the shape computed by the last check."""
 
     def __init__(self, edge: Edge, source: PortItem, target: PortItem):
@@ -105,14 +106,6 @@ class EdgeItem(QGraphicsItem):
 
     def midpoint(self) -> QPointF:
         return self._path.pointAtPercent(0.5)
-
-    def hoverEnterEvent(self, event) -> None:
-        self._hover = True
-        self.update()
-
-    def hoverLeaveEvent(self, event) -> None:
-        self._hover = False
-        self.update()
 
 
 class PendingEdge(QGraphicsPathItem):

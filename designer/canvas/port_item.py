@@ -6,11 +6,12 @@ from PySide6.QtGui import QBrush, QPen
 from PySide6.QtWidgets import QGraphicsItem
 
 from . import style
+from .style import HoverHighlight
 
 BOUNDS = QRectF(-style.PORT_RADIUS - 5, -style.PORT_RADIUS - 5, 2 * style.PORT_RADIUS + 10, 2 * style.PORT_RADIUS + 10)
 
 
-class PortItem(QGraphicsItem):
+class PortItem(HoverHighlight, QGraphicsItem):
     """A small circle on a node card's edge; drags starting here are handled by the scene's ConnectionDrag."""
 
     def __init__(self, parent: QGraphicsItem, name: str, is_output: bool, color):
@@ -49,14 +50,6 @@ class PortItem(QGraphicsItem):
         if connected != self.connected:
             self.connected = connected
             self.update()
-
-    def hoverEnterEvent(self, event) -> None:
-        self._hover = True
-        self.update()
-
-    def hoverLeaveEvent(self, event) -> None:
-        self._hover = False
-        self.update()
 
     def mousePressEvent(self, event) -> None:
         if event.button() == Qt.LeftButton:

@@ -95,3 +95,17 @@ def format_shape(meta) -> str:
         return format_meta(meta) if meta is not None else ""
     first = format_meta(meta[0])
     return f"h,c {first}" if all(format_meta(m) == first for m in meta) else format_meta(meta)
+
+
+class HoverHighlight:
+    """Mixin for graphics items drawn brighter under the mouse: tracks `_hover` and repaints."""
+
+    _hover = False
+
+    def hoverEnterEvent(self, event) -> None:
+        self._hover = True
+        self.update()
+
+    def hoverLeaveEvent(self, event) -> None:
+        self._hover = False
+        self.update()
