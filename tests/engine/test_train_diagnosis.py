@@ -80,3 +80,7 @@ def test_diagnoser_reports_each_kind_and_layers_once():
     assert [(e.kind, e.nodes, e.step) for e in first] == [("vanishing", ["fc1"], 1)]
     assert diagnoser(_step({"fc1": 1e-6, "fc2": 1.0}, step=2)) == []
     assert [e.kind for e in diagnoser(_step({"fc1": 1.0, "fc2": 1e4}, total=1e4, step=3))] == ["exploding"]
+
+
+def test_a_trivially_easy_last_step_is_not_exploding_through_time():
+    assert _kinds(_step(bptt={"decoder": [1.0, 0.9, 1.1, 0.8, 1e-5]})) == set()
