@@ -85,7 +85,7 @@ class DocumentModel(QObject):
         self.selection_changed.emit()
 
     def select(self, ids) -> None:
-        ids = frozenset(i for i in ids if any(n.id == i for n in self.arch.nodes))
+        ids = frozenset(ids) & {n.id for n in self.arch.nodes}
         if ids != self.selection:
             self.selection = ids
             self.selection_changed.emit()
@@ -121,7 +121,7 @@ class DocumentModel(QObject):
 
     def _replace(self, arch: Architecture) -> None:
         self.arch = arch
-        gone = {i for i in self.selection if not any(n.id == i for n in arch.nodes)}
+        gone = self.selection - {n.id for n in arch.nodes}
         self.changed.emit()
         if gone:
             self.selection = self.selection - gone

@@ -98,13 +98,19 @@ def test_recent_files_put_the_latest_first_and_drop_missing_ones(window, tmp_pat
     assert window.files.recent_files() == [first] and window.document.path == first
 
 
+def edited_then_autosaved(make_window, path):
+    """A window that opened `path`, edited it and autosaved, as a session does just before it crashes."""
+    engine.save(engine.load(MLP), path)
+    window = make_window()
+    window.files.open_path(path)
+    edit(window)
+    window.recovery.autosave()
+    return window
+
+
 def test_autosave_is_offered_back_after_a_crash(make_window, tmp_path):
     path = tmp_path / "net.json"
-    engine.save(engine.load(MLP), path)
-    crashed = make_window()
-    crashed.files.open_path(path)
-    edit(crashed)
-    crashed.recovery.autosave()
+    crashed = edited_then_autosaved(make_window, path)
     assert crashed.recovery.path.exists()
     crashed.recovery._lock.unlock()   # the process died: nothing holds its lock any more
     edited = crashed.document.arch
@@ -121,11 +127,7 @@ def test_autosave_is_offered_back_after_a_crash(make_window, tmp_path):
 
 def test_an_autosave_older_than_its_saved_file_is_dropped(make_window, tmp_path):
     path = tmp_path / "net.json"
-    engine.save(engine.load(MLP), path)
-    crashed = make_window()
-    crashed.files.open_path(path)
-    edit(crashed)
-    crashed.recovery.autosave()
+    crashed = edited_then_autosaved(make_window, path)
     crashed.recovery._lock.unlock()
     engine.save(crashed.document.arch, path)   # saved afterwards (by another session)
     later = make_window()
