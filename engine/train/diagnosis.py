@@ -60,28 +60,32 @@ def _remedy(*parts: str | None) -> str:
     return text[:1].upper() + text[1:] + "."
 
 
-def exploding(event: StepEvent, facts: ModelFacts) -> list[Diagnosis]:
-    total = event.grad_norm_total
-    remedy = _remedy(
+def _exploding_remedy(facts: ModelFacts) -> str:
+    return _remedy(
         None if facts.clipping else 'clip the gradient (training.grad_clip: {"max_norm": 1.0})',
         "use an LSTM or GRU instead of a plain RNN" if facts.has("rnn") else None,
         "start from smaller weights (init_gain 1 or below, lecun_normal or orthogonal init)" if facts.large_init
         else "lower the learning rate",
         "add weight decay to keep the weights small" if facts.weight_decay == 0 else None,
     )
+
+
+def exploding(event: StepEvent, facts: ModelFacts) -> list[Diagnosis]:
+    total = event.grad_norm_total
     found = []
     if not math.isfinite(total) or total > EXPLODING_NORM:
         nodes = [n for n, g in event.grad_norm.items() if not math.isfinite(g) or g > EXPLODING_NORM]
         if not nodes and event.grad_norm:
             nodes = [max(event.grad_norm, key=event.grad_norm.get)]
         size = "not finite" if not math.isfinite(total) else f"{total:.3g}, above {EXPLODING_NORM:g}"
-        found.append(Diagnosis("exploding", tuple(nodes), f"the gradient norm is {size} at step {event.step}", remedy))
+        found.append(Diagnosis("exploding", tuple(nodes), f"the gradient norm is {size} at step {event.step}",
+                               _exploding_remedy(facts)))
     for name, profile in _profiles(event):
         typical = statistics.median(profile)   # not the last step alone: it may be trivially easy (an end marker)
         if typical > 0 and profile[0] / typical > EXPLODING_NORM:
             found.append(Diagnosis("exploding", (name,), (
                 f"in '{name}' ||dL/dh_t|| at the first step is {profile[0] / typical:.1e} times its median over time"),
-                remedy))
+                _exploding_remedy(facts)))
     return found
 
 

@@ -1,14 +1,20 @@
 """The gradient monitor: per-layer gradient, weight and update norms, the BPTT profile and activation health.
 
-Every number is computed on the device with fused calls (`torch._foreach_norm`) and read to the host in one
-transfer per logged step. A layer is a node: its parameters are the GraphModule's `node_id.*` tensors.
+Every number is computed on the device and read to the host in one transfer per logged step. A layer is a
+node: its parameters are the GraphModule's `node_id.*` tensors, contiguous in parameter order. So a logged step
+flattens the gradients, the weights before the optimizer step and the update into one vector each, and one
+fused call (`torch._foreach_norm`) over each vector's per-layer slices gives every layer's norms: a handful of
+calls however many tensors a layer has, which is what keeps monitoring cheap for small models on a CPU.
 The weight norm of a step is that of the weights the step started from (those that made its loss), and the
 update ratio is ||w_after - w_before|| / ||w_before|| over all of a layer's parameters.
 """
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
+from torch._utils import _flatten_dense_tensors
 
 from .bptt import recurrent_layers
 from .events import StepEvent
@@ -28,8 +34,8 @@ class GradientMonitor:
         self.nodes = list(groups)
         self.params = [p for ps in groups.values() for p in ps]
         self.node_of_param = [node for node, ps in groups.items() for _ in ps]
-        device = self.params[0].device if self.params else torch.device("cpu")
-        self._owner = torch.tensor([self.nodes.index(n) for n in self.node_of_param], device=device, dtype=torch.long)
+        self.sizes = [sum(p.numel() for p in ps) for ps in groups.values()]
+        self._weights = [p.detach().view(-1) for p in self.params]  # flat aliases: they see every in-place update
         self.recurrent = recurrent_layers(model)
         self.health_layers = {n: m for n, m in model.named_children() if isinstance(m, self.HEALTH_TYPES)}
 
@@ -40,37 +46,32 @@ class GradientMonitor:
         """Context for a profiled forward pass: activation health and the BPTT profile."""
         return Capture(self.health_layers, self.recurrent)
 
-    @torch.no_grad()
-    def per_node(self, *norm_lists: list[torch.Tensor]) -> torch.Tensor:
-        """Lists of per-parameter norms combined into one L2 norm per node: shape (len(norm_lists), nodes)."""
-        squares = torch.stack([n for norms in norm_lists for n in norms]).float().square()
-        combined = torch.zeros(len(norm_lists), len(self.nodes), device=squares.device)
-        return combined.index_add_(1, self._owner, squares.view(len(norm_lists), -1)).sqrt()
+    def flatten(self, grads: list[torch.Tensor]) -> torch.Tensor:
+        """The gradients as one flat copy: a logged step takes it before clipping changes them."""
+        return _flatten_dense_tensors(grads)
 
-    @torch.no_grad()
-    def weights_before(self) -> list[torch.Tensor]:
-        """A copy of the weights, taken before the optimizer step of a logged step."""
-        return torch._foreach_mul(self.params, 1.0)
+    def snapshot(self) -> torch.Tensor:
+        """The weights as one flat copy, taken before the optimizer step of a logged step."""
+        return torch.cat(self._weights)
 
-    @torch.no_grad()
-    def step_event(self, *, step: int, epoch: int, loss: torch.Tensor, grad_norms: list[torch.Tensor],
-                   total: torch.Tensor, total_clipped: torch.Tensor, clipped: torch.Tensor,
-                   before: list[torch.Tensor] | None, capture: Capture | None) -> StepEvent:
-        """Everything measured at a logged step, read from the device in a single transfer."""
-        count = len(self.params)
-        if before is None:
-            norm_lists = [grad_norms, torch._foreach_norm(self.params)]
+    def step_event(self, *, step: int, epoch: int, loss: torch.Tensor, grads: torch.Tensor | None, total: torch.Tensor,
+                   total_clipped: torch.Tensor, clipped: torch.Tensor, before: torch.Tensor | None,
+                   capture: Capture | None) -> StepEvent:
+        """Everything measured at a logged step, read from the device in a single transfer. `grads` is the
+        `flatten()`ed gradients, `total` their norm; `before` the `snapshot()` taken before the step, or None."""
+        if not self.nodes:
+            vectors = []
+        elif before is None:
+            vectors = [grads, torch.cat(self._weights)]
         else:
-            both = torch._foreach_norm(before + torch._foreach_sub(self.params, before))
-            norm_lists = [grad_norms, both[:count], both[count:]]
-        scalars = [loss.detach(), total, total_clipped, clipped] + (capture.scalars if capture else [])
+            vectors = [grads, before, torch.cat(self._weights).sub_(before)]
+        norms = torch._foreach_norm([part for v in vectors for part in v.split_with_sizes(self.sizes)]) if vectors else []
+        scalars = [loss.detach(), total, total_clipped, clipped.float()] + (capture.scalars if capture else [])
         profiles = capture.bptt.profiles() if capture and capture.bptt else {}
-        parts = [torch.stack([s.float() for s in scalars])]
-        if self.nodes:
-            parts.append(self.per_node(*norm_lists).view(-1))
-        parts += [p.float() for directions in profiles.values() for p in directions]
-        values = torch.cat(parts).tolist()
-        return self._event(step, epoch, values, len(scalars), len(norm_lists), profiles, capture)
+        numbers = torch.stack([*scalars, *norms])
+        curves = [p for directions in profiles.values() for p in directions]
+        values = (torch.cat([numbers, *curves]) if curves else numbers).tolist()
+        return self._event(step, epoch, values, len(scalars), len(vectors), profiles, capture)
 
     def _event(self, step, epoch, values, n_scalars, n_lists, profiles, capture) -> StepEvent:
         loss, total, total_clipped, clipped = values[:4]
@@ -92,7 +93,7 @@ class GradientMonitor:
             bptt=bptt or None, bptt_reverse=reverse or None, activations=activations or None,
         )
 
-    def first_nonfinite(self, grad_norms: list[torch.Tensor]) -> str | None:
+    def first_nonfinite(self, event: StepEvent) -> str | None:
         """The layer nearest the output whose gradient is not finite: the first such layer in backward order."""
-        finite = torch.isfinite(self.per_node(grad_norms)[0]).tolist() if self.nodes else []
-        return next((node for node, ok in zip(reversed(self.nodes), reversed(finite)) if not ok), None)
+        return next((node for node in reversed(self.nodes) if not math.isfinite(event.grad_norm[node])), None)
+

@@ -65,9 +65,9 @@ def probe(arch: Architecture, on_event=None, *, device: str | None = None, seed:
         raise TrainingError("the probe needs a model with one tensor output")
     loss = _loss(config, output, loss_spec)
     loss.backward()
-    norms = torch._foreach_norm(monitor.grads()) if monitor.params else []
-    total = torch.linalg.vector_norm(torch.stack(norms)) if norms else loss.new_zeros(())
-    step = monitor.step_event(step=0, epoch=0, loss=loss, grad_norms=norms, total=total, total_clipped=total,
+    grads = monitor.flatten(monitor.grads()) if monitor.params else None
+    total = torch.linalg.vector_norm(grads) if monitor.params else loss.new_zeros(())
+    step = monitor.step_event(step=0, epoch=0, loss=loss, grads=grads, total=total, total_clipped=total,
                               clipped=total.new_zeros(()), before=None, capture=capture)
     emit(step)
     diagnoses = Diagnoser(ModelFacts.of(arch, config))(step)

@@ -5,6 +5,7 @@ import torch
 import engine
 from engine.train.gradients import Clipper, FiniteCheck
 from engine.train.config import GradClip
+from engine.train.events import StepEvent
 from engine.train.health import activation_stats
 from engine.train.monitor import GradientMonitor
 
@@ -34,11 +35,11 @@ def _logged_step(model, monitor, optimizer):
     with monitor.capture() as capture:
         loss = model(x).square().mean()
     loss.backward()
-    norms = torch._foreach_norm(monitor.grads())
-    total = torch.linalg.vector_norm(torch.stack(norms))
-    before = monitor.weights_before()
+    grads = monitor.flatten(monitor.grads())
+    total = torch.linalg.vector_norm(grads)
+    before = monitor.snapshot()
     optimizer.step()
-    return monitor.step_event(step=1, epoch=1, loss=loss, grad_norms=norms, total=total, total_clipped=total,
+    return monitor.step_event(step=1, epoch=1, loss=loss, grads=grads, total=total, total_clipped=total,
                               clipped=torch.tensor(False), before=before, capture=capture), before
 
 
@@ -50,7 +51,8 @@ def test_layer_norms_equal_norms_computed_directly_with_torch():
     assert monitor.nodes == ["hidden", "scores"]
     for node in ("hidden", "scores"):
         params = list(model.get_submodule(node).parameters())
-        start = _flat(b for b, name in zip(before, monitor.node_of_param) if name == node)
+        start = _flat(p for p, name in zip(before.split([p.numel() for p in monitor.params]), monitor.node_of_param)
+                      if name == node)
         assert event.grad_norm[node] == pytest.approx(float(_flat(p.grad for p in params).norm()), rel=1e-5)
         assert event.weight_norm[node] == pytest.approx(float(start.norm()), rel=1e-5)
         change = float((_flat(params) - start).norm() / start.norm())
@@ -128,9 +130,11 @@ def test_small_gradients_are_not_reported_as_clipped():
 def test_first_non_finite_gradient_is_the_one_nearest_the_output():
     model = _mlp()
     monitor = GradientMonitor(model)
-    norms = [torch.tensor(v) for v in (float("nan"), 1.0, float("inf"), 1.0)]
-    assert monitor.first_nonfinite(norms) == "scores"
-    assert monitor.first_nonfinite([torch.tensor(1.0)] * 4) is None
+    def event(hidden: float, scores: float):
+        return StepEvent.model_construct(grad_norm={"hidden": hidden, "scores": scores})
+    assert monitor.first_nonfinite(event(float("nan"), float("inf"))) == "scores"
+    assert monitor.first_nonfinite(event(float("nan"), 1.0)) == "hidden"
+    assert monitor.first_nonfinite(event(1.0, 1.0)) is None
 
 
 @pytest.mark.parametrize("fused", [True, False])
