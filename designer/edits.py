@@ -1,13 +1,13 @@
 """Pure edits of an Architecture: each takes a document and returns a new one (no Qt here)."""
 from __future__ import annotations
 
-import re
 from typing import Any, Iterable
 
 import networkx as nx
 
 from engine import Architecture, Edge, NodeBase, make_node
-from engine.document import is_valid_id
+from engine.document import free_id, is_valid_id
+from engine.layout import auto_layout  # noqa: F401  (one implementation, shared with the importer)
 from engine.layers import REGISTRY
 
 
@@ -17,16 +17,7 @@ class EditError(ValueError):
 
 def unique_id(arch: Architecture, base: str, taken: Iterable[str] = ()) -> str:
     """`base`, or `base_2`, `base_3`... whichever is free and a valid id."""
-    base = re.sub(r"\W", "_", base) or "node"
-    if not (base[0].isalpha() or base[0] == "_"):
-        base = f"n_{base}"
-    used = {n.id for n in arch.nodes} | set(taken)
-    stem = re.sub(r"_\d+$", "", base)
-    candidate, number = base, 1
-    while candidate in used or not is_valid_id(candidate):
-        number += 1
-        candidate = f"{stem}_{number}"
-    return candidate
+    return free_id(base, {n.id for n in arch.nodes} | set(taken))
 
 
 def add_node(arch: Architecture, layer_type: str, position: tuple[float, float] | None = None,
@@ -150,19 +141,3 @@ def paste(arch: Architecture, data: dict, offset: tuple[float, float] = (40.0, 4
     return arch.model_copy(update={
         "nodes": [*arch.nodes, *nodes], "edges": [*arch.edges, *edges], "layout": {**arch.layout, **layout},
     }), [mapping[n.id] for n in part.nodes]
-
-
-def auto_layout(arch: Architecture, dx: float = 220.0, dy: float = 110.0) -> Architecture:
-    """Layered layout, left to right, one column per topological generation."""
-    graph = arch.graph()
-    order = {n.id: i for i, n in enumerate(arch.nodes)}
-    try:
-        generations = [sorted(g, key=order.__getitem__) for g in nx.topological_generations(graph)]
-    except nx.NetworkXUnfeasible:  # cycles: fall back to document order
-        generations = [[n.id] for n in arch.nodes]
-    layout = {}
-    for column, ids in enumerate(generations):
-        top = -(len(ids) - 1) * dy / 2
-        for row, node_id in enumerate(ids):
-            layout[node_id] = (column * dx, top + row * dy)
-    return arch.model_copy(update={"layout": layout})

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import functools
 import keyword
-from typing import Annotated, Any, Literal, Union
+import re
+from typing import Annotated, Any, Iterable, Literal, Union
 
 import networkx as nx
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
@@ -114,8 +115,23 @@ def is_valid_id(node_id: str) -> bool:
     return node_id.isidentifier() and not keyword.iskeyword(node_id) and node_id not in _reserved_names()
 
 
+def free_id(base: str, used: Iterable[str]) -> str:
+    """`base` made a valid id (non-word characters become _), or `base_2`, `base_3`... whichever is not in `used`."""
+    base = re.sub(r"\W", "_", base) or "node"
+    if not (base[0].isalpha() or base[0] == "_"):
+        base = f"n_{base}"
+    used = set(used)
+    stem = re.sub(r"_\d+$", "", base)
+    candidate, number = base, 1
+    while candidate in used or not is_valid_id(candidate):
+        number += 1
+        candidate = f"{stem}_{number}"
+    return candidate
+
+
 @functools.cache
 def _reserved_names() -> frozenset[str]:
     """Attribute names of a compiled model: node ids name its submodules, so they must not shadow these."""
     from torch import fx, nn
-    return frozenset(dir(fx.GraphModule(nn.Module(), fx.Graph()))) | {"input_names", "output_names"}
+    # `self` is forward's first argument in the generated code: an input or layer of that name would shadow it
+    return frozenset(dir(fx.GraphModule(nn.Module(), fx.Graph()))) | {"input_names", "output_names", "self"}

@@ -84,7 +84,7 @@ def test_duplicate_ids_are_reported_once_per_id():
     assert problem.node == "fc" and "duplicate id" in problem.message
 
 
-@pytest.mark.parametrize("bad_id", ["2fast", "my-layer", "class", "forward", "graph", "input_names"])
+@pytest.mark.parametrize("bad_id", ["2fast", "my-layer", "class", "forward", "graph", "input_names", "self"])
 def test_ids_must_be_usable_as_submodule_names(bad_id):
     [problem] = problems(doc([X, node(bad_id, "relu"), Y], [("x", bad_id), (bad_id, "y")]))
     assert (problem.node, problem.field) == (bad_id, "id")

@@ -1,0 +1,94 @@
+"""A torch module as a LayerLoom document, plus the state_dict its compiled model loads."""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+from torch import fx, nn
+
+from ..compiler import check, compile_model
+from ..document import Architecture
+from ..layers.registry import shape_text
+from ..layout import auto_layout
+from .convert import GraphConverter, ImportFailure, target_text
+from .trace import trace
+
+
+def import_module(module: nn.Module, input_shapes: Sequence[Sequence[int]] | None = None,
+                  name: str | None = None) -> tuple[Architecture, dict[str, torch.Tensor]]:
+    """Trace `module` with torch.fx and map it to a laid-out document and the module's weights keyed like
+    `compile_model(document).state_dict()`. `input_shapes` are per-sample (no batch dimension), one per
+    forward argument; an input read only by linear layers may be left out (None). Raises ImportFailure
+    listing everything that has no faithful LayerLoom equivalent."""
+    graph_module = trace(module)
+    converter = GraphConverter(graph_module, _input_metas(graph_module, input_shapes))
+    converter.run()
+    if converter.problems:
+        raise ImportFailure(converter.problems)
+    cls = type(module)
+    arch = Architecture(
+        name=(name or cls.__name__)[:200], nodes=converter.nodes, edges=converter.edges,
+        description=f"Imported from {cls.__module__}.{cls.__qualname__} with torch.fx.",
+    )
+    arch = auto_layout(arch)
+    _verify(arch, converter)
+    return arch, converter.weights
+
+
+def _input_metas(root: fx.GraphModule, shapes: Sequence[Sequence[int]] | None) -> dict[str, tuple]:
+    """Shape and dtype of each forward argument that becomes an input node (one with a default that
+    nothing reads does not); int64 for token ids read by an embedding."""
+    inputs = [n for n in root.graph.nodes if n.op == "placeholder" and (n.users or not n.args)]
+    if shapes is not None and len(shapes) != len(inputs):
+        names = ", ".join(n.name for n in inputs)
+        raise ImportFailure(
+            f"the model has {len(inputs)} input(s) ({names}) but {len(shapes)} input shape(s) were given")
+    metas, missing = {}, []
+    for index, node in enumerate(inputs):
+        modules = [root.get_submodule(u.target) for u in node.users if u.op == "call_module"]
+        dtype = "int64" if any(isinstance(m, nn.Embedding) for m in modules) else "float32"
+        shape = list(shapes[index]) if shapes is not None else _inferred_shape(node, modules)
+        if shape is None:
+            missing.append(f"input '{node.name}' needs its shape per sample, without the batch dimension "
+                           "(--input-shape, e.g. 1,28,28): only an input read by linear layers alone has one inferred")
+        metas[node.name] = (shape, dtype)
+    if missing:
+        raise ImportFailure(missing)
+    return metas
+
+
+def _inferred_shape(node: fx.Node, modules: list[nn.Module]) -> list[int] | None:
+    """(in_features,) when the input is read only by linear layers, all of one input size."""
+    if len(modules) != len(node.users) or any(type(m) is not nn.Linear for m in modules):
+        return None
+    sizes = {m.in_features for m in modules}
+    return [sizes.pop()] if len(sizes) == 1 else None
+
+
+def _verify(arch: Architecture, converter: GraphConverter) -> None:
+    """The document is valid, every x.view(-1, ...) kept the batch, and the compiled model's weights have
+    the module's names and shapes (a wrong input shape shows here)."""
+    problems, report = check(arch)
+    if problems:
+        raise ImportFailure([str(p) for p in problems])
+    lines = []
+    for node_id, (shape, node) in converter.expected_shapes.items():
+        got = report.nodes[node_id].outputs["out"].shape
+        if got != shape:
+            lines.append(f"{node.name} ({target_text(node, converter.root)}): changes the batch dimension: a sample "
+                         f"has {math.prod(got):,} values, not {math.prod(shape):,}; use x.view(x.size(0), ...)")
+    if lines:
+        raise ImportFailure(lines)
+    compiled = compile_model(arch).state_dict()
+    for key in sorted(compiled.keys() | converter.weights.keys()):
+        want, have = compiled.get(key), converter.weights.get(key)
+        if want is None or have is None or want.shape != have.shape:
+            where = f"{key} is {_describe(have)} in the module but {_describe(want)} in the document"
+            lines.append(f"node '{key.split('.')[0]}': {where}: are the input shapes right?")
+    if lines:
+        raise ImportFailure(lines)
+
+
+def _describe(tensor: torch.Tensor | None) -> str:
+    return "missing" if tensor is None else f"of shape {shape_text(tuple(tensor.shape))}"

@@ -1,0 +1,97 @@
+"""Finding the model class named by MODULE:CLASS, constructing it and tracing it with torch.fx."""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import os
+import sys
+from pathlib import Path
+
+from torch import fx, nn
+
+from .convert import ImportFailure
+
+
+def load_class(spec: str) -> type[nn.Module]:
+    """The nn.Module subclass named by `MODULE:CLASS`; MODULE is a dotted name importable from the current
+    folder (as with `python -m`) or a path to a .py file."""
+    module_name, colon, class_name = spec.rpartition(":")
+    if not colon or not module_name or not class_name:
+        raise ImportFailure(f"expected MODULE:CLASS (e.g. mypackage.models:Net or models.py:Net), got {spec!r}")
+    module = _import(module_name)
+    cls = module
+    for part in class_name.split("."):
+        cls = getattr(cls, part, None)
+        if cls is None:
+            raise ImportFailure(f"module '{module_name}' has no class '{class_name}'")
+    if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
+        raise ImportFailure(f"'{class_name}' in module '{module_name}' is not a torch.nn.Module class")
+    return cls
+
+
+def _import(name: str):
+    try:
+        if name.endswith(".py") or os.sep in name:
+            return _import_file(Path(name))
+        if os.getcwd() not in sys.path and "" not in sys.path:
+            sys.path.insert(0, os.getcwd())
+        return importlib.import_module(name)
+    except ImportFailure:
+        raise
+    except ModuleNotFoundError as error:
+        raise ImportFailure(f"cannot import module '{name}': {error}") from None
+    except (Exception, SystemExit) as error:  # the user's module failed while loading: name it, never a traceback
+        raise ImportFailure(f"importing module '{name}' failed: {_first_line(error)}") from None
+
+
+def _import_file(path: Path):
+    """The module in a .py file, named after the file, as `python FILE` would see it (its folder on sys.path)."""
+    if not path.is_file():
+        raise ImportFailure(f"no Python file '{path}'")
+    loaded = sys.modules.get(path.stem)
+    if loaded is not None:
+        if Path(getattr(loaded, "__file__", None) or "").resolve() == path.resolve():
+            return loaded
+        raise ImportFailure(f"a module named '{path.stem}' is already loaded (from {loaded.__file__ or 'Python'}); "
+                            "rename the file")
+    sys.path.insert(0, str(path.resolve().parent))
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[path.stem] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[path.stem]  # as the import system does: no half-run module stays behind
+        raise
+    return module
+
+
+def construct(cls: type[nn.Module], args_json: str = "{}") -> nn.Module:
+    """`cls(**args)` for a JSON object of keyword arguments."""
+    try:
+        args = json.loads(args_json)
+    except json.JSONDecodeError as error:
+        raise ImportFailure(f"--args is not valid JSON: {error.msg} at column {error.colno}") from None
+    if not isinstance(args, dict):
+        raise ImportFailure(
+            f'--args must be a JSON object of keyword arguments, like {{"hidden": 32}}, got {args_json}')
+    try:
+        return cls(**args)
+    except Exception as error:
+        raise ImportFailure(f"constructing {cls.__name__}(**{args_json}) failed: {_first_line(error)}") from None
+
+
+def trace(module: nn.Module) -> fx.GraphModule:
+    """The module's fx graph, without the values nothing uses (such as the state in `out, _ = self.lstm(x)`)."""
+    try:
+        graph_module = fx.symbolic_trace(module)
+        graph_module.graph.eliminate_dead_code()  # also lints the graph
+    except Exception as error:
+        raise ImportFailure(f"cannot trace {type(module).__name__} with torch.fx: {_first_line(error)}") from None
+    return graph_module
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
