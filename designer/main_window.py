@@ -11,6 +11,7 @@ from .actions import CanvasActions
 from .canvas import GraphScene, GraphView
 from .dashboard import DashboardDock
 from .document import DocumentModel
+from .export_dialog import ExportController
 from .files import FileController
 from .inspector import InspectorWidget
 from .palette import PaletteWidget
@@ -41,6 +42,7 @@ class MainWindow(QMainWindow):
         self.problems = ProblemsPanel(self.document)
         self.summary = SummaryPanel(self.document)
         self.dashboard = DashboardDock(self.document, parent=self)
+        self.exporter = ExportController(self, self.document, lambda: self.dashboard.runs_dir)
         self.resize(1500, 920)
         self.setDockOptions(QMainWindow.AnimatedDocks | QMainWindow.AllowTabbedDocks)
         self.setTabPosition(Qt.BottomDockWidgetArea, QTabWidget.North)
@@ -98,6 +100,7 @@ class MainWindow(QMainWindow):
         menu.addMenu(files.recent_menu)
         menu.addSeparator()
         menu.addActions([files.save, files.save_as])
+        menu.addAction(self.exporter.action)
         menu.addSeparator()
         menu.addAction("&Quit", "Ctrl+Q", self.close)
         menu = self.menuBar().addMenu("&Edit")

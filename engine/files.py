@@ -5,7 +5,9 @@ import json
 import os
 import stat
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from pydantic import ValidationError
 
@@ -74,18 +76,27 @@ def dumps(arch: Architecture) -> str:
 
 def save(arch: Architecture, path: str | os.PathLike) -> None:
     """Write atomically: a temporary file in the same folder, flushed, then renamed over `path`."""
-    path = Path(path)
     text = dumps(arch)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """A temporary path beside `path` to write to: when the block succeeds it is flushed to disk and renamed over
+    `path`, with the mode a plain write would give; when the block fails it is removed."""
+    path = Path(path)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    os.close(fd)
+    tmp = Path(name)
     try:
+        yield tmp
         os.chmod(tmp, _file_mode(path))
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
+        with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
