@@ -9,6 +9,7 @@ from pathlib import Path
 
 from .. import files
 from ..data import DatasetError
+from . import distributed
 from .evaluate import evaluate, format_evaluation, load_run
 from .events import EventSink
 from .losses import LossMismatch
@@ -38,6 +39,7 @@ def register(sub) -> None:
                         "(default 50)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--tensorboard", action="store_true", help="also log to DIR/tensorboard (needs tensorboard)")
+    distributed.add_arguments(p)
     p.set_defaults(run=_guard(_cmd_train))
 
     p = sub.add_parser("probe", help="one forward and backward pass at initialization: the gradient flow")
@@ -91,18 +93,22 @@ def _open_events(target: str | None, exclude: Path | None = None) -> EventSink |
 
 
 def _cmd_train(args) -> int:
+    """Train in this process, or launch --nproc processes that each come back here; only rank 0 writes."""
     arch = files.load(args.file)
-    out = Path(args.out) if args.out else Path("runs") / f"{Path(args.file).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
     if args.log_every < 0 or args.profile_every < 1:
         raise TrainingError("--log-every must be 0 or more and --profile-every 1 or more")
     if args.resume and not args.out:
         raise TrainingError("--resume needs --out DIR, the run folder to continue")
+    args.out = args.out or str(Path("runs") / f"{Path(args.file).stem}-{time.strftime('%Y%m%d-%H%M%S')}")
+    if distributed.requested(args):
+        return distributed.launch(arch, args)
+    out, lead = Path(args.out), distributed.rank() == 0
     options = TrainOptions(epochs=args.epochs, max_steps=args.max_steps, device=args.device, seed=args.seed,
                            log_every=args.log_every, profile_every=args.profile_every, out_dir=out, resume=args.resume,
                            tensorboard=args.tensorboard)
-    sink = _open_events(args.events, out / "events.jsonl")
+    sink = _open_events(args.events, out / "events.jsonl") if lead else None
     callbacks = [sink] if sink else []
-    if sys.stderr.isatty():
+    if lead and sys.stderr.isatty():
         callbacks.append(ProgressBar(sys.stderr))
     trainer = Trainer(arch, options, on_event=_fanout(callbacks))
 
@@ -119,8 +125,9 @@ def _cmd_train(args) -> int:
         if sink:
             sink.close()
     if result.status == "error":
-        print(f"{args.file}: {result.error}", file=sys.stderr)
-        return 1
+        raise TrainingError(result.error)
+    if not lead:
+        return 0
     metrics = ", ".join(f"{k} {v:.4f}" for k, v in result.metrics.items())
     report = sys.stderr if args.events == "-" else sys.stdout
     print(f"{result.status} after {result.step} steps in {result.seconds:.1f} s: {metrics}", file=report)

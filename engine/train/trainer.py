@@ -5,6 +5,8 @@ whose answer is read every step (free on the CPU; one scalar sync per step on a 
 caught before the optimizer applies it, and the weights in memory and in model.pt stay the last good ones.
 Everything else is measured and read only on logged steps (step 1 and every `log_every` steps). Epoch
 metrics are measured after each epoch in eval mode on the whole train and validation parts.
+In a process group (`layerloom train --nproc N`, see distributed.py) each process trains its share of every
+step under DistributedDataParallel, and rank 0 alone measures, writes and reports.
 """
 from __future__ import annotations
 
@@ -21,21 +23,17 @@ from ..data import Dataset, DatasetError
 from ..document import Architecture
 from ..errors import DocumentError
 from .diagnosis import Diagnoser, ModelFacts
+from .distributed import Group
 from .events import EndEvent, EpochEvent, ErrorEvent, EventSink, ParameterCounts, StartEvent
 from .gradients import Clipper, FiniteCheck
 from .losses import LossMismatch, Objective, measure
 from .monitor import GradientMonitor
+from .optimizers import make_optimizer
 from .runfolder import RunFolder
 from .setup import TrainingError, build_model, check_inputs, load_data, resolve_device, split, training_config
 from .tensorboard import TensorBoardLogger
 
 USER_ERRORS = (TrainingError, DatasetError, DocumentError, LossMismatch)
-OPTIMIZERS = {
-    "sgd": lambda params, c: torch.optim.SGD(params, c.lr, momentum=c.momentum, weight_decay=c.weight_decay),
-    "adam": lambda params, c: torch.optim.Adam(params, c.lr, weight_decay=c.weight_decay),
-    "adamw": lambda params, c: torch.optim.AdamW(params, c.lr, weight_decay=c.weight_decay),
-    "rmsprop": lambda params, c: torch.optim.RMSprop(params, c.lr, momentum=c.momentum, weight_decay=c.weight_decay),
-}
 
 
 @dataclass
@@ -86,6 +84,8 @@ class Trainer:
         self._cancel = threading.Event()
         self._closers: list = []
         self._started, self.step = time.perf_counter(), 0
+        self.group = Group.current()  # set inside `layerloom train --nproc N`: only rank 0 writes and reports
+        self.lead = self.group is None or self.group.lead
 
     def cancel(self) -> None:
         """Stop after the step in progress; the run ends with status 'cancelled' and its weights saved."""
@@ -115,7 +115,8 @@ class Trainer:
         options = self.options
         config = self.config = training_config(
             self.arch, epochs=options.epochs, seed=options.seed, device=options.device)
-        self.device = resolve_device(config.device)
+        device = resolve_device(config.device)
+        self.device = self.group.device(device) if self.group else device
         dataset = check_inputs(self.arch, self._dataset) if self._dataset else load_data(self.arch, config)
         model = self.model = build_model(self.arch, config.seed).to(self.device)
         parts = split(len(dataset), config.val_fraction, config.seed)
@@ -130,8 +131,7 @@ class Trainer:
         target = self.objective.prepare_target(dataset.target)
         self.train_data = self._on_device(dataset.inputs, target, parts.train)
         self.val_data = self._on_device(dataset.inputs, target, parts.val)
-        self.optimizer = OPTIMIZERS[config.optimizer.name](
-            [p for p in model.parameters() if p.requires_grad], config.optimizer)
+        self.optimizer = make_optimizer((p for p in model.parameters() if p.requires_grad), config.optimizer)
         self.monitor = GradientMonitor(model)
         if not self.monitor.params:
             raise TrainingError("the model has no weights to train: add a layer with weights (linear, conv2d, ...)")
@@ -141,34 +141,47 @@ class Trainer:
         self.shuffle = torch.Generator().manual_seed(config.seed)
         self.epoch = self.batch = self._last_profile = 0
         self.metrics: dict[str, float] = {}
-        self.steps_per_epoch = math.ceil(len(parts.train) / config.batch_size)
+        self._plan_epochs(len(parts.train))
         self._open_outputs()
+        self.net = self.group.wrap(model, self.device) if self.group else model  # the module steps run through
         self._emit_start()
+
+    def _plan_epochs(self, samples: int) -> None:
+        """Batch size and steps per epoch of this process. batch_size is that of a whole step: with N processes
+        each takes ceil(batch_size / N) samples of an equal share of the epoch, so every rank takes as many steps."""
+        processes = self.group.size if self.group else 1
+        self.batch_size = math.ceil(self.config.batch_size / processes)
+        self.steps_per_epoch = math.ceil(samples // processes / self.batch_size)
+        if not self.steps_per_epoch:
+            raise TrainingError(f"the training part has {samples} sample(s), fewer than the {processes} processes")
 
     def _on_device(self, inputs, target, index):
         return tuple(x[index].to(self.device) for x in inputs), target[index].to(self.device)
 
     def _open_outputs(self) -> None:
         options = self.options
-        self.folder = RunFolder(options.out_dir) if options.out_dir else None
-        if options.resume and not self.folder:
+        if options.resume and not options.out_dir:
             raise TrainingError("resume needs the run folder (--out DIR) of the run to continue")
+        self.folder = RunFolder(options.out_dir) if options.out_dir and self.lead else None
+        state = self.folder.checkpoint() if self.folder and options.resume else None
+        if self.group and options.resume:
+            state = self.group.broadcast(state)
         if self.folder:
-            state = self.folder.checkpoint() if options.resume else None
             self.folder.start(self.arch.model_copy(update={"training": self.config}), fresh=not options.resume)
-            if state:
-                self._restore(state)
             sink = EventSink(self.folder.events_path)
             self._callbacks.append(sink)
             self._closers.append(sink.close)
+        if state:
+            self._restore(state)
         self.tensorboard = None
-        if options.tensorboard:
+        if options.tensorboard and self.lead:
             self.tensorboard = TensorBoardLogger((self.folder.path if self.folder else Path("runs")) / "tensorboard")
             self._callbacks.append(self.tensorboard)
             self._closers.append(self.tensorboard.close)
 
     def _restore(self, state: dict) -> None:
-        self.folder.load_model(self.model)
+        if self.folder:  # other ranks receive rank 0's weights when DistributedDataParallel wraps the model
+            self.folder.load_model(self.model)
         self.optimizer.load_state_dict(state["optimizer"])
         self.step, self.epoch, self.batch = int(state["step"]), int(state["epoch"]), int(state["batch"])
         self.shuffle.set_state(state["shuffle_state"])
@@ -197,15 +210,17 @@ class Trainer:
 
     def _loop(self) -> str:
         inputs, target = self.train_data
-        size = self.config.batch_size
+        size = self.batch_size
         while self.epoch < self.config.epochs:
             shuffle_state = self.shuffle.get_state()
-            order = torch.randperm(len(target), generator=self.shuffle).to(self.device)
+            order = torch.randperm(len(target), generator=self.shuffle)  # the same on every rank: one seed
+            order = (self.group.shard(order) if self.group else order).to(self.device)
             xs, ys = tuple(x[order] for x in inputs), target[order]
             while self.batch < self.steps_per_epoch:
-                if self._cancel.is_set() or self.step >= (self.options.max_steps or math.inf):
+                cancelled = self.group.stopped if self.group else self._cancel.is_set()
+                if cancelled or self.step >= (self.options.max_steps or math.inf):
                     self._save(shuffle_state)
-                    return "cancelled" if self._cancel.is_set() else "max_steps"
+                    return "cancelled" if cancelled else "max_steps"
                 window = slice(self.batch * size, (self.batch + 1) * size)
                 self._step(tuple(x[window] for x in xs), ys[window])
             self.epoch, self.batch = self.epoch + 1, 0
@@ -221,28 +236,32 @@ class Trainer:
             self._last_profile = step
         capture = self.monitor.capture() if profiled else None
         with capture or nullcontext():
-            output = self.model(*xs)
+            output = self.net(*xs)
         loss = self.objective.loss(output, y)
+        if self.group:  # the loss and cancel flag of every process, all-reduced while backward runs
+            self.group.share(loss.detach(), self._cancel.is_set())
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if self.group:
+            loss = self.group.mean_loss()
         grads = self.monitor.grads()
-        norms = total = None
-        if logged or self.clipper.needs_total:
-            norms = torch._foreach_norm(grads)
-            total = torch.linalg.vector_norm(torch.stack(norms))
-            finite = math.isfinite((loss.detach() + total).item())
-        else:
-            finite = self.finite(loss.detach(), grads)
+        total = flat = None
+        if logged:
+            flat = self.monitor.flatten(grads)  # before clipping changes them
+            total = torch.linalg.vector_norm(flat)
+        elif self.clipper.needs_total:
+            total = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+        finite = self.finite(loss.detach(), grads) if total is None else math.isfinite((loss.detach() + total).item())
         if not finite:
             self._non_finite(step, loss, grads)
         self.clipper(grads, total)
-        before = self.monitor.weights_before() if logged else None
+        before = self.monitor.snapshot() if logged else None
         self.optimizer.step()
         self.step, self.batch = step, self.batch + 1
         if logged:
             clipped_total, clipped = self.clipper.after(grads, total)
             event = self.monitor.step_event(
-                step=step, epoch=self.epoch + 1, loss=loss, grad_norms=norms, total=total,
+                step=step, epoch=self.epoch + 1, loss=loss, grads=flat, total=total,
                 total_clipped=clipped_total, clipped=clipped, before=before, capture=capture)
             self.emit(event)
             for diagnosis in self.diagnoser(event):
@@ -252,14 +271,14 @@ class Trainer:
 
     def _non_finite(self, step, loss, grads) -> None:
         """Report the bad step (without applying it) and stop: the weights stay the last good ones."""
-        norms = torch._foreach_norm(grads)
-        total = torch.linalg.vector_norm(torch.stack(norms))
-        event = self.monitor.step_event(step=step, epoch=self.epoch + 1, loss=loss, grad_norms=norms, total=total,
+        flat = self.monitor.flatten(grads)
+        total = torch.linalg.vector_norm(flat)
+        event = self.monitor.step_event(step=step, epoch=self.epoch + 1, loss=loss, grads=flat, total=total,
                                         total_clipped=total, clipped=total.new_zeros(()), before=None, capture=None)
         self.emit(event)
         for diagnosis in self.diagnoser(event):
             self.emit(diagnosis)
-        node = self.monitor.first_nonfinite(norms)
+        node = self.monitor.first_nonfinite(event)
         what = (f"the loss is {event.loss}" if not math.isfinite(event.loss)
                 else f"the gradient norm is {event.grad_norm_total}")
         where = (f"; the first layer with a non-finite gradient (in backward order, from the output) is '{node}'"
@@ -275,6 +294,9 @@ class Trainer:
         self._save(self.shuffle.get_state())
 
     def _measure(self) -> dict[str, float]:
+        """Metrics over the whole train and validation parts; rank 0 alone measures and reports them."""
+        if not self.lead:
+            return {}
         size = max(self.config.batch_size, 1024)
         metrics = {f"train_{k}": v for k, v in measure(self.model, *self.train_data, self.objective, size).items()}
         if len(self.val_data[1]):
