@@ -59,8 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _plugin_registrars():
+    from .export import cli as export_cli
+    from .fximport import cli as import_cli
     from .train import cli as train_cli
     yield train_cli.register
+    yield import_cli.register
+    yield export_cli.register
     for entry in entry_points(group="layerloom.commands"):
         yield entry.load()
 
