@@ -1,22 +1,24 @@
 """File › Export: the document's model as standalone Python source, TorchScript or ONNX, fresh or trained.
 
-The dialog only collects a request; `ExportController` runs the engine's export and reports the outcome. Its
-`ask_request` and `show_error` are the only modal steps, so tests replace them (or fill the dialog's fields).
+The dialog only collects a request; `ExportController` runs the engine's export in a worker thread, so the window
+stays responsive, and reports the outcome. Its `ask_request` and `show_error` are the only modal steps, so tests
+replace them (or fill the dialog's fields).
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from PySide6.QtCore import QObject, Qt
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
-    QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout, QLineEdit, QMessageBox, QPushButton,
-    QWidget,
+    QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout, QLineEdit, QMessageBox, QProgressBar,
+    QPushButton, QWidget,
 )
 
-from engine import DocumentError
+from engine import Architecture, DocumentError
 from engine.export import ExportError, export
 
 from .document import DocumentModel
@@ -106,7 +108,14 @@ def _row(field: QLineEdit, *buttons: tuple[str, Callable[[], None]]) -> QWidget:
 
 
 class ExportController(QObject):
-    """Owns File › Export… for `document`, shown in `window`; the runs folder is where weights are looked for."""
+    """Owns File › Export… for `document`, shown in `window`; the runs folder is where weights are looked for.
+
+    The export runs in a worker thread (an ONNX export of a recurrent net takes seconds); `finished` says whether
+    it succeeded once its message is shown. The window's `closeEvent` calls `close()`, which waits for it.
+    """
+
+    finished = Signal(bool)
+    _done = Signal(object, object)   # from the worker thread: (request, Exported or the exception it raised)
 
     def __init__(self, window: QWidget, document: DocumentModel, runs_dir: Callable[[], Path]):
         super().__init__(window)
@@ -114,6 +123,18 @@ class ExportController(QObject):
         self.action = QAction("&Export…", self)
         self.action.setShortcut(QKeySequence("Ctrl+E"))
         self.action.triggered.connect(lambda: self.export_document())
+        self.busy = QProgressBar(minimum=0, maximum=0, textVisible=False, maximumWidth=120, maximumHeight=12)
+        window.statusBar().addPermanentWidget(self.busy)   # range 0..0: a busy bar while an export runs
+        self.busy.hide()
+        self._request: ExportRequest | None = None
+        self._thread: threading.Thread | None = None
+        self._outcome: object = None
+        self._closed = False
+        self._done.connect(self._on_done)
+
+    @property
+    def running(self) -> bool:
+        return self._request is not None
 
     # questions and messages (replaced in tests) ------------------------------------------------------
     def ask_request(self) -> ExportRequest | None:
@@ -130,25 +151,66 @@ class ExportController(QObject):
 
     # the command ----------------------------------------------------------------------------------------
     def export_document(self) -> bool:
-        """Ask what to export, then export it; any failure is a message box, never a traceback."""
+        """Ask what to export and start exporting it; False when nothing started. `finished` follows a start."""
+        if self.running or self._closed:
+            return False
         request = self.ask_request()
         if request is None:
             return False
-        origin = self.document.path.name if self.document.path else None
-        QGuiApplication.setOverrideCursor(Qt.WaitCursor)  # ONNX export of a recurrent net takes seconds
+        # the Architecture is immutable and edits replace it: the worker exports the document as it is now
+        arch, origin = self.document.arch, self.document.path.name if self.document.path else None
+        self._request, self._outcome = request, None
+        self.action.setEnabled(False)
+        self.busy.show()
+        self.window.statusBar().showMessage(f"Exporting {request.output.name}…")
+        self._thread = threading.Thread(target=self._run, args=(arch, request, origin), name="layerloom-export")
+        self._thread.start()
+        return True
+
+    def close(self) -> None:
+        """Wait for a running export (it cannot be interrupted) and report it; no export starts after this."""
+        self._closed = True
+        if self._thread is None:
+            return
+        if self._thread.is_alive():
+            QGuiApplication.setOverrideCursor(Qt.WaitCursor)
+            try:
+                self._thread.join()
+            finally:
+                QGuiApplication.restoreOverrideCursor()
+        self._thread = None
+        if self._request is not None:   # its queued signal has not been delivered yet: report it now
+            self._on_done(self._request, self._outcome)
+
+    def _run(self, arch: Architecture, request: ExportRequest, origin: str | None) -> None:
+        """In the worker thread: export, and send the result, or whatever it raised, to the GUI thread."""
         try:
-            result = export(self.document.arch, request.format, request.output, request.weights, origin)
-        except DocumentError as error:
+            outcome = export(arch, request.format, request.output, request.weights, origin)
+        except Exception as error:  # even a bug in an exporter is a message box, not a lost thread
+            outcome = error
+        self._outcome = outcome
+        self._done.emit(request, outcome)
+
+    def _on_done(self, request: ExportRequest, outcome: object) -> None:
+        if request is not self._request:
+            return   # reported already, by close()
+        self._request = None
+        self.busy.hide()
+        self.action.setEnabled(True)
+        self.window.statusBar().clearMessage()
+        if isinstance(outcome, Exception):
+            self._show_failure(request, outcome)
+        else:
+            self.window.statusBar().showMessage(outcome.message, MESSAGE_MS)
+        self.finished.emit(not isinstance(outcome, Exception))
+
+    def _show_failure(self, request: ExportRequest, error: Exception) -> None:
+        if isinstance(error, DocumentError):
             lines = [f"• {p}" for p in error.problems[:MAX_LISTED_PROBLEMS]]
             self.show_error("Could not export", "The document has problems; fix them first:", "\n".join(lines))
-            return False
-        except ExportError as error:
+        elif isinstance(error, ExportError):
             self.show_error("Could not export", str(error))
-            return False
-        except OSError as error:
+        elif isinstance(error, OSError):
             self.show_error("Could not export", f"Could not write {request.output}.", error.strerror or str(error))
-            return False
-        finally:
-            QGuiApplication.restoreOverrideCursor()
-        self.window.statusBar().showMessage(result.message, MESSAGE_MS)
-        return True
+        else:
+            self.show_error("Could not export", "The export failed unexpectedly.", f"{type(error).__name__}: {error}")

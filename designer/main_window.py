@@ -5,7 +5,9 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMenu, QMessageBox, QTabWidget, QToolBar, QWidget
+from PySide6.QtWidgets import (
+    QDockWidget, QLabel, QMainWindow, QMenu, QMessageBox, QScrollArea, QTabWidget, QToolBar, QWidget,
+)
 
 from .actions import CanvasActions
 from .canvas import GraphScene, GraphView
@@ -21,6 +23,8 @@ from .recovery import AUTOSAVE_MS, Recovery
 from .summary_panel import SummaryPanel
 
 MESSAGE_MS = 8000
+BOTTOM_SHARE = 0.2  # of the window height, for the bottom panels at first
+TRAINING_SHARE = 0.42  # of the window height, for the Training panel once a run starts
 
 
 class MainWindow(QMainWindow):
@@ -50,15 +54,13 @@ class MainWindow(QMainWindow):
         self.add_dock(self.inspector, Qt.RightDockWidgetArea, "Inspector")
         problems_dock = self.add_dock(self.problems, Qt.BottomDockWidgetArea, "Problems")
         summary_dock = self.add_dock(self.summary, Qt.BottomDockWidgetArea, "Summary")
-        self.training_dock = self.add_dock(self.dashboard, Qt.BottomDockWidgetArea, "Training")
+        self.training_dock = self.add_dock(_scrollable(self.dashboard), Qt.BottomDockWidgetArea, "Training")
         self.tabifyDockWidget(problems_dock, summary_dock)
         self.tabifyDockWidget(summary_dock, self.training_dock)
         for dock in (problems_dock, summary_dock, self.training_dock):
             dock.setTitleBarWidget(QWidget())   # the tab already names it
         problems_dock.raise_()
-        self.resizeDocks([self.findChild(QDockWidget, "Layers"), self.findChild(QDockWidget, "Inspector")],
-                         [210, 300], Qt.Horizontal)
-        self.resizeDocks([problems_dock], [150], Qt.Vertical)
+        self._sized = False
         self._build_menus()
         self._build_toolbar()
         self._build_status_bar()
@@ -66,7 +68,7 @@ class MainWindow(QMainWindow):
         self.summary.node_activated.connect(self.show_node)
         self.palette.node_added.connect(self.show_node)
         self.dashboard.health_changed.connect(self.scene.set_node_health)
-        self.dashboard.run_started.connect(lambda _: self.training_dock.raise_())
+        self.dashboard.run_started.connect(lambda _: self.show_training())
         self.scene.message.connect(lambda text: self.statusBar().showMessage(text, MESSAGE_MS))
         self.document.checked.connect(self._on_checked)
         self.document.path_changed.connect(self._on_title_changed)
@@ -86,6 +88,14 @@ class MainWindow(QMainWindow):
         if hasattr(self, "_panels_menu"):
             self._panels_menu.addAction(dock.toggleViewAction())
         return dock
+
+    def show_training(self) -> None:
+        """Bring the Training panel forward, tall enough for its charts (the panels start low, for the canvas)."""
+        self.training_dock.raise_()
+        bottom = self.statusBar().geometry().top() - self.centralWidget().geometry().bottom()
+        tall = int(self.height() * TRAINING_SHARE)
+        if bottom < tall:
+            self.resizeDocks([self.training_dock], [tall], Qt.Vertical)
 
     def show_node(self, node_id: str) -> None:
         """Scroll the canvas to a node (after a click in a panel or a palette add)."""
@@ -165,7 +175,7 @@ class MainWindow(QMainWindow):
                                 ("Probe", "F6", self.dashboard.probe),
                                 ("Stop", "Shift+F5", self.dashboard.stop)):
             action = QAction(text, self, shortcut=QKeySequence(key), statusTip=f"{text} ({key})")
-            action.triggered.connect(lambda _=False, run=slot: (self.training_dock.raise_(), run()))
+            action.triggered.connect(lambda _=False, run=slot: (self.show_training(), run()))
             actions.append(action)
         return actions
 
@@ -200,12 +210,31 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(self.settings.value("window/geometry"))
             self.restoreState(self.settings.value("window/state"))
 
+    def showEvent(self, event) -> None:
+        """Size the panels once, when the window first has its size: narrow sides, a low bottom, a big canvas."""
+        super().showEvent(event)
+        if not self._sized:
+            self._sized = True
+            self.resizeDocks([self.findChild(QDockWidget, "Layers"), self.findChild(QDockWidget, "Inspector")],
+                             [210, 300], Qt.Horizontal)
+            self.resizeDocks([self.findChild(QDockWidget, "Problems")], [int(self.height() * BOTTOM_SHARE)], Qt.Vertical)
+
     def closeEvent(self, event) -> None:
         if not self.dashboard.confirm_close() or not self.files.confirm_discard():
             event.ignore()
             return
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
+        self.exporter.close()
         self.recovery.close()
         self.document.close()
         event.accept()
+
+
+def _scrollable(widget: QWidget) -> QScrollArea:
+    """`widget` in a scroll area, so that its dock can be made lower than the widget's minimum height."""
+    area = QScrollArea()
+    area.setWidget(widget)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QScrollArea.NoFrame)
+    return area

@@ -188,3 +188,19 @@ def test_the_panel_layout_is_remembered(window, qtbot, tmp_path):
     again.show()
     assert not again.findChild(QDockWidget, "Inspector").isVisible()
     assert again.findChild(QDockWidget, "Layers").isVisible()
+
+
+def test_the_canvas_starts_tall_and_training_brings_a_taller_training_panel(window, qtbot):
+    window.resize(1600, 1000)
+    window.show()
+    qtbot.waitExposed(window)
+    low = window.findChild(QDockWidget, "Problems").height()
+    assert low <= 0.25 * window.height()
+    window.show_training()
+    qtbot.waitUntil(lambda: window.training_dock.height() >= 2 * low)
+    window.resizeDocks([window.training_dock], [600], Qt.Vertical)
+    qtbot.wait(20)
+    tall = window.training_dock.height()
+    window.show_training()
+    qtbot.wait(20)
+    assert tall > 500 and window.training_dock.height() == tall  # a panel the user made taller stays so
