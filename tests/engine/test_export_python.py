@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import ast
-import math
 import sys
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from engine.export.layer_code import CODE
 from engine.export.python_source import SCHEME_CODE, class_name
 from engine.layers.init import SCHEMES
 from engine.train.setup import random_inputs
+from init_stats import expected_std
 
 TEMPLATES = sorted(p for p in (Path(__file__).resolve().parents[2] / "templates").glob("*.json")
                    if p.name != "GALLERY.json")
@@ -204,20 +204,9 @@ def test_init_schemes_give_the_expected_statistics_and_the_compiled_weights(sche
             gram = flat @ flat.T if flat.shape[0] <= flat.shape[1] else flat.T @ flat
             torch.testing.assert_close(gram, torch.eye(len(gram)), atol=1e-4, rtol=0)
         else:
-            assert weight.std().item() == pytest.approx(_expected_std(scheme, param), rel=0.1), name
+            assert weight.std().item() == pytest.approx(expected_std(scheme, param), rel=0.1), name
 
 
-def _expected_std(scheme: str, weight: torch.Tensor) -> float:
-    receptive = math.prod(weight.shape[2:])
-    fan_in, fan_out = weight.shape[1] * receptive, weight.shape[0] * receptive
-    return {
-        "normal_0.01": 0.01,
-        "lecun_normal": math.sqrt(1 / fan_in),
-        "xavier_uniform": math.sqrt(2 / (fan_in + fan_out)),
-        "xavier_normal": math.sqrt(2 / (fan_in + fan_out)),
-        "kaiming_uniform": math.sqrt(2 / fan_in),
-        "kaiming_normal": math.sqrt(2 / fan_in),
-    }[scheme]
 
 
 def test_default_init_with_a_gain_keeps_torch_biases_and_scales_weights():

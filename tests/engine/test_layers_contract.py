@@ -5,7 +5,6 @@ a registered type without one fails here.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import pytest
@@ -15,6 +14,7 @@ from torch.fx.passes.shape_prop import ShapeProp, TensorMetadata
 import engine
 from engine import REGISTRY, TensorMeta
 from engine.layers.init import SCHEMES
+from init_stats import expected_std
 
 
 @dataclass(frozen=True)
@@ -176,23 +176,12 @@ def test_init_scheme_sets_weights_and_zeroes_biases(layer_type, scheme):
             gram = flat @ flat.T if flat.shape[0] <= flat.shape[1] else flat.T @ flat
             torch.testing.assert_close(gram, torch.eye(len(gram)), atol=1e-4, rtol=0)
         else:
-            assert weight.std().item() == pytest.approx(_expected_std(scheme, weight), rel=0.25), name
+            assert weight.std().item() == pytest.approx(expected_std(scheme, weight), rel=0.25), name
     for name, param in layer.named_parameters():
         if "bias" in name:
             assert (param == 0).all(), name
 
 
-def _expected_std(scheme: str, weight: torch.Tensor) -> float:
-    receptive = math.prod(weight.shape[2:])
-    fan_in, fan_out = weight.shape[1] * receptive, weight.shape[0] * receptive
-    return {
-        "normal_0.01": 0.01,
-        "lecun_normal": math.sqrt(1 / fan_in),
-        "xavier_uniform": math.sqrt(2 / (fan_in + fan_out)),
-        "xavier_normal": math.sqrt(2 / (fan_in + fan_out)),
-        "kaiming_uniform": math.sqrt(2 / fan_in),
-        "kaiming_normal": math.sqrt(2 / fan_in),
-    }[scheme]
 
 
 @pytest.mark.parametrize("layer_type", INITIALIZABLE)
