@@ -77,9 +77,9 @@ def run(file: str | None = None, screenshot: str | None = None) -> int:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
     app = application()
     from .main_window import MainWindow
-    window = MainWindow()
     if screenshot:
-        return _screenshot(app, window, file, Path(screenshot))
+        return _screenshot(app, MainWindow, file, Path(screenshot))
+    window = MainWindow()
     window.restore_layout()
     window.show()
     if file:
@@ -90,7 +90,8 @@ def run(file: str | None = None, screenshot: str | None = None) -> int:
     return app.exec()
 
 
-def _screenshot(app, window, file: str | None, out: Path) -> int:
+def _screenshot(app, window_class, file: str | None, out: Path) -> int:
+    """Render a new window (on `file`) to `out`; a file with problems prints them and opens no window."""
     from engine import DocumentError, load
     if file:
         try:
@@ -98,6 +99,8 @@ def _screenshot(app, window, file: str | None, out: Path) -> int:
         except DocumentError as error:
             print("\n".join(f"{file}: {p}" for p in error.problems), file=sys.stderr)
             return 1
+    window = window_class()
+    if file:
         window.files.open_path(file)
     window.resize(*SCREENSHOT_SIZE)
     window.show()

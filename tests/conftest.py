@@ -1,6 +1,10 @@
 """Test-wide setup: Qt runs offscreen, so the suite needs no display."""
 import os
 import sys
+import threading
+import time
+
+import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # One torch thread per process: tests start trainer subprocesses beside the test process on 2 cores,
@@ -13,3 +17,14 @@ def pytest_sessionfinish(session, exitstatus):
     gui = sys.modules.get("PySide6.QtGui")
     if gui is not None and gui.QGuiApplication.instance() is not None:
         gui.QGuiApplication.clipboard().clear()
+
+
+@pytest.fixture(autouse=True)
+def no_thread_left():
+    """Fail a test that leaves a Python thread running (pytest-qt closes its widgets before this runs)."""
+    before = set(threading.enumerate())
+    yield
+    deadline = time.monotonic() + 5.0
+    while (left := [t for t in threading.enumerate() if t not in before and t.is_alive()]) and time.monotonic() < deadline:
+        left[0].join(0.05)
+    assert not left, f"threads left running: {[t.name for t in left]}"

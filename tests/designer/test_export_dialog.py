@@ -19,13 +19,6 @@ MLP = Path(__file__).resolve().parents[2] / "templates" / "mlp_spirals.json"
 FINISH_MS = 60_000   # a TorchScript or ONNX export on a loaded machine
 
 
-@pytest.fixture(autouse=True)
-def no_export_thread_left():
-    """Closing the window (pytest-qt does, before fixtures tear down) must leave no export thread running."""
-    yield
-    assert [t.name for t in threading.enumerate() if t.name == "layerloom-export"] == []
-
-
 @pytest.fixture
 def window(qtbot, tmp_path):
     window = MainWindow(settings=QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat),
