@@ -19,7 +19,7 @@ import torch
 from .. import files
 from ..compiler import compile_model
 from ..document import Architecture
-from ..train.runfolder import MODEL
+from ..train.runfolder import MODEL, save_atomic
 from ..train.setup import random_inputs
 from .python_source import class_name, python_source
 
@@ -129,8 +129,7 @@ def _write_python(arch: Architecture, out: Path, model: torch.nn.Module | None, 
     beside = out.with_suffix(".pt")
     if beside == out:
         raise ExportError(f"{out}: name the Python file *.py (the weights are written beside it, as .pt)")
-    with files.atomic_path(beside) as tmp:
-        torch.save(model.state_dict(), tmp)
+    save_atomic(model.state_dict(), beside)
     with files.atomic_path(out) as tmp:
         tmp.write_text(text, encoding="utf-8")
     load = f"model.load_state_dict(torch.load('{beside}'))"

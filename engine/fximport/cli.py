@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import sys
 
-import torch
-
 from .. import files
+from ..train.runfolder import save_atomic
 from .convert import ImportFailure
 from .importer import import_module
 from .trace import construct, load_class
@@ -35,7 +34,7 @@ def _cmd_import(args) -> int:
         return 1
     writes = [(args.output, lambda path: files.save(arch, path))]
     if args.weights:
-        writes.append((args.weights, lambda path: _save_weights(weights, path)))
+        writes.append((args.weights, lambda path: save_atomic(weights, path)))
     for path, write in writes:
         try:
             write(path)
@@ -56,8 +55,3 @@ def _parse_shape(text: str) -> list[int]:
         raise ImportFailure(f"--input-shape {text!r} is not a list of positive sizes such as 1,28,28")
     return shape
 
-
-def _save_weights(weights: dict, path: str) -> None:
-    """torch.save, atomically."""
-    with files.atomic_path(path) as tmp:
-        torch.save(weights, tmp)

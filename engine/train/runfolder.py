@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import uuid
 from pathlib import Path
 
 import torch
@@ -23,18 +22,10 @@ from .setup import TrainingError
 ARCHITECTURE, EVENTS, MODEL, CHECKPOINT = "architecture.json", "events.jsonl", "model.pt", "checkpoint.pt"
 
 
-def save_atomic(obj, path: Path) -> None:
-    """torch.save to a temporary file in the same folder, flushed to disk, then renamed over `path`."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        with open(tmp, "xb") as handle:
-            torch.save(obj, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+def save_atomic(obj, path: str | os.PathLike) -> None:
+    """torch.save, atomically (engine.files.atomic_path): `path` holds the old contents or the new, never a part."""
+    with files.atomic_path(path) as tmp:
+        torch.save(obj, tmp)
 
 
 def load_weights(path: Path) -> dict:

@@ -1,4 +1,4 @@
-"""The standard deviation each random `init` scheme gives a weight, for the tests that check the schemes."""
+"""What each `init` scheme gives a weight, for the tests that check the schemes."""
 import math
 
 import torch
@@ -15,3 +15,10 @@ def expected_std(scheme: str, weight: torch.Tensor) -> float:
         "kaiming_uniform": math.sqrt(2 / fan_in),
         "kaiming_normal": math.sqrt(2 / fan_in),
     }[scheme]
+
+
+def assert_orthogonal(weight: torch.Tensor) -> None:
+    """The weight's rows (or columns, whichever are fewer) are orthonormal, as an orthogonal init makes them."""
+    flat = weight.reshape(weight.shape[0], -1)
+    gram = flat @ flat.T if flat.shape[0] <= flat.shape[1] else flat.T @ flat
+    torch.testing.assert_close(gram, torch.eye(len(gram)), atol=1e-4, rtol=0)

@@ -16,7 +16,7 @@ from engine.export.layer_code import CODE
 from engine.export.python_source import SCHEME_CODE, class_name
 from engine.layers.init import SCHEMES
 from engine.train.setup import random_inputs
-from init_stats import expected_std
+from init_stats import assert_orthogonal, expected_std
 
 TEMPLATES = sorted(p for p in (Path(__file__).resolve().parents[2] / "templates").glob("*.json")
                    if p.name != "GALLERY.json")
@@ -200,9 +200,7 @@ def test_init_schemes_give_the_expected_statistics_and_the_compiled_weights(sche
             continue
         weight = (param[1:] if name == "embed.weight" else param).detach() / 2.0
         if scheme == "orthogonal":
-            flat = weight.reshape(weight.shape[0], -1)
-            gram = flat @ flat.T if flat.shape[0] <= flat.shape[1] else flat.T @ flat
-            torch.testing.assert_close(gram, torch.eye(len(gram)), atol=1e-4, rtol=0)
+            assert_orthogonal(weight)
         else:
             assert weight.std().item() == pytest.approx(expected_std(scheme, param), rel=0.1), name
 
