@@ -33,7 +33,7 @@ def produce() -> None:
     """The child: an endless, unthrottled stream of events, in the trainer's own JSON format."""
     import random
 
-    from engine.train.events import EndEvent, EpochEvent, ParameterCounts, StartEvent, StepEvent, to_json
+    from layerloom.engine.train.events import EndEvent, EpochEvent, ParameterCounts, StartEvent, StepEvent, to_json
     signal.signal(signal.SIGINT, lambda *_: (print(to_json(EndEvent(status="cancelled", step=0, metrics={},
                                                                      seconds=0)), flush=True), sys.exit(0)))
     out = sys.stdout
@@ -104,9 +104,9 @@ def run_loop(app, seconds: float) -> None:
 def measure(seconds: float, rounds: int) -> dict:
     from PySide6.QtWidgets import QApplication
 
-    import engine
-    from designer.dashboard import DashboardDock, runner
-    from designer.document import DocumentModel
+    from layerloom import engine
+    from layerloom.designer.dashboard import DashboardDock, runner
+    from layerloom.designer.document import DocumentModel
 
     app = QApplication.instance() or QApplication([])
     runner.engine_command = lambda *args: (sys.executable, [str(Path(__file__).resolve()), "--produce"])
@@ -153,7 +153,7 @@ def measure(seconds: float, rounds: int) -> dict:
 
 
 def report(results: dict) -> str:
-    from designer.dashboard.stream import STEP_RATE
+    from layerloom.designer.dashboard.stream import STEP_RATE
     idle, flood, pieces = results["idle"], results["flood"], results["pieces"]
     rate = results["events"] / results["seconds"]
     p99, busy99 = percentile(flood, 99), percentile(results["flood_busy"], 99)

@@ -33,7 +33,7 @@ FRAMES = 60
 
 def big_document():
     """A residual MLP of BLOCKS blocks (linear, relu, linear, add, layer norm): 502 nodes, 601 edges."""
-    from engine import Architecture, Edge, make_node
+    from layerloom.engine import Architecture, Edge, make_node
     nodes, edges, previous = [make_node("x", "input", shape=[64])], [], "x"
     for b in range(BLOCKS):
         ids = [f"fc{b}a", f"act{b}", f"fc{b}b", f"add{b}", f"norm{b}"]
@@ -50,7 +50,7 @@ def big_document():
 
 
 def cold_cache() -> None:
-    from engine import shapes
+    from layerloom.engine import shapes
     shapes._cache.clear()
 
 
@@ -63,7 +63,7 @@ def wait_for(signal, app) -> None:
 
 
 def measure_open(window, path: Path, rounds: int) -> tuple[list[float], list[float]]:
-    import engine
+    from layerloom import engine
     designer, headless = [], []
     window.files.open_path(path)          # throwaway: warms torch's fake tensors and Qt's caches
     window.document.wait_for_check(60_000)
@@ -85,8 +85,8 @@ def measure_open(window, path: Path, rounds: int) -> tuple[list[float], list[flo
 
 
 def measure_recheck(document, app, rounds: int) -> tuple[list[float], list[float]]:
-    import engine
-    from designer import edits
+    from layerloom import engine
+    from layerloom.designer import edits
     edited, full = [], []
     for round_ in range(rounds * 2):
         node = document.arch.node("fc50a")
@@ -105,8 +105,8 @@ def measure_recheck(document, app, rounds: int) -> tuple[list[float], list[float
 
 def bare_canvas(arch):
     """A document shown by the canvas alone (no side panels), to tell the canvas's share of a re-check."""
-    from designer.canvas import GraphScene, GraphView
-    from designer.document import DocumentModel
+    from layerloom.designer.canvas import GraphScene, GraphView
+    from layerloom.designer.document import DocumentModel
     document = DocumentModel(arch)
     view = GraphView(GraphScene(document))
     view.resize(1200, 800)
@@ -147,9 +147,9 @@ def measure_drag(window, fit: bool) -> tuple[float, float]:
 
 
 def run(rounds: int) -> str:
-    from designer.app import application
-    from designer.main_window import MainWindow
-    import engine
+    from layerloom.designer.app import application
+    from layerloom.designer.main_window import MainWindow
+    from layerloom import engine
     app = application()
     with tempfile.TemporaryDirectory() as folder:
         from PySide6.QtCore import QSettings

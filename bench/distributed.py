@@ -35,7 +35,7 @@ def run(template: str, nproc: int) -> dict:
     """One `layerloom train` run: wall seconds, steps, seconds per step after the first epoch, val accuracy."""
     with tempfile.TemporaryDirectory() as out:
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "engine.cli", "train", str(ROOT / "templates" / template), "--nproc",
+        subprocess.run([sys.executable, "-m", "layerloom", "train", str(ROOT / "templates" / template), "--nproc",
                         str(nproc), "--out", out], check=True, cwd=ROOT, capture_output=True,
                        env=dict(os.environ, OMP_NUM_THREADS="1"))
         wall = time.perf_counter() - started

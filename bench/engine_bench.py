@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "engine"))
 
-import engine  # noqa: E402
-from engine import shapes  # noqa: E402
+from layerloom import engine  # noqa: E402
+from layerloom.engine import shapes  # noqa: E402
 from test_equivalence import CASES, twins  # noqa: E402
 
 from report import write_section

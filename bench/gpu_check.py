@@ -16,10 +16,10 @@ from pathlib import Path
 
 import torch
 
-import engine
-from engine.train.evaluate import evaluate
-from engine.train.probe import probe
-from engine.train.trainer import Trainer, TrainOptions
+from layerloom import engine
+from layerloom.engine.train.evaluate import evaluate
+from layerloom.engine.train.probe import probe
+from layerloom.engine.train.trainer import Trainer, TrainOptions
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES = ("cnn_digits.json", "lstm_adding.json")

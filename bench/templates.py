@@ -22,11 +22,11 @@ from pathlib import Path
 
 import torch
 
-import engine
-from engine.cli import main as layerloom
-from engine.templates import TemplateInfo, Target, gallery
-from engine.train.setup import load_data, training_config
-from engine.train.trainer import Trainer, TrainOptions
+from layerloom import engine
+from layerloom.engine.cli import main as layerloom
+from layerloom.engine.templates import TemplateInfo, Target, gallery
+from layerloom.engine.train.setup import load_data, training_config
+from layerloom.engine.train.trainer import Trainer, TrainOptions
 
 from report import write_section
 

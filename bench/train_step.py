@@ -23,9 +23,9 @@ from pathlib import Path
 
 import torch
 
-import engine
-from engine.train.optimizers import make_optimizer
-from engine.train.trainer import Trainer, TrainOptions
+from layerloom import engine
+from layerloom.engine.train.optimizers import make_optimizer
+from layerloom.engine.train.trainer import Trainer, TrainOptions
 
 from report import write_section
 

@@ -7,7 +7,7 @@ from PySide6.QtCore import QMimeData, QObject, QPointF, Qt
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QGraphicsItem, QMenu
 
-from engine import DocumentError, Edge
+from layerloom.engine import DocumentError, Edge
 from . import edits
 from .canvas import GraphView, style
 from .canvas.edge_item import EdgeItem
@@ -201,7 +201,7 @@ class CanvasActions(QObject):
     @staticmethod
     def _layer_menu(menu: QMenu, chosen, only_inline: bool = False) -> QMenu:
         """Fill `menu` with the palette's entries by category; `only_inline` keeps layers with `in` and `out`."""
-        from engine import REGISTRY
+        from layerloom.engine import REGISTRY
         submenus: dict[str, QMenu] = {}
         for category, name, entry in palette_entries():
             spec = REGISTRY[entry["type"]]

@@ -57,7 +57,7 @@ def application():
     """The running QApplication, or a new one named so that settings and recovery files have a home."""
     import gc
 
-    import engine  # noqa: F401  (torch: by far the largest part of the heap)
+    from layerloom import engine  # noqa: F401  (torch: by far the largest part of the heap)
     from PySide6.QtWidgets import QApplication
     gc.freeze()   # startup objects live as long as the app: keep the collector from rescanning them
     app = QApplication.instance()
@@ -92,7 +92,7 @@ def run(file: str | None = None, screenshot: str | None = None) -> int:
 
 def _screenshot(app, window_class, file: str | None, out: Path) -> int:
     """Render a new window (on `file`) to `out`; a file with problems prints them and opens no window."""
-    from engine import DocumentError, load
+    from layerloom.engine import DocumentError, load
     if file:
         try:
             load(file)

@@ -12,8 +12,8 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
-import engine
-from engine import Architecture, Problem, ShapeReport
+from layerloom import engine
+from layerloom.engine import Architecture, Problem, ShapeReport
 
 CHECK_DELAY_MS = 15   # coalesces the edits of one burst; the check itself runs off the GUI thread
 

@@ -5,10 +5,10 @@ from typing import Any, Iterable
 
 import networkx as nx
 
-from engine import Architecture, Edge, NodeBase, make_node
-from engine.document import free_id, is_valid_id
-from engine.layout import auto_layout  # noqa: F401  (one implementation, shared with the importer)
-from engine.layers import REGISTRY
+from layerloom.engine import Architecture, Edge, NodeBase, make_node
+from layerloom.engine.document import free_id, is_valid_id
+from layerloom.engine.layout import auto_layout  # noqa: F401  (one implementation, shared with the importer)
+from layerloom.engine.layers import REGISTRY
 
 
 class EditError(ValueError):
@@ -130,7 +130,7 @@ def subgraph(arch: Architecture, ids: Iterable[str]) -> dict:
 
 def paste(arch: Architecture, data: dict, offset: tuple[float, float] = (40.0, 40.0)) -> tuple[Architecture, list[str]]:
     """Add clipboard nodes with fresh unique ids, shifted by `offset`; returns the new ids."""
-    from engine import from_dict
+    from layerloom.engine import from_dict
     part = from_dict(data)
     mapping: dict[str, str] = {}
     for node in part.nodes:

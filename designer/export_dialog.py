@@ -18,8 +18,8 @@ from PySide6.QtWidgets import (
     QPushButton, QWidget,
 )
 
-from engine import Architecture, DocumentError
-from engine.export import ExportError, export
+from layerloom.engine import Architecture, DocumentError
+from layerloom.engine.export import ExportError, export
 
 from .document import DocumentModel
 

@@ -11,8 +11,8 @@ from PySide6.QtCore import QObject, QSettings
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDialog, QFileDialog, QMenu, QMessageBox, QWidget
 
-import engine
-from engine import Architecture, DocumentError, Problem
+from layerloom import engine
+from layerloom.engine import Architecture, DocumentError, Problem
 from . import edits
 from .canvas import style
 from .document import DocumentModel

@@ -10,8 +10,8 @@ from PySide6.QtWidgets import (
     QDialog, QDialogButtonBox, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QScrollArea, QVBoxLayout, QWidget,
 )
 
-import engine
-from engine.templates import TemplateInfo, gallery
+from layerloom import engine
+from layerloom.engine.templates import TemplateInfo, gallery
 
 from .palette import display_name
 from .panel_style import mute, section

@@ -9,7 +9,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine import NodeBase, format_meta
+from layerloom.engine import NodeBase, format_meta
 
 from . import edits
 from .document import DocumentModel

@@ -8,8 +8,8 @@ from PySide6.QtCore import QMimeData, Qt, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QLabel, QLineEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
-from engine import NodeBase
-from engine.layers import CATEGORIES, REGISTRY
+from layerloom.engine import NodeBase
+from layerloom.engine.layers import CATEGORIES, REGISTRY
 
 from . import edits
 from .canvas import LAYER_MIME, positions

@@ -4,7 +4,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QStackedWidget, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
-from engine import Problem
+from layerloom.engine import Problem
 
 from .document import DocumentModel
 from .panel_style import ERROR_COLOR, OK_COLOR, badge_icon, mute

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QLockFile, QObject, QSaveFile, QStandardPaths, QTimer
 
-import engine
-from engine import Architecture
+from layerloom import engine
+from layerloom.engine import Architecture
 from .document import DocumentModel
 
 AUTOSAVE_MS = 30_000

@@ -4,7 +4,7 @@ from __future__ import annotations
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt, Signal
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
-from engine import format_meta
+from layerloom.engine import format_meta
 
 from .document import DocumentModel
 from .panel_style import category_icon

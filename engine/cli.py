@@ -13,6 +13,7 @@ from .compiler import check
 from .errors import DocumentError
 from .schema import json_schema
 from .summary import format_summary, summarize
+from .templates import document_argument, format_gallery, gallery
 
 
 def _cmd_check(args) -> int:
@@ -37,6 +38,11 @@ def _cmd_summary(args) -> int:
     return 0
 
 
+def _cmd_templates(args) -> int:
+    print(format_gallery(gallery()))
+    return 0
+
+
 def _cmd_schema(args) -> int:
     print(json.dumps(json_schema(), indent=2))
     return 0
@@ -46,14 +52,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="layerloom", description="Design, check and train neural networks.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p = sub.add_parser("check", help="validate documents; exit 1 if any has a problem")
-    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("files", nargs="+", metavar="FILE", type=document_argument)
     p.set_defaults(run=_cmd_check)
     p = sub.add_parser("summary", help="table of node, type, output shape and parameters")
-    p.add_argument("file", metavar="FILE")
+    p.add_argument("file", metavar="FILE", type=document_argument)
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(run=_cmd_summary)
     p = sub.add_parser("schema", help="print the JSON Schema of the document format")
     p.set_defaults(run=_cmd_schema)
+    p = sub.add_parser("templates", help="list the template gallery (train or design one by its name)")
+    p.set_defaults(run=_cmd_templates)
     for register in _plugin_registrars():
         register(sub)
     return parser

@@ -1,4 +1,4 @@
-"""Markdown reference of every layer type, generated from the registry (`python -m engine.layer_docs`)."""
+"""Markdown reference of every layer type, generated from the registry (`python -m layerloom.engine.layer_docs`)."""
 from __future__ import annotations
 
 import sys
@@ -15,7 +15,7 @@ def render_layer_docs() -> str:
     lines = [
         "# Layer reference",
         "",
-        "Generated from the layer registry by `python -m engine.layer_docs`; do not edit by hand.",
+        "Generated from the layer registry by `python -m layerloom.engine.layer_docs`; do not edit by hand.",
         "Shapes exclude the batch dimension. Sizes a layer receives are inferred, never written.",
     ]
     for category in CATEGORIES:

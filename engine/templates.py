@@ -1,4 +1,4 @@
-"""The template gallery: the example documents in templates/, in the order templates/GALLERY.json gives.
+"""The template gallery: the example documents shipped in `layerloom.templates`, in the order GALLERY.json gives.
 
 GALLERY.json is the one place that orders the gallery and states what each template's default training reaches
 (its targets); the documents themselves stay plain documents.
@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import operator
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Literal
 
@@ -15,7 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .train.events import DiagnosisKind
 
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+# Package data of an installed (or editable) layerloom: always a folder on disk, never inside a zip.
+TEMPLATES_DIR = Path(str(resources.files("layerloom.templates")))
 GALLERY_FILE = TEMPLATES_DIR / "GALLERY.json"
 
 Metric = Literal[
@@ -107,3 +109,33 @@ def gallery() -> list[TemplateInfo]:
                 tuple(entry.targets), tuple(entry.diagnoses), entry.sample,
             ))
     return infos
+
+
+def template_path(name: str) -> Path | None:
+    """The gallery document called `name` ('cnn_digits' or 'cnn_digits.json'), or None."""
+    stem = name[:-5] if name.endswith(".json") else name
+    path = TEMPLATES_DIR / f"{stem}.json"
+    if "/" in stem or "\\" in stem or stem in ("", "GALLERY", ".", "..") or not path.is_file():
+        return None
+    return path
+
+
+def document_argument(value: str) -> str:
+    """A command's FILE argument: the path as given, or a gallery name when no such file exists."""
+    if Path(value).exists():
+        return value
+    path = template_path(value)
+    return str(path) if path else value
+
+
+def format_gallery(infos: list[TemplateInfo]) -> str:
+    """The gallery as a table, section by section: name, what it shows, and the targets its training reaches."""
+    width = max(len(info.path.stem) for info in infos) + 2
+    lines, section = [], None
+    for info in infos:
+        if info.section != section:
+            lines += [""] * bool(lines) + [info.section]
+            section = info.section
+        targets = "; ".join(target.describe() for target in info.targets)
+        lines.append(f"  {info.path.stem:<{width}}{info.name}  [{targets}]")
+    return "\n".join(lines)

@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QLineF, QPointF, QRectF
 
-from engine import Edge
+from layerloom.engine import Edge
 from ..edits import EditError, connect, disconnect
 from .edge_item import PendingEdge
 from .node_item import NodeItem

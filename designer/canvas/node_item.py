@@ -7,7 +7,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFontMetricsF, QLinearGradient, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem
 
-from engine import NodeBase, NodeInfo
+from layerloom.engine import NodeBase, NodeInfo
 from ..health import COLORS as HEALTH_COLORS, NodeHealth
 from . import style
 from .port_item import PortItem

@@ -6,7 +6,7 @@ from typing import Callable
 from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene, QMenu
 
-from engine import Architecture, Edge
+from layerloom.engine import Architecture, Edge
 from ..document import DocumentModel
 from ..edits import EditError, add_node, move_nodes
 from ..health import NodeHealth

@@ -5,7 +5,7 @@ from functools import lru_cache
 
 from PySide6.QtGui import QColor, QFont
 
-from engine import NodeBase, TensorMeta, format_meta
+from layerloom.engine import NodeBase, TensorMeta, format_meta
 from ..panel_style import CATEGORY_COLORS
 
 GRID = 20                   # snap step and minor grid spacing, in scene units

@@ -7,7 +7,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QFrame, QLabel, QVBoxLayout, QWidget
 
-from designer.health import COLORS
+from layerloom.designer.health import COLORS
 
 from .run_store import RunSeries
 

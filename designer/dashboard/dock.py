@@ -10,8 +10,8 @@ from typing import Sequence
 from PySide6.QtCore import QStandardPaths, Qt, QTimer, Signal
 from PySide6.QtWidgets import (QLabel, QMessageBox, QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
-from designer.document import DocumentModel
-from engine.train.runfolder import EVENTS
+from layerloom.designer.document import DocumentModel
+from layerloom.engine.train.runfolder import EVENTS
 
 from .banner import DiagnosisBanner
 from .charts import BpttChart, ClippingChart, FlowChart, LossChart

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import math
 
-from designer.health import NodeHealth
-from engine.train.diagnosis import DEAD_FRACTION, EXPLODING_NORM, SATURATED_FRACTION, VANISHING_RATIO
+from layerloom.designer.health import NodeHealth
+from layerloom.engine.train.diagnosis import DEAD_FRACTION, EXPLODING_NORM, SATURATED_FRACTION, VANISHING_RATIO
 
 from .run_store import RunSeries
 

@@ -18,7 +18,7 @@ STDERR_KEPT = 64_000     # characters of stderr kept for the error message
 
 def engine_command(*args: str) -> tuple[str, list[str]]:
     """Program and arguments running the engine's CLI with this interpreter."""
-    return sys.executable, ["-m", "engine.cli", *args]
+    return sys.executable, ["-m", "layerloom", *args]
 
 
 class EngineProcess(QObject):

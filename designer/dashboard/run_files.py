@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.train.runfolder import ARCHITECTURE, EVENTS, MODEL
+from layerloom.engine.train.runfolder import ARCHITECTURE, EVENTS, MODEL
 
 TAIL_BYTES = 64_000
 

@@ -16,7 +16,7 @@ from typing import Callable
 import numpy as np
 from pydantic import BaseModel
 
-from engine.train.events import (ActivationStats, DiagnosisEvent, EndEvent, EpochEvent, ErrorEvent, StartEvent,
+from layerloom.engine.train.events import (ActivationStats, DiagnosisEvent, EndEvent, EpochEvent, ErrorEvent, StartEvent,
                                  StepEvent)
 
 HISTORY_ROWS = 512       # rows kept per run: about one per pixel column of a chart

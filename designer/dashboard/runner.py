@@ -11,8 +11,8 @@ from typing import Sequence
 
 from PySide6.QtCore import QObject, Signal
 
-import engine
-from engine import Architecture
+from layerloom import engine
+from layerloom.engine import Architecture
 
 from .process import EngineProcess, engine_command
 from .run_store import RunSeries

@@ -8,7 +8,7 @@ from typing import Callable
 from pydantic import BaseModel, ValidationError
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from engine.train.events import parse_event
+from layerloom.engine.train.events import parse_event
 
 SLICE_SECONDS = 0.008      # parse for at most this long, then let the event loop breathe
 MAX_BACKLOG = 4000         # lines waiting; beyond it, every other step event is dropped

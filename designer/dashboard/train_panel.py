@@ -10,9 +10,9 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QFormLayout, QHBoxLayout, QLabel, QProgressBar, QPushButton,
                                QVBoxLayout, QWidget)
 
-from designer.document import DocumentModel
-from engine.data import DATASETS
-from engine.train.config import DatasetRef, LossName, OptimizerConfig, TrainingConfig
+from layerloom.designer.document import DocumentModel
+from layerloom.engine.data import DATASETS
+from layerloom.engine.train.config import DatasetRef, LossName, OptimizerConfig, TrainingConfig
 
 from .fields import ChoiceEdit, FloatEdit, IntEdit, ModelForm
 from .progress import format_metrics, progress_text, status_text

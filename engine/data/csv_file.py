@@ -11,7 +11,7 @@ from typing import Literal
 import torch
 from pydantic import Field
 
-from engine.data.base import Dataset, DatasetError, DatasetParams, DatasetSpec, existing_file
+from layerloom.engine.data.base import Dataset, DatasetError, DatasetParams, DatasetSpec, existing_file
 
 
 class CsvParams(DatasetParams):

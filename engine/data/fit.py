@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from engine.data.base import Dataset, DatasetError
+from layerloom.engine.data.base import Dataset, DatasetError
 
 WILDCARDS = (None, -1)
 

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from engine.data.base import Dataset, DatasetError, DatasetParams, DatasetSpec
+from layerloom.engine.data.base import Dataset, DatasetError, DatasetParams, DatasetSpec
 
 PHOTO_NAMES = ("china.jpg", "flower.jpg")  # scikit-learn's load_sample_images()
 GRAY_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from engine.data.base import Dataset, DatasetError, DatasetParams, DatasetSpec, existing_file
+from layerloom.engine.data.base import Dataset, DatasetError, DatasetParams, DatasetSpec, existing_file
 
 
 class NpzParams(DatasetParams):

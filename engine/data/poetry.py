@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from engine.data.base import Dataset, DatasetParams, DatasetSpec
+from layerloom.engine.data.base import Dataset, DatasetParams, DatasetSpec
 
 CORPUS_PATH = Path(__file__).with_name("poetry.txt")
 

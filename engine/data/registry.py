@@ -7,16 +7,16 @@ from numbers import Integral
 
 from pydantic import ValidationError
 
-from engine.data.base import Dataset, DatasetError, DatasetSpec
-from engine.data.csv_file import CSV
-from engine.data.images import COLORIZE, DIGITS
-from engine.data.npz_file import NPZ
-from engine.data.poetry import POETRY
-from engine.data.reverse import REVERSE
-from engine.data.sentiment import SENTIMENT
-from engine.data.signals import ADDING, SINE
-from engine.data.tagging import CONTEXT_TAGGING, TAGGING
-from engine.data.toy import CIRCLES, MOONS, SPIRALS, XOR
+from layerloom.engine.data.base import Dataset, DatasetError, DatasetSpec
+from layerloom.engine.data.csv_file import CSV
+from layerloom.engine.data.images import COLORIZE, DIGITS
+from layerloom.engine.data.npz_file import NPZ
+from layerloom.engine.data.poetry import POETRY
+from layerloom.engine.data.reverse import REVERSE
+from layerloom.engine.data.sentiment import SENTIMENT
+from layerloom.engine.data.signals import ADDING, SINE
+from layerloom.engine.data.tagging import CONTEXT_TAGGING, TAGGING
+from layerloom.engine.data.toy import CIRCLES, MOONS, SPIRALS, XOR
 
 DATASETS: dict[str, DatasetSpec] = {
     spec.name: spec

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from engine.data.base import Dataset, DatasetParams, DatasetSpec
+from layerloom.engine.data.base import Dataset, DatasetParams, DatasetSpec
 
 START, END = "<start>", "<end>"
 SPECIAL_TOKENS = [START, END]

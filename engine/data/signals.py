@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from engine.data.base import Dataset, DatasetParams, DatasetSpec, baseline_mse
+from layerloom.engine.data.base import Dataset, DatasetParams, DatasetSpec, baseline_mse
 
 MIN_STEP_ANGLE, MAX_STEP_ANGLE = 0.1, 1.0
 

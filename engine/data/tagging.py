@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from engine.data.base import Dataset, DatasetParams, DatasetSpec
+from layerloom.engine.data.base import Dataset, DatasetParams, DatasetSpec
 
 TAGS = ["O", "PER", "LOC", "ORG"]
 ENTITIES = (

@@ -5,13 +5,14 @@ import sys
 from pathlib import Path
 
 from .. import files
+from ..templates import document_argument
 from .formats import FORMATS, ExportError, export
 
 
 def register(sub) -> None:
     """Add the export command to the `layerloom` parser."""
     p = sub.add_parser("export", help="write the model as standalone Python source, TorchScript or ONNX")
-    p.add_argument("file", metavar="FILE")
+    p.add_argument("file", metavar="FILE", type=document_argument)
     p.add_argument("--format", required=True, metavar="FORMAT", help=" | ".join(FORMATS))
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="the file to write")
     p.add_argument("--weights", metavar="PATH",

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from .. import files
+from ..templates import document_argument
 from ..data import DatasetError
 from . import distributed
 from .evaluate import evaluate, format_evaluation, load_run
@@ -25,7 +26,7 @@ FAILURES = (TrainingError, DatasetError, LossMismatch)
 def register(sub) -> None:
     """Add the training commands to the `layerloom` parser."""
     p = sub.add_parser("train", help="train a document's model on its dataset and write a run folder")
-    p.add_argument("file", metavar="FILE")
+    p.add_argument("file", metavar="FILE", type=document_argument)
     p.add_argument("--epochs", type=int, metavar="N", help="override training.epochs")
     p.add_argument("--max-steps", type=int, metavar="N", help="stop after N optimizer steps")
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), help="override training.device")
@@ -43,7 +44,7 @@ def register(sub) -> None:
     p.set_defaults(run=_guard(_cmd_train))
 
     p = sub.add_parser("probe", help="one forward and backward pass at initialization: the gradient flow")
-    p.add_argument("file", metavar="FILE")
+    p.add_argument("file", metavar="FILE", type=document_argument)
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"))
     p.add_argument("--seed", type=int, metavar="S")
     p.add_argument("--batch-size", type=int, metavar="N")

@@ -29,7 +29,7 @@ LOOPBACK = "127.0.0.1"
 # A worker's program (`python -c`): an interrupt that comes while it still imports torch ends it quietly.
 WORKER = """import sys
 try:
-    from engine.train.distributed import work
+    from layerloom.engine.train.distributed import work
     work(sys.argv[1])
 except KeyboardInterrupt:
     sys.exit(130)

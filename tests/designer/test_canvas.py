@@ -7,13 +7,13 @@ from PySide6.QtGui import QDropEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QMenu
 
-from designer import edits
-from designer.actions import CanvasActions
-from designer.canvas import LAYER_MIME, GraphScene, GraphView
-from designer.canvas.view import parse_layer_drop
-from designer.document import DocumentModel
-from designer.health import NodeHealth
-from engine import Architecture, Edge
+from layerloom.designer import edits
+from layerloom.designer.actions import CanvasActions
+from layerloom.designer.canvas import LAYER_MIME, GraphScene, GraphView
+from layerloom.designer.canvas.view import parse_layer_drop
+from layerloom.designer.document import DocumentModel
+from layerloom.designer.health import NodeHealth
+from layerloom.engine import Architecture, Edge
 
 
 def mlp() -> Architecture:

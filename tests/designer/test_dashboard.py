@@ -6,9 +6,9 @@ import textwrap
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
-import engine
-from designer.dashboard import DashboardDock, runner
-from designer.document import DocumentModel
+from layerloom import engine
+from layerloom.designer.dashboard import DashboardDock, runner
+from layerloom.designer.document import DocumentModel
 
 FAKE_TRAINER = textwrap.dedent('''
     import json, os, signal, sys, time
@@ -191,9 +191,9 @@ def test_a_hidden_dashboard_still_tints_the_canvas(qtbot, dock):
 
 
 def test_many_layers_share_a_few_lines(qtbot, dock):
-    from designer.dashboard.charts import style
-    from designer.dashboard.run_store import RunSeries
-    from engine.train.events import StepEvent
+    from layerloom.designer.dashboard.charts import style
+    from layerloom.designer.dashboard.run_store import RunSeries
+    from layerloom.engine.train.events import StepEvent
     layers = [f"l{i}" for i in range(50)]
     run = RunSeries("many")
     for number in (1, 2):

@@ -1,11 +1,11 @@
 """The dashboard driving the real `layerloom train` in a child process: stream, stop, a NaN run, a second run."""
 import pytest
 
-import engine
-from designer.dashboard import DashboardDock
-from designer.document import DocumentModel
-from engine import Edge, make_node
-from engine.train.config import DatasetRef, OptimizerConfig, TrainingConfig
+from layerloom import engine
+from layerloom.designer.dashboard import DashboardDock
+from layerloom.designer.document import DocumentModel
+from layerloom.engine import Edge, make_node
+from layerloom.engine.train.config import DatasetRef, OptimizerConfig, TrainingConfig
 
 SMALL_SPIRALS = DatasetRef(name="spirals", params={"n_samples": 200})
 

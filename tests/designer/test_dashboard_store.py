@@ -6,12 +6,12 @@ from collections import deque
 import numpy as np
 import pytest
 
-from designer.dashboard.health import node_health
-from designer.dashboard.progress import format_metrics, progress_text, status_text
-from designer.dashboard.run_files import list_runs, read_info
-from designer.dashboard.run_store import History, RunSeries
-from designer.dashboard.stream import parse_line, thin
-from engine.train.events import (ActivationStats, DiagnosisEvent, EndEvent, EpochEvent, ErrorEvent, ParameterCounts, StartEvent,
+from layerloom.designer.dashboard.health import node_health
+from layerloom.designer.dashboard.progress import format_metrics, progress_text, status_text
+from layerloom.designer.dashboard.run_files import list_runs, read_info
+from layerloom.designer.dashboard.run_store import History, RunSeries
+from layerloom.designer.dashboard.stream import parse_line, thin
+from layerloom.engine.train.events import (ActivationStats, DiagnosisEvent, EndEvent, EpochEvent, ErrorEvent, ParameterCounts, StartEvent,
                                  StepEvent, to_json)
 
 LAYERS = ["dense1", "dense2", "out"]
@@ -119,7 +119,7 @@ def test_health_from_activations_profiles_and_errors():
 
 
 def test_a_problem_gone_leaves_no_tint_but_stays_in_the_banner():
-    from designer.dashboard.banner import banner_rows
+    from layerloom.designer.dashboard.banner import banner_rows
     first = DiagnosisEvent(kind="vanishing", nodes=["dense1", "dense2"], message="m1", remedy="r", step=1)
     later = DiagnosisEvent(kind="vanishing", nodes=["dense1"], message="m2", remedy="r", step=5)
     run = fed(start(), step(1, grads=(1e-6, 1e-6, 1.0)), first, later, step(6))
@@ -171,7 +171,7 @@ def test_a_single_layer_and_missing_layers_are_read():
 
 
 def test_last_words_of_a_dying_process():
-    from designer.dashboard.run_store import last_words
+    from layerloom.designer.dashboard.run_store import last_words
     assert last_words("Traceback (most recent call last):\n  File x\nValueError: bad\n") == "ValueError: bad"
     assert last_words("doc.json: node 'a': bad\ndoc.json: node 'b': worse\n") == "doc.json: node 'a': bad; doc.json: node 'b': worse"
     assert last_words("") == ""

@@ -1,9 +1,9 @@
 """The designer's document: undoable snapshots, background checking, saving."""
 import pytest
 
-import engine
-from designer import edits
-from designer.document import DocumentModel
+from layerloom import engine
+from layerloom.designer import edits
+from layerloom.designer.document import DocumentModel
 
 
 @pytest.fixture

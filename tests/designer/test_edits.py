@@ -1,10 +1,10 @@
 """Pure document edits used by the designer (no Qt needed)."""
 import pytest
 
-import engine
-from designer import edits
-from designer.edits import EditError
-from engine import Edge
+from layerloom import engine
+from layerloom.designer import edits
+from layerloom.designer.edits import EditError
+from layerloom.engine import Edge
 
 CNN = "templates/cnn_digits.json"
 

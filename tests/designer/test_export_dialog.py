@@ -8,12 +8,12 @@ import torch
 from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QMessageBox
 
-import engine
-from designer import edits, export_dialog
-from designer.export_dialog import ExportDialog, ExportRequest
-from designer.main_window import MainWindow
-from engine.export import Exported, ExportError
-from engine.export.python_source import class_name
+from layerloom import engine
+from layerloom.designer import edits, export_dialog
+from layerloom.designer.export_dialog import ExportDialog, ExportRequest
+from layerloom.designer.main_window import MainWindow
+from layerloom.engine.export import Exported, ExportError
+from layerloom.engine.export.python_source import class_name
 
 MLP = Path(__file__).resolve().parents[2] / "templates" / "mlp_spirals.json"
 FINISH_MS = 60_000   # a TorchScript or ONNX export on a loaded machine

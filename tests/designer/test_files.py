@@ -7,10 +7,10 @@ from PySide6.QtCore import QSettings, QStandardPaths
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QMessageBox
 
-import engine
-from designer import edits
-from designer.app import run
-from designer.main_window import MainWindow
+from layerloom import engine
+from layerloom.designer import edits
+from layerloom.designer.app import run
+from layerloom.designer.main_window import MainWindow
 
 MLP = "templates/mlp_spirals.json"
 

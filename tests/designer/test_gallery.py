@@ -5,9 +5,9 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog
 
-import engine
-from designer.gallery import INFO_ROLE, TemplateGalleryDialog
-from engine.templates import gallery
+from layerloom import engine
+from layerloom.designer.gallery import INFO_ROLE, TemplateGalleryDialog
+from layerloom.engine.templates import gallery
 
 
 @pytest.fixture

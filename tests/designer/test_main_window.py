@@ -6,11 +6,11 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QDialog, QDockWidget, QLabel, QMessageBox
 
-import engine
-from designer import edits
-from designer.gallery import TemplateGalleryDialog
-from designer.main_window import MainWindow
-from engine import Edge
+from layerloom import engine
+from layerloom.designer import edits
+from layerloom.designer.gallery import TemplateGalleryDialog
+from layerloom.designer.main_window import MainWindow
+from layerloom.engine import Edge
 
 
 @pytest.fixture

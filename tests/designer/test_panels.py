@@ -4,16 +4,16 @@ import json
 import pytest
 from PySide6.QtCore import Qt
 
-import engine
-from designer import edits
-from designer.canvas import LAYER_MIME, positions
-from designer.canvas.style import LAYOUT_DX
-from designer.canvas.view import parse_layer_drop
-from designer.document import DocumentModel
-from designer.palette import PaletteWidget
-from designer.problems_panel import ProblemsPanel
-from designer.summary_panel import SummaryPanel
-from engine.layers import REGISTRY
+from layerloom import engine
+from layerloom.designer import edits
+from layerloom.designer.canvas import LAYER_MIME, positions
+from layerloom.designer.canvas.style import LAYOUT_DX
+from layerloom.designer.canvas.view import parse_layer_drop
+from layerloom.designer.document import DocumentModel
+from layerloom.designer.palette import PaletteWidget
+from layerloom.designer.problems_panel import ProblemsPanel
+from layerloom.designer.summary_panel import SummaryPanel
+from layerloom.engine.layers import REGISTRY
 
 CNN = "templates/cnn_digits.json"
 

@@ -2,11 +2,11 @@
 import pytest
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QLineEdit, QSpinBox
 
-import engine
-from designer import edits
-from designer.document import DocumentModel
-from designer.inspector import InspectorWidget
-from engine.layers import REGISTRY
+from layerloom import engine
+from layerloom.designer import edits
+from layerloom.designer.document import DocumentModel
+from layerloom.designer.inspector import InspectorWidget
+from layerloom.engine.layers import REGISTRY
 
 # A small CNN written out here, so that the expected values do not follow the templates' tuning.
 CNN = {

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-import engine
-from engine.cli import main
+from layerloom import engine
+from layerloom.engine.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 CNN = {"format_version": 1, "name": "Small CNN", "nodes": [
@@ -139,7 +139,7 @@ def test_command_line_in_a_subprocess(tmp_path, cnn):
     os.mkfifo(pipe)
     (tmp_path / "folder").mkdir()
     run = subprocess.run(
-        [sys.executable, "-m", "engine.cli", "check", str(cnn), str(bad), str(pipe), str(tmp_path / "folder")],
+        [sys.executable, "-m", "layerloom", "check", str(cnn), str(bad), str(pipe), str(tmp_path / "folder")],
         capture_output=True, text=True, timeout=120, cwd=ROOT,
     )
     assert run.returncode == 1 and run.stderr == ""

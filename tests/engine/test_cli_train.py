@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 import torch
 
-import engine
-from engine.cli import main
-from engine.data import load_dataset
-from engine.train.events import EndEvent, EpochEvent, StartEvent, StepEvent, parse_event
-from engine.train.monitor import GradientMonitor
-from engine.train.progress import ProgressBar
-from engine.train.tensorboard import TensorBoardLogger
+from layerloom import engine
+from layerloom.engine.cli import main
+from layerloom.engine.data import load_dataset
+from layerloom.engine.train.events import EndEvent, EpochEvent, StartEvent, StepEvent, parse_event
+from layerloom.engine.train.monitor import GradientMonitor
+from layerloom.engine.train.progress import ProgressBar
+from layerloom.engine.train.tensorboard import TensorBoardLogger
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -114,7 +114,7 @@ def test_sample_writes_text_from_a_character_model(tmp_path, capsys):
 
 def test_the_installed_command_keeps_stdout_for_events(tmp_path):
     done = subprocess.run(
-        [sys.executable, "-m", "engine.cli", "train", _classifier(tmp_path), "--out", str(tmp_path / "run"),
+        [sys.executable, "-m", "layerloom", "train", _classifier(tmp_path), "--out", str(tmp_path / "run"),
          "--events", "-", "--max-steps", "3"], capture_output=True, text=True, cwd=ROOT, timeout=300,
     )
     assert done.returncode == 0, done.stderr

@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import fx
 
-import engine
+from layerloom import engine
 
 
 def arch(nodes: list, edges: list, name: str = "Two heads") -> engine.Architecture:

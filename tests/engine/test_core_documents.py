@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-import engine
-from engine import DocumentError, migrations
-from engine.files import MAX_FILE_BYTES
+from layerloom import engine
+from layerloom.engine import DocumentError, migrations
+from layerloom.engine.files import MAX_FILE_BYTES
 
 TEMPLATES = sorted(path for path in (Path(__file__).resolve().parents[2] / "templates").glob("*.json")
                    if "format_version" in json.loads(path.read_text()))  # documents, not the gallery index

@@ -7,9 +7,9 @@ import resource
 import pytest
 import torch
 
-import engine
-from engine import TensorMeta
-from engine.shapes import format_meta
+from layerloom import engine
+from layerloom.engine import TensorMeta
+from layerloom.engine.shapes import format_meta
 
 
 def arch(nodes: list, edges: list) -> engine.Architecture:

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-import engine
-from engine import DocumentError, Problem
+from layerloom import engine
+from layerloom.engine import DocumentError, Problem
 
 
 def doc(nodes: list, edges: list) -> dict:

@@ -7,10 +7,10 @@ import pytest
 import torch
 from annotated_types import Ge, Le
 
-from engine.data import DATASETS, Dataset, DatasetError, check_fits, load_dataset
-from engine.data.poetry import CORPUS_PATH
-from engine.data.sentiment import NEGATION, NEGATIVE, POSITIVE
-from engine.data.tagging import ENTITIES, PREFIX_CUES, SUFFIX_CUES
+from layerloom.engine.data import DATASETS, Dataset, DatasetError, check_fits, load_dataset
+from layerloom.engine.data.poetry import CORPUS_PATH
+from layerloom.engine.data.sentiment import NEGATION, NEGATIVE, POSITIVE
+from layerloom.engine.data.tagging import ENTITIES, PREFIX_CUES, SUFFIX_CUES
 
 GENERATED = [name for name in DATASETS if name not in ("csv", "npz")]
 

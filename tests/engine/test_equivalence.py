@@ -12,7 +12,7 @@ import pytest
 import torch
 from torch import nn
 
-import engine
+from layerloom import engine
 
 
 def _doc(nodes: list, edges: list) -> dict:

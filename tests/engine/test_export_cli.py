@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 
-import engine
-from engine.cli import main
-from engine.export import trained_model
-from engine.export.python_source import class_name
+from layerloom import engine
+from layerloom.engine.cli import main
+from layerloom.engine.export import trained_model
+from layerloom.engine.export.python_source import class_name
 
 ROOT = Path(__file__).resolve().parents[2]
 MLP = str(ROOT / "templates" / "mlp_spirals.json")

@@ -10,10 +10,10 @@ import pytest
 import torch
 from test_layers_contract import SAMPLES, tiny_graph
 
-import engine
-from engine.cli import main
-from engine.export import export, trained_model
-from engine.train.setup import random_inputs
+from layerloom import engine
+from layerloom.engine.cli import main
+from layerloom.engine.export import export, trained_model
+from layerloom.engine.train.setup import random_inputs
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 ONNX_TOLERANCE = 1e-5

@@ -9,13 +9,13 @@ import pytest
 import torch
 from test_layers_contract import SAMPLES, tiny_graph
 
-import engine
-from engine import REGISTRY
-from engine.export import python_source
-from engine.export.layer_code import CODE
-from engine.export.python_source import SCHEME_CODE, class_name
-from engine.layers.init import SCHEMES
-from engine.train.setup import random_inputs
+from layerloom import engine
+from layerloom.engine import REGISTRY
+from layerloom.engine.export import python_source
+from layerloom.engine.export.layer_code import CODE
+from layerloom.engine.export.python_source import SCHEME_CODE, class_name
+from layerloom.engine.layers.init import SCHEMES
+from layerloom.engine.train.setup import random_inputs
 from init_stats import assert_orthogonal, expected_std
 
 TEMPLATES = sorted(p for p in (Path(__file__).resolve().parents[2] / "templates").glob("*.json")

@@ -6,9 +6,9 @@ import pytest
 import torch
 from torch import nn
 
-import engine
+from layerloom import engine
 import import_models as models
-from engine.fximport import ImportFailure, import_module
+from layerloom.engine.fximport import ImportFailure, import_module
 
 # model -> per-sample input shapes (None: inferred from the linear layers reading each input)
 SUPPORTED = {

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
-import engine
+from layerloom import engine
 import import_models as models
-from engine.cli import main
+from layerloom.engine.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).with_name("import_models.py")
@@ -111,7 +111,7 @@ def test_command_line_in_a_subprocess(tmp_path):
          "--weights", str(weights)],
         ["import", "tests.engine.import_models:Missing", "-o", str(tmp_path / "missing.json")],
     ]
-    runs = [subprocess.Popen([sys.executable, "-m", "engine.cli", *args], cwd=ROOT, text=True,
+    runs = [subprocess.Popen([sys.executable, "-m", "layerloom", *args], cwd=ROOT, text=True,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for args in commands]
     (good_out, good_err), (bad_out, bad_err) = [run.communicate(timeout=120) for run in runs]
     assert runs[0].returncode == 0 and good_err == ""

@@ -11,9 +11,9 @@ import pytest
 import torch
 from torch.fx.passes.shape_prop import ShapeProp, TensorMetadata
 
-import engine
-from engine import REGISTRY, TensorMeta
-from engine.layers.init import SCHEMES
+from layerloom import engine
+from layerloom.engine import REGISTRY, TensorMeta
+from layerloom.engine.layers.init import SCHEMES
 from init_stats import assert_orthogonal, expected_std
 
 

@@ -2,12 +2,12 @@
 import pytest
 import torch
 
-import engine
-from engine.train.gradients import Clipper, FiniteCheck
-from engine.train.config import GradClip
-from engine.train.events import StepEvent
-from engine.train.health import activation_stats
-from engine.train.monitor import GradientMonitor
+from layerloom import engine
+from layerloom.engine.train.gradients import Clipper, FiniteCheck
+from layerloom.engine.train.config import GradClip
+from layerloom.engine.train.events import StepEvent
+from layerloom.engine.train.health import activation_stats
+from layerloom.engine.train.monitor import GradientMonitor
 
 
 def _mlp():

@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from torch.fx.passes.shape_prop import ShapeProp
 
-import engine
-from engine import REGISTRY, DocumentError
+from layerloom import engine
+from layerloom.engine import REGISTRY, DocumentError
 
 TEMPLATES = sorted(path for path in (Path(__file__).resolve().parents[2] / "templates").glob("*.json")
                    if "format_version" in json.loads(path.read_text()))  # documents, not the gallery index

@@ -6,10 +6,10 @@ import math
 import pytest
 import torch
 
-import engine
-from engine.templates import GALLERY_FILE, TEMPLATES_DIR, Target, gallery
-from engine.train.setup import build_model, load_data, training_config
-from engine.train.trainer import Trainer, TrainOptions
+from layerloom import engine
+from layerloom.engine.templates import GALLERY_FILE, TEMPLATES_DIR, Target, gallery
+from layerloom.engine.train.setup import build_model, load_data, training_config
+from layerloom.engine.train.trainer import Trainer, TrainOptions
 
 GALLERY = gallery()
 IDS = [info.path.stem for info in GALLERY]

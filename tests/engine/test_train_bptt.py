@@ -2,10 +2,10 @@
 import pytest
 import torch
 
-import engine
-from engine.layers.recurrent import GRULayer, LSTMLayer, RNNLayer
-from engine.train.bptt import BpttCapture, unrolled
-from engine.train.probe import probe
+from layerloom import engine
+from layerloom.engine.layers.recurrent import GRULayer, LSTMLayer, RNNLayer
+from layerloom.engine.train.bptt import BpttCapture, unrolled
+from layerloom.engine.train.probe import probe
 
 
 def _layer(cls, layers=1, bidirectional=False, return_sequences=True, **extra):

@@ -3,8 +3,8 @@ import math
 
 import pytest
 
-from engine.train.diagnosis import Diagnoser, ModelFacts, diagnose
-from engine.train.events import ActivationStats, StepEvent
+from layerloom.engine.train.diagnosis import Diagnoser, ModelFacts, diagnose
+from layerloom.engine.train.events import ActivationStats, StepEvent
 
 PLAIN = ModelFacts(types={"fc1": "linear", "act": "sigmoid", "fc2": "linear", "rnn": "rnn"},
                    inits={"fc1": ("normal_0.01", 1.0), "fc2": ("default", 1.0), "rnn": ("default", 1.0)})

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 import torch
 
-import engine
-from engine.cli import main
-from engine.train.distributed import Group, _first_reason
-from engine.train.events import parse_event
-from engine.train.runfolder import load_weights
-from engine.train.trainer import Trainer, TrainOptions
+from layerloom import engine
+from layerloom.engine.cli import main
+from layerloom.engine.train.distributed import Group, _first_reason
+from layerloom.engine.train.events import parse_event
+from layerloom.engine.train.runfolder import load_weights
+from layerloom.engine.train.trainer import Trainer, TrainOptions
 
 ROOT = Path(__file__).resolve().parents[2]
 SPIRALS = ROOT / "templates" / "mlp_spirals.json"
@@ -27,7 +27,7 @@ SAVE_REPLICAS = """
 import os
 if "RANK" in os.environ:
     import torch
-    from engine.train import trainer
+    from layerloom.engine.train import trainer
 
     def run_and_save(self, run=trainer.Trainer.run):
         result = run(self)
@@ -67,7 +67,7 @@ def interrupted(tmp_path_factory):
     """A two-process run of mlp_spirals, interrupted by SIGINT to the launcher once rank 0 logged step 20."""
     folder = tmp_path_factory.mktemp("interrupted")
     launcher = subprocess.Popen(
-        [sys.executable, "-m", "engine.cli", "train", str(SPIRALS), "--nproc", "2", "--epochs", "100",
+        [sys.executable, "-m", "layerloom", "train", str(SPIRALS), "--nproc", "2", "--epochs", "100",
          "--out", str(folder / "run"), "--events", "-", "--log-every", "10"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=_environment(folder))
     try:

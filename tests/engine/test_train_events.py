@@ -5,7 +5,7 @@ import math
 import pytest
 from pydantic import ValidationError
 
-from engine.train.events import (
+from layerloom.engine.train.events import (
     ActivationStats, DiagnosisEvent, EndEvent, EpochEvent, ErrorEvent, EventSink, ParameterCounts, StartEvent,
     StepEvent, parse_event, to_json,
 )

@@ -3,7 +3,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from engine.train.losses import LossMismatch, Objective, measure
+from layerloom.engine.train.losses import LossMismatch, Objective, measure
 
 
 def test_per_token_cross_entropy_flattens_sequences_and_counts_accuracy_per_token():

@@ -2,8 +2,8 @@
 import pytest
 import torch
 
-from engine.train.config import OptimizerConfig
-from engine.train.optimizers import make_optimizer
+from layerloom.engine.train.config import OptimizerConfig
+from layerloom.engine.train.optimizers import make_optimizer
 
 FUSED_ON_CPU = tuple(int(part) for part in torch.__version__.split(".")[:2]) >= (2, 4)
 

@@ -5,11 +5,11 @@ import threading
 import pytest
 import torch
 
-import engine
-from engine.data import Dataset
-from engine.train.events import parse_event
-from engine.train.runfolder import load_weights
-from engine.train.trainer import Trainer, TrainOptions
+from layerloom import engine
+from layerloom.engine.data import Dataset
+from layerloom.engine.train.events import parse_event
+from layerloom.engine.train.runfolder import load_weights
+from layerloom.engine.train.trainer import Trainer, TrainOptions
 
 TRAINING = {"dataset": {"name": "moons", "params": {"n_samples": 240}}, "loss": "cross_entropy",
             "optimizer": {"name": "adam", "lr": 0.02}, "epochs": 4, "batch_size": 32}

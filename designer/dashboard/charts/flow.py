@@ -9,7 +9,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QRectF
 from PySide6.QtWidgets import QWidget
 
-from designer.health import COLORS
+from layerloom.designer.health import COLORS
 
 from ..health import VANISHING_RATIO, node_health
 from ..run_store import RunSeries

@@ -1,0 +1,1 @@
+"""The gallery's documents, shipped as package data of `layerloom.templates` (read with importlib.resources)."""
