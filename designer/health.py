@@ -6,15 +6,6 @@ from typing import Literal
 
 Level = Literal["healthy", "vanishing", "exploding", "dead", "saturated", "nonfinite"]
 
-COLORS: dict[str, str] = {
-    "healthy": "#3fae5a",
-    "vanishing": "#3b7dd8",
-    "exploding": "#d8453b",
-    "dead": "#7a7a7a",
-    "saturated": "#e0a030",
-    "nonfinite": "#8e2bd1",
-}
-
 
 @dataclass(frozen=True)
 class NodeHealth:

@@ -14,7 +14,8 @@ from layerloom.engine import NodeBase, format_meta
 from . import edits
 from .document import DocumentModel
 from .palette import display_name
-from .panel_style import ERROR_COLOR, OK_COLOR, category_icon, mute, section
+from . import theme
+from .panel_style import category_icon, mute, section
 from .param_fields import field_error
 from .param_form import ParamForm, error_label, show_error
 
@@ -55,7 +56,7 @@ class NodeView(QWidget):
         self.form = ParamForm(spec.params)
         self.shape = QLabel(wordWrap=True, textInteractionFlags=Qt.TextSelectableByMouse)
         self.params = QLabel()
-        self.problems = QLabel(wordWrap=True, textFormat=Qt.RichText)
+        self.problems = theme.set_role(QLabel(wordWrap=True, textFormat=Qt.RichText), "error")
         self._problems_title = section("Problems")
 
         header = QHBoxLayout()
@@ -104,8 +105,7 @@ class NodeView(QWidget):
             frozen = info.params - info.trainable
             self.params.setText(f"{info.params:,}" + (f"  ({frozen:,} frozen)" if frozen else ""))
         problems = self._document.problems_for(node.id)
-        bullet = f"<span style='color:{ERROR_COLOR}'>●</span>"
-        self.problems.setText("<br>".join(f"{bullet} {escape(p.message)}" for p in problems))
+        self.problems.setText("<br>".join(f"● {escape(p.message)}" for p in problems))
         self._problems_title.setVisible(bool(problems))
         self.problems.setVisible(bool(problems))
 
@@ -170,12 +170,12 @@ class DocumentView(QWidget):
             self.description_edit.blockSignals(True)
             self.description_edit.setPlainText(arch.description)
             self.description_edit.blockSignals(False)
-        status = (f"<span style='color:{ERROR_COLOR}'>{len(problems)} problem{'s' * (len(problems) != 1)}</span>"
-                  if problems else f"<span style='color:{OK_COLOR}'>valid</span>")
+        status = f"{len(problems)} problem{'s' * (len(problems) != 1)}" if problems else "valid"
         values = (len(arch.nodes), len(arch.edges), shapes.total_params, shapes.trainable_params)
         for label, value in zip(self.totals.values(), values):
             label.setText(f"{value:,}")
         self.totals["Status"].setText(status)
+        theme.set_role(self.totals["Status"], "error" if problems else "ok")
 
     def _on_name_edited(self) -> None:
         arch = self._document.arch

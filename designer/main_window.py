@@ -4,11 +4,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
-    QDockWidget, QLabel, QMainWindow, QMenu, QMessageBox, QScrollArea, QTabWidget, QToolBar, QWidget,
+    QApplication, QDockWidget, QLabel, QMainWindow, QMenu, QMessageBox, QScrollArea, QTabWidget, QToolBar, QWidget,
 )
 
+from . import theme
 from .actions import CanvasActions
 from .canvas import GraphScene, GraphView
 from .dashboard import DashboardDock
@@ -17,7 +18,6 @@ from .export_dialog import ExportController
 from .files import FileController
 from .inspector import InspectorWidget
 from .palette import PaletteWidget
-from .panel_style import ERROR_COLOR, OK_COLOR
 from .problems_panel import ProblemsPanel
 from .recovery import AUTOSAVE_MS, Recovery
 from .summary_panel import SummaryPanel
@@ -74,6 +74,7 @@ class MainWindow(QMainWindow):
         self.document.path_changed.connect(self._on_title_changed)
         self.document.changed.connect(self._on_title_changed)
         self.document.undo_stack.cleanChanged.connect(self._on_title_changed)
+        theme.notifier.changed.connect(self._on_theme_changed)
         self._on_title_changed()
         self._on_checked()
 
@@ -124,12 +125,34 @@ class MainWindow(QMainWindow):
         menu.addSeparator()
         menu.addAction(actions.snap)
         menu.addSeparator()
+        self._build_theme_menu(menu.addMenu("&Theme"))
         self._panels_menu = menu.addMenu("&Panels")
         self._panels_menu.addActions([d.toggleViewAction() for d in self.findChildren(QDockWidget)])
         menu = self.menuBar().addMenu("&Graph")
         menu.addAction("&Add Layer…", "Ctrl+K", self.find_layer)
         menu.addActions([actions.insert, actions.auto_layout])
         self.menuBar().addMenu("&Help").addAction("&Keyboard Shortcuts", "F1", self.show_shortcuts)
+
+    def _build_theme_menu(self, menu: QMenu) -> None:
+        """Dark or light, remembered in the settings."""
+        group = QActionGroup(self)
+        self.theme_actions = {}
+        for name in theme.THEMES:
+            action = group.addAction(name.capitalize())
+            action.setCheckable(True)
+            action.setChecked(name == theme.current().name)
+            action.triggered.connect(lambda _=False, name=name: self.set_theme(name))
+            menu.addAction(action)
+            self.theme_actions[name] = action
+
+    def set_theme(self, name: str) -> None:
+        theme.apply(QApplication.instance(), theme.THEMES[name], self.settings)
+
+    def _on_theme_changed(self, current: theme.Theme) -> None:
+        self.theme_actions[current.name].setChecked(True)
+        self.scene.restyle()
+        self.view.resetCachedContent()
+        self._on_checked()
 
     def find_layer(self) -> None:
         """Jump to the palette's search box: type a name, Enter adds the first match."""
@@ -196,7 +219,7 @@ class MainWindow(QMainWindow):
         return f"Valid · {self.document.shapes.total_params:,} parameters"
 
     def _on_checked(self) -> None:
-        color = ERROR_COLOR if self.document.problems else OK_COLOR
+        color = theme.hex_of("error_text" if self.document.problems else "ok_text")
         self.check_label.setText(f"<span style='color:{color}'>●</span>&nbsp;{self.status_text()}&nbsp;&nbsp;")
 
     def _on_title_changed(self) -> None:

@@ -12,7 +12,8 @@ from PySide6.QtWidgets import (
     QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QSpinBox, QVBoxLayout, QWidget,
 )
 
-from .panel_style import ERROR_COLOR, mute
+from . import theme
+from .panel_style import mute
 from .param_fields import bounds, editor_kind, field_label, format_value, parse_text, text_hint
 
 INT_LIMIT = 2**31 - 1
@@ -21,8 +22,8 @@ INT_LIMIT = 2**31 - 1
 def error_label() -> QLabel:
     """The hidden red line under an editor that explains why its entry was refused."""
     label = QLabel(visible=False, wordWrap=True)
-    label.setStyleSheet(f"color: {ERROR_COLOR}; font-size: 11px;")
-    return label
+    label.setStyleSheet("font-size: 11px;")
+    return theme.set_role(label, "error")
 
 
 def show_error(editor: QWidget, label: QLabel, message: str | None) -> None:
@@ -188,7 +189,6 @@ class ParamForm(QWidget):
         super().__init__(parent)
         self.model = model
         self.editors: dict[str, FieldEditor] = {}
-        self.setStyleSheet(f'[invalid="true"] {{ border: 1px solid {ERROR_COLOR}; border-radius: 3px; padding: 2px; }}')
         layout = QFormLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)

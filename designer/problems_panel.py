@@ -7,7 +7,8 @@ from PySide6.QtWidgets import QLabel, QStackedWidget, QTreeWidget, QTreeWidgetIt
 from layerloom.engine import Problem
 
 from .document import DocumentModel
-from .panel_style import ERROR_COLOR, OK_COLOR, badge_icon, mute
+from . import theme
+from .panel_style import badge_icon
 
 
 class ProblemsPanel(QWidget):
@@ -18,13 +19,13 @@ class ProblemsPanel(QWidget):
     def __init__(self, document: DocumentModel, parent: QWidget | None = None):
         super().__init__(parent)
         self._document = document
-        self._icon = badge_icon(ERROR_COLOR, "!")
+        self._icon = badge_icon(theme.hex_of("badge"), "!")
         self.tree = QTreeWidget(rootIsDecorated=False, wordWrap=True, alternatingRowColors=True)
         self.tree.setHeaderLabels(["Node", "Problem"])
         self.tree.setColumnWidth(0, 140)
         self.tree.setStyleSheet("QTreeWidget { border: none; outline: 0; } QTreeWidget::item { padding: 3px 0; }")
-        self.empty = mute(QLabel(f"<span style='color:{OK_COLOR}; font-size:15px'>✓</span>&nbsp; No problems",
-                                 alignment=Qt.AlignCenter))
+        self.empty = theme.set_role(QLabel("<span style='font-size:15px'>✓</span>&nbsp; No problems",
+                                           alignment=Qt.AlignCenter), "ok")
         self.stack = QStackedWidget()
         self.stack.addWidget(self.empty)
         self.stack.addWidget(self.tree)

@@ -8,6 +8,7 @@ from PySide6.QtGui import QColor, QFontMetricsF, QPainterPath, QPainterPathStrok
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem
 
 from layerloom.engine import Edge
+from .. import theme
 from . import style
 from .style import HoverHighlight
 from .port_item import PortItem
@@ -52,7 +53,7 @@ class EdgeItem(HoverHighlight, QGraphicsItem):
             self._place_label()
             tip = [f"{self.edge.source}.{self.edge.source_port} → {self.edge.target}.{self.edge.target_port}"]
             tip += [f"shape {label}"] if label else []
-            tip += [f"<span style='color:#f05454'>⚠ {html.escape(p)}</span>" for p in problems]
+            tip += [f"<span style='color:{theme.hex_of('error_text')}'>⚠ {html.escape(p)}</span>" for p in problems]
             self.setToolTip("<br>".join(tip))
             self.update()
 

@@ -8,7 +8,8 @@ from PySide6.QtGui import QColor, QFontMetricsF, QLinearGradient, QPainterPath, 
 from PySide6.QtWidgets import QGraphicsItem
 
 from layerloom.engine import NodeBase, NodeInfo
-from ..health import COLORS as HEALTH_COLORS, NodeHealth
+from .. import theme
+from ..health import NodeHealth
 from . import style
 from .port_item import PortItem
 
@@ -97,12 +98,12 @@ class NodeItem(QGraphicsItem):
     def paint(self, painter, option, widget=None) -> None:
         rect, corner = self._rect, style.CORNER
         painter.setRenderHint(painter.RenderHint.Antialiasing)
-        if self.health is not None:
-            glow = QColor(HEALTH_COLORS[self.health.level])
-            glow.setAlpha(150)
-            painter.setPen(QPen(glow, 6))
+        if self.health is not None:     # an outlined ring, so the health color shows on either theme's canvas
             painter.setBrush(Qt.NoBrush)
-            painter.drawRoundedRect(rect.adjusted(-1, -1, 1, 1), corner + 2, corner + 2)
+            painter.setPen(QPen(style.HEALTH_OUTLINE, 7))
+            painter.drawRoundedRect(rect.adjusted(-2, -2, 2, 2), corner + 2, corner + 2)
+            painter.setPen(QPen(theme.color(self.health.level), 5))
+            painter.drawRoundedRect(rect.adjusted(-2, -2, 2, 2), corner + 2, corner + 2)
         painter.setPen(Qt.NoPen)
         painter.setBrush(QColor(0, 0, 0, 90))
         painter.drawRoundedRect(rect.translated(0, 3), corner, corner)
@@ -138,18 +139,18 @@ class NodeItem(QGraphicsItem):
         right = rect.right() - 8
         if self.problems:
             badge = QRectF(right - 16, 4, 16, 16)
-            painter.setBrush(style.ERROR)
-            painter.setPen(QPen(QColor("#ffffff"), 1.2))
+            painter.setBrush(style.BADGE)
+            painter.setPen(QPen(style.HEADER_TEXT, 1.2))
             painter.drawEllipse(badge)
             painter.setFont(style.font(8, bold=True))
             painter.drawText(badge, Qt.AlignCenter, "!")
             right -= 20
         if self.health is not None:
-            painter.setPen(QPen(QColor("#ffffff"), 1.2))
-            painter.setBrush(QColor(HEALTH_COLORS[self.health.level]))
+            painter.setPen(QPen(style.HEALTH_OUTLINE, 1.2))
+            painter.setBrush(theme.color(self.health.level))
             painter.drawEllipse(QPointF(right - 6, 12), 5, 5)
             right -= 16
-        painter.setPen(QColor("#ffffff"))
+        painter.setPen(style.HEADER_TEXT)
         self._text(painter, QRectF(10, 0, right - 10, rect.height()), self._title, style.font(8.5, bold=True))
 
     def _paint_body(self, painter) -> None:
@@ -195,12 +196,12 @@ class NodeItem(QGraphicsItem):
     def _tooltip(self) -> str:
         spec = self.node.spec
         lines = [f"<b>{html.escape(self.node.id)}</b> · {html.escape(self._title)}",
-                 f"<span style='color:#9aa0a6'>{html.escape(spec.doc.splitlines()[0] if spec.doc else '')}</span>"]
+                 f"<span style='color:{theme.hex_of('text_muted')}'>{html.escape(spec.doc.splitlines()[0] if spec.doc else '')}</span>"]
         if self.info is not None:
             shapes = ", ".join(f"{p} {style.format_shape(m)}" for p, m in self.info.outputs.items())
             lines.append(f"output: {html.escape(shapes)} · {self.info.params:,} params")
         for problem in self.problems:
-            lines.append(f"<span style='color:#f05454'>⚠ {html.escape(problem)}</span>")
+            lines.append(f"<span style='color:{theme.hex_of('error_text')}'>⚠ {html.escape(problem)}</span>")
         if self.health is not None:
             norm = f" (grad norm {self.health.grad_norm:.3g})" if self.health.grad_norm is not None else ""
             note = f": {self.health.note}" if self.health.note else ""

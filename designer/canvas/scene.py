@@ -135,6 +135,12 @@ class GraphScene(QGraphicsScene):
             info = infos.get(edge.source)
             item.set_status(info.outputs.get(edge.source_port) if info else None, edge_problems.get(edge, []))
 
+    def restyle(self) -> None:
+        """Repaint the background and every item in the current theme's colors."""
+        self.setBackgroundBrush(style.BACKGROUND)
+        for item in self.items():
+            item.update()
+
     def set_node_health(self, mapping: dict[str, NodeHealth]) -> None:
         """Tint nodes by gradient health (from the training dashboard); `{}` clears every tint."""
         self._health = dict(mapping)

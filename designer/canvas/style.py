@@ -1,4 +1,4 @@
-"""How the canvas looks: colours, sizes and fonts, and the per-type table of params a node card shows."""
+"""How the canvas looks: colors (from the theme), sizes and fonts, and the per-type table of params a node card shows."""
 from __future__ import annotations
 
 from functools import lru_cache
@@ -6,7 +6,7 @@ from functools import lru_cache
 from PySide6.QtGui import QColor, QFont
 
 from layerloom.engine import NodeBase, TensorMeta, format_meta
-from ..panel_style import CATEGORY_COLORS
+from .. import theme
 
 GRID = 20                   # snap step and minor grid spacing, in scene units
 NODE_WIDTH = 160
@@ -21,18 +21,19 @@ LAYOUT_DY = 150.0
 MAX_PARAM_ROWS = 4
 DETAIL_ZOOM = 0.35          # below this zoom, cards and edges leave out text nobody could read
 
-BACKGROUND = QColor("#1b1d21")
-GRID_MINOR = QColor("#24272c")
-GRID_MAJOR = QColor("#2c3036")
-CARD = QColor("#2a2d33")
-CARD_BORDER = QColor("#3b3f47")
-TEXT = QColor("#e8eaed")
-TEXT_DIM = QColor("#9aa0a6")
-ACCENT = QColor("#4c9aff")
-ERROR = QColor("#f05454")
-OK = QColor("#48c774")
-EDGE = QColor("#7d8590")
-LABEL_BG = QColor("#30343b")
+# Colors follow the theme (designer.theme): `style.CARD` reads the current theme's role on every use.
+COLOR_ROLES = {
+    "BACKGROUND": "canvas", "GRID_MINOR": "grid_minor", "GRID_MAJOR": "grid_major", "CARD": "card",
+    "CARD_BORDER": "card_border", "TEXT": "card_text", "TEXT_DIM": "card_text_muted", "ACCENT": "selection",
+    "ERROR": "problem", "OK": "port_ok", "EDGE": "edge", "LABEL_BG": "edge_label", "HEADER_TEXT": "header_text",
+    "HEALTH_OUTLINE": "health_outline", "BADGE": "badge",
+}
+
+
+def __getattr__(name: str) -> QColor:
+    if name in COLOR_ROLES:
+        return theme.color(COLOR_ROLES[name])
+    raise AttributeError(name)
 
 
 # The params a card always shows for a type (others appear only when they differ from their default).
@@ -56,7 +57,7 @@ KEY_PARAMS: dict[str, tuple[str, ...]] = {
 
 
 def category_color(category: str) -> QColor:
-    return QColor(CATEGORY_COLORS.get(category, "#6f7f8f"))
+    return QColor(theme.current().category(category))
 
 
 @lru_cache(maxsize=None)

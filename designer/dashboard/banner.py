@@ -4,31 +4,30 @@ from __future__ import annotations
 from html import escape
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QFrame, QLabel, QVBoxLayout, QWidget
 
-from layerloom.designer.health import COLORS
+from layerloom.designer import theme
 
 from .run_store import RunSeries
 
-TITLES = {
-    "vanishing": ("Vanishing gradients", COLORS["vanishing"]),
-    "exploding": ("Exploding gradients", COLORS["exploding"]),
-    "dead_relu": ("Dead ReLUs", COLORS["dead"]),
-    "saturation": ("Saturated activations", COLORS["saturated"]),
+TITLES = {   # diagnosis kind -> (title, banner role)
+    "vanishing": ("Vanishing gradients", "vanishing"),
+    "exploding": ("Exploding gradients", "exploding"),
+    "dead_relu": ("Dead ReLUs", "dead"),
+    "saturation": ("Saturated activations", "saturated"),
 }
 SHOWN = 3
 
 
 def banner_rows(run: RunSeries | None) -> list[tuple[str, str]]:
-    """(color, rich text) per line: the error first, then the newest diagnoses."""
+    """(banner role, rich text) per line: the error first, then the newest diagnoses."""
     if run is None:
         return []
     rows = []
     if run.error is not None:
         where = f" at step {run.error.step}" if run.error.step is not None else ""
         node = f" (layer <b>{escape(run.error.node)}</b>)" if run.error.node else ""
-        rows.append((COLORS["nonfinite"], f"<b>Training failed{where}</b>{node}: {escape(run.error.message)}"))
+        rows.append(("failed", f"<b>Training failed{where}</b>{node}: {escape(run.error.message)}"))
     diagnoses = list(run.diagnoses.values())[::-1]
     for diagnosis in diagnoses[:SHOWN]:
         title, color = TITLES[diagnosis.kind]
@@ -36,7 +35,7 @@ def banner_rows(run: RunSeries | None) -> list[tuple[str, str]]:
         rows.append((color, f"<b>{title}</b> in <b>{escape(nodes)}</b> (step {diagnosis.step}): "
                             f"{escape(diagnosis.message)}<br><i>Try:</i> {escape(diagnosis.remedy)}"))
     if len(diagnoses) > SHOWN:
-        rows.append(("#909090", f"… and {len(diagnoses) - SHOWN} more"))
+        rows.append(("cleared", f"… and {len(diagnoses) - SHOWN} more"))
     return rows
 
 
@@ -60,7 +59,7 @@ class DiagnosisBanner(QFrame):
         self._rows = rows
         for label in self.labels:
             label.deleteLater()
-        self.labels = [self._label(color, text) for color, text in rows]
+        self.labels = [self._label(role, text) for role, text in rows]
         for label in self.labels:
             self._layout.addWidget(label)
         self.setVisible(bool(rows))
@@ -70,9 +69,5 @@ class DiagnosisBanner(QFrame):
         return "\n".join(label.text() for label in self.labels)
 
     @staticmethod
-    def _label(color: str, text: str) -> QLabel:
-        label = QLabel(text, wordWrap=True, textFormat=Qt.RichText)
-        tint = QColor(color)
-        label.setStyleSheet(f"QLabel {{ background: rgba({tint.red()}, {tint.green()}, {tint.blue()}, 36); "
-                            f"border-left: 5px solid {color}; padding: 5px 8px; color: #202020; }}")
-        return label
+    def _label(role: str, text: str) -> QLabel:
+        return theme.set_role(QLabel(text, wordWrap=True, textFormat=Qt.RichText), f"banner:{role}")

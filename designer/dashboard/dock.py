@@ -10,6 +10,7 @@ from typing import Sequence
 from PySide6.QtCore import QStandardPaths, Qt, QTimer, Signal
 from PySide6.QtWidgets import (QLabel, QMessageBox, QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
+from layerloom.designer import theme
 from layerloom.designer.document import DocumentModel
 from layerloom.engine.train.runfolder import EVENTS
 
@@ -58,12 +59,10 @@ class DashboardDock(QWidget):
         self.panel.stop_requested.connect(self.stop)
         self.panel.probe_requested.connect(self.probe)
         self.banner = DiagnosisBanner()
-        self.showing = QLabel()
-        self.showing.setStyleSheet("color: #606060;")
+        self.showing = theme.set_role(QLabel(), "muted")
         self.tabs = QTabWidget()
-        self.charts = [chart() for _, chart in TABS]
-        for (title, _), chart in zip(TABS, self.charts):
-            self.tabs.addTab(chart, title)
+        self.charts = []
+        self._build_charts()
         self.runs_view = RunsView(self.runs_dir)
         self.runs_view.show_requested.connect(self.open_run)
         self.tabs.addTab(self.runs_view, "Runs")
@@ -77,6 +76,23 @@ class DashboardDock(QWidget):
         self._timer = QTimer(self, interval=FRAME_MS)
         self._timer.timeout.connect(self._on_frame)
         self._timer.start()
+        theme.notifier.changed.connect(self._on_theme_changed)
+        self._redraw()
+
+    def _build_charts(self) -> None:
+        """The chart tabs, in the current theme's colors (built anew when the theme changes)."""
+        index = self.tabs.currentIndex()
+        for chart in self.charts:
+            self.tabs.removeTab(self.tabs.indexOf(chart))
+            chart.deleteLater()
+        self.charts = [chart() for _, chart in TABS]
+        for position, ((title, _), chart) in enumerate(zip(TABS, self.charts)):
+            self.tabs.insertTab(position, chart, title)
+        self.tabs.setCurrentIndex(max(index, 0))
+
+    def _on_theme_changed(self, _theme) -> None:
+        self._build_charts()
+        self._drawn = None
         self._redraw()
 
     def _layout(self) -> None:

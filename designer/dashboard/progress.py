@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import math
 
+from layerloom.designer import theme
+
 from .run_store import RunSeries
 
 METRIC_LABELS = (
@@ -55,5 +57,6 @@ def format_metrics(metrics: dict[str, float]) -> str:
         if value is None:
             continue
         shown = f"{value:.1%}" if "accuracy" in key and math.isfinite(value) else f"{value:.4g}"
-        rows.append(f"<tr><td style='color:#606060; padding-right:12px'>{label}</td><td><b>{shown}</b></td></tr>")
+        rows.append(f"<tr><td style='color:{theme.hex_of('text_muted')}; padding-right:12px'>{label}</td>"
+                    f"<td><b>{shown}</b></td></tr>")
     return f"<table>{''.join(rows)}</table>" if rows else ""

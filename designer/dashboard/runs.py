@@ -11,6 +11,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLab
                                QSplitter, QTableWidget, QTableWidgetItem, QTreeWidget, QTreeWidgetItem, QVBoxLayout,
                                QWidget)
 
+from layerloom.designer import theme
+
 from .process import EngineProcess, engine_command
 from .run_files import RunInfo, list_runs
 
@@ -38,7 +40,7 @@ def confusion_table(matrix: list[list[int]], labels: list[str] | None = None) ->
             item = QTableWidgetItem(str(count))
             item.setTextAlignment(Qt.AlignCenter)
             share = count / total
-            color = QColor("#3fae5a" if row == col else "#d8453b")
+            color = theme.color("healthy" if row == col else "exploding")
             color.setAlphaF(min(0.85, 0.08 + share))
             item.setBackground(color)
             item.setToolTip(f"true {labels[row]}, predicted {labels[col]}: {count} ({share:.0%} of the row)")

@@ -10,6 +10,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QFormLayout, QHBoxLayout, QLabel, QProgressBar, QPushButton,
                                QVBoxLayout, QWidget)
 
+from layerloom.designer import theme
 from layerloom.designer.document import DocumentModel
 from layerloom.engine.data import DATASETS
 from layerloom.engine.train.config import DatasetRef, LossName, OptimizerConfig, TrainingConfig
@@ -34,8 +35,8 @@ def devices() -> list[str]:
 
 def section(text: str) -> QLabel:
     label = QLabel(text)
-    label.setStyleSheet("font-weight: 600; color: #505050; padding-top: 6px;")
-    return label
+    label.setStyleSheet("padding-top: 6px;")
+    return theme.set_role(label, "section")
 
 
 class TrainPanel(QWidget):
@@ -54,8 +55,7 @@ class TrainPanel(QWidget):
         self.form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
         layout.addLayout(self.form)
         self._build_form()
-        self.problem = QLabel(wordWrap=True)
-        self.problem.setStyleSheet("color: #c0392b;")
+        self.problem = theme.set_role(QLabel(wordWrap=True), "error")
         self.problem.hide()
         layout.addWidget(self.problem)
         layout.addLayout(self._build_buttons())
@@ -63,8 +63,7 @@ class TrainPanel(QWidget):
         self.progress.setFormat("not started")
         self.progress.setValue(0)
         layout.addWidget(self.progress)
-        self.status = QLabel(wordWrap=True)
-        self.status.setStyleSheet("color: #505050;")
+        self.status = theme.set_role(QLabel(wordWrap=True), "muted")
         layout.addWidget(self.status)
         self.metrics = QLabel(textFormat=Qt.RichText)
         layout.addWidget(self.metrics)

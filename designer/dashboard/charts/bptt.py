@@ -7,12 +7,14 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QWidget
 
+from layerloom.designer import theme
+
 from ..run_store import BPTT_KEPT, RunSeries
 from . import style
 from .base import Chart
 
 COLUMNS = 2
-DIRECTIONS = (("forward", style.TRAIN_COLOR), ("reverse", style.VAL_COLOR))
+DIRECTIONS = (("forward", "train"), ("reverse", "val"))   # (label, color role)
 EMPTY_TEXT = "No recurrent layer in this run.\nBPTT profiles appear here for RNN, LSTM and GRU layers."
 
 
@@ -24,8 +26,8 @@ def is_bidirectional(run: RunSeries, node: str) -> bool:
 def color_key(bidirectional: bool) -> str:
     """The legend, written into the title: a legend box would hide the curve's end in one direction or the other."""
     shown = DIRECTIONS if bidirectional else DIRECTIONS[:1]
-    keys = [f"<span style='color:{color}'>━ {label}</span>" for label, color in shown]
-    keys.append(f"<span style='color:{style.faded(DIRECTIONS[0][1], 0.4).name()}'>━ earlier steps</span>")
+    keys = [f"<span style='color:{style.color(role)}'>━ {label}</span>" for label, role in shown]
+    keys.append(f"<span style='color:{style.faded(style.color(DIRECTIONS[0][1]), 0.4).name()}'>━ earlier steps</span>")
     return "&nbsp;&nbsp;".join(keys)
 
 
@@ -34,8 +36,8 @@ class BpttChart(Chart):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.empty = QLabel(EMPTY_TEXT, alignment=Qt.AlignCenter)
-        self.empty.setStyleSheet("color: #707070; font-size: 11pt;")
+        self.empty = theme.set_role(QLabel(EMPTY_TEXT, alignment=Qt.AlignCenter), "muted")
+        self.empty.setStyleSheet("font-size: 11pt;")
         self.box.addWidget(self.empty)
         self.plots = {}
         self._keys: dict[str, str] = {}
@@ -89,4 +91,4 @@ class BpttChart(Chart):
     @staticmethod
     def _pair(plot, share: float = 1.0, **pen_options):
         """Forward and reverse lines."""
-        return tuple(style.curve(plot, style.faded(color, share), **pen_options) for _, color in DIRECTIONS)
+        return tuple(style.curve(plot, style.faded(style.color(role), share), **pen_options) for _, role in DIRECTIONS)

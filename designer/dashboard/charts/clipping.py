@@ -12,7 +12,6 @@ from . import style
 from .base import Chart
 
 HEALTHY_RATIO = 1e-3    # the rule of thumb: each step moves a weight by about a thousandth of itself
-CLIP_COLOR = "#3fae5a"
 
 
 def clip_summary(run: RunSeries | None) -> str:
@@ -34,14 +33,15 @@ class ClippingChart(Chart):
         self.views = [style.SteadyView(self.norm_plot, log_y=True), style.SteadyView(self.ratio_plot, log_y=True)]
         self.norm_legend = style.legend(self.norm_plot)
         self.ratio_legend = style.side_legend(self.view.ci, row=0, col=2)
-        self.norms = [(style.curve(self.norm_plot, style.TRAIN_COLOR, None if dashed else "before clipping", dashed=dashed),
-                       style.curve(self.norm_plot, CLIP_COLOR, None if dashed else "after clipping", dashed=dashed))
+        before, after = style.color("train"), style.color("clipped")
+        self.norms = [(style.curve(self.norm_plot, before, None if dashed else "before clipping", dashed=dashed),
+                       style.curve(self.norm_plot, after, None if dashed else "after clipping", dashed=dashed))
                       for dashed in (False, True)]
-        self.limit = pg.InfiniteLine(angle=0, pen=style.pen("#909090", dashed=True), label="max_norm",
-                                     labelOpts={"color": "#606060", "position": 0.05})
+        reference = {"pen": style.pen(style.color("chart_reference"), dashed=True),
+                     "labelOpts": {"color": style.color("chart_text"), "position": 0.05}}
+        self.limit = pg.InfiniteLine(angle=0, label="max_norm", **reference)
         self.norm_plot.addItem(self.limit)
-        reference = pg.InfiniteLine(np.log10(HEALTHY_RATIO), angle=0, pen=style.pen("#909090", dashed=True),
-                                    label="1e-3", labelOpts={"color": "#606060", "position": 0.05})
+        reference = pg.InfiniteLine(np.log10(HEALTHY_RATIO), angle=0, label="1e-3", **reference)
         self.ratio_plot.addItem(reference)
         self.ratios: list[style.LayerLines | None] = [None, None]
         self._key = None

@@ -9,7 +9,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QRectF
 from PySide6.QtWidgets import QWidget
 
-from layerloom.designer.health import COLORS
+from layerloom.designer.theme import HEALTH_LEVELS
 
 from ..health import VANISHING_RATIO, node_health
 from ..run_store import RunSeries
@@ -55,17 +55,17 @@ class FlowChart(Chart):
         self.heat_view = style.SteadyView(self.heat_plot)
         self.profile_view = style.SteadyView(self.profile_plot, log_y=True)
         self.legend = style.side_legend(grid, row=0, col=1)
-        self.profiles = [style.curve(self.profile_plot, "#8a8a8a", dashed=dashed) for dashed in (False, True)]
-        self.other_dots = pg.ScatterPlotItem(size=9, brush=None, pen=pg.mkPen("#606060"))
+        reference, outline = style.color("chart_reference"), style.color("health_outline")
+        self.profiles = [style.curve(self.profile_plot, reference, dashed=dashed) for dashed in (False, True)]
+        self.other_dots = pg.ScatterPlotItem(size=9, brush=None, pen=pg.mkPen(reference))
         self.profile_plot.addItem(self.other_dots)
         self.dots = {}      # one item per health level: one brush per item is far cheaper than one per point
-        for level, color in COLORS.items():
-            self.dots[level] = pg.ScatterPlotItem(size=11, brush=pg.mkBrush(color), pen=pg.mkPen("#ffffff"))
+        for level in HEALTH_LEVELS:
+            self.dots[level] = pg.ScatterPlotItem(size=11, brush=pg.mkBrush(style.color(level)), pen=pg.mkPen(outline))
             self.profile_plot.addItem(self.dots[level])
-        self.threshold = pg.InfiniteLine(angle=0, pen=style.pen(COLORS["vanishing"], dashed=True),
-                                         label="vanishing below", labelOpts={"color": COLORS["vanishing"],
-                                                                              "position": 0.5,
-                                                                              "anchors": [(0.5, 0), (0.5, 0)]})
+        self.threshold = pg.InfiniteLine(angle=0, pen=style.pen(reference, dashed=True), label="vanishing below",
+                                         labelOpts={"color": style.color("chart_text"), "position": 0.5,
+                                                    "anchors": [(0.5, 0), (0.5, 0)]})
         self.profile_plot.addItem(self.threshold, ignoreBounds=True)   # the dots' colors already tell
         self._key = None
         self.lines: list[style.LayerLines | None] = [None, None]

@@ -10,12 +10,12 @@ from ..run_store import RunSeries
 from . import style
 from .base import Chart
 
-SERIES = (  # (plot, metric or None for the batch loss, legend, color)
-    (0, None, "batch loss", style.STEP_COLOR),
-    (0, "train_loss", "train loss", style.TRAIN_COLOR),
-    (0, "val_loss", "val loss", style.VAL_COLOR),
-    (1, "train_accuracy", "train accuracy", style.TRAIN_COLOR),
-    (1, "val_accuracy", "val accuracy", style.VAL_COLOR),
+SERIES = (  # (plot, metric or None for the batch loss, legend, color role)
+    (0, None, "batch loss", "batch"),
+    (0, "train_loss", "train loss", "train"),
+    (0, "val_loss", "val loss", "val"),
+    (1, "train_accuracy", "train accuracy", "train"),
+    (1, "val_accuracy", "val accuracy", "val"),
 )
 
 
@@ -32,8 +32,8 @@ class LossChart(Chart):
         self.curves = [[self._curve(spec, dashed) for spec in SERIES] for dashed in (False, True)]
 
     def _curve(self, spec, dashed: bool):
-        plot_index, metric, name, color = spec
-        plot = self.plots[plot_index]
+        plot_index, metric, name, role = spec
+        plot, color = self.plots[plot_index], style.color(role)
         if metric is None:
             return style.curve(plot, color, None if dashed else name, dashed=dashed)
         item = style.curve(plot, color, None if dashed else name, width=2.0, dashed=dashed)

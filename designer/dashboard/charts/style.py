@@ -1,4 +1,4 @@
-"""Shared look of the dashboard's plots: a light theme, depth colors and helpers that keep log plots clean."""
+"""Shared look of the dashboard's plots: colors from the designer's theme, depth colors, helpers for log plots."""
 from __future__ import annotations
 
 import math
@@ -9,17 +9,19 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QGraphicsItem, QSizePolicy
 
-BACKGROUND = "#ffffff"
-FOREGROUND = "#404040"
+from layerloom.designer import theme
+
 GRID_ALPHA = 0.3
 FINE_STEPS = (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10)   # the step axis grows by at most a quarter at a time
 POINTS_MAX = 8000     # per chart of layer lines: 50 layers show 160 steps each, a dense band either way
 GROUPS_MAX = 12      # more layers than this share lines (one per depth band): drawing cost stays flat
-TRAIN_COLOR = "#1f6fb4"
-VAL_COLOR = "#e4572e"
-STEP_COLOR = "#a9c6e3"
 DEPTH_MAP = pg.colormap.get("plasma")
-DEPTH_RANGE = (0.0, 0.85)    # plasma's last stretch is too pale on white
+READABLE = 3.0     # WCAG contrast of a chart line against the chart
+
+
+def color(role: str) -> str:
+    """A theme role's color; charts are rebuilt when the theme changes."""
+    return theme.hex_of(role)
 
 
 def compact(value: float) -> str:
@@ -57,7 +59,7 @@ class LogAxis(pg.AxisItem):
 def layout_widget() -> pg.GraphicsLayoutWidget:
     """A light GraphicsLayoutWidget that the plots of one tab share."""
     widget = pg.GraphicsLayoutWidget()
-    widget.setBackground(BACKGROUND)
+    widget.setBackground(color("chart"))
     widget.ci.setContentsMargins(6, 6, 6, 6)
     return widget
 
@@ -70,12 +72,12 @@ def add_plot(layout: pg.GraphicsLayout, title: str, left: str = "", bottom: str 
     set_title(plot, title)
     for name in ("left", "bottom"):
         axis = plot.getAxis(name)
-        axis.setPen(pg.mkPen(FOREGROUND))
-        axis.setTextPen(pg.mkPen(FOREGROUND))
+        axis.setPen(pg.mkPen(color("chart_axis")))
+        axis.setTextPen(pg.mkPen(color("chart_text")))
         axis.enableAutoSIPrefix(False)
         cache(axis)
-    plot.setLabel("left", left, color=FOREGROUND)
-    plot.setLabel("bottom", bottom, color=FOREGROUND)
+    plot.setLabel("left", left, color=color("chart_text"))
+    plot.setLabel("bottom", bottom, color=color("chart_text"))
     plot.showGrid(y=True, alpha=GRID_ALPHA)    # vertical grid lines cost more to paint than they tell
     if not log_y:
         plot.getAxis("left").setStyle(maxTickLevel=0)      # one grid line per label, no minor ones
@@ -92,15 +94,15 @@ def cache(item: pg.GraphicsObject) -> None:
 
 def legend(plot: pg.PlotItem, columns: int = 1) -> pg.LegendItem:
     """A legend inside `plot`, for a few fixed lines."""
-    item = plot.addLegend(offset=(-8, 8), colCount=columns, labelTextColor=FOREGROUND, labelTextSize="8pt")
-    item.setBrush(pg.mkBrush(BACKGROUND))
-    item.setPen(pg.mkPen("#c8c8c8"))
+    item = plot.addLegend(offset=(-8, 8), colCount=columns, labelTextColor=color("chart_text"), labelTextSize="8pt")
+    item.setBrush(pg.mkBrush(color("chart")))
+    item.setPen(pg.mkPen(color("chart_axis")))
     return item
 
 
 def side_legend(layout: pg.GraphicsLayout, row: int, col: int) -> pg.LegendItem:
     """A legend in its own cell beside a plot, for the per-layer lines, which fill their plot."""
-    item = pg.LegendItem(labelTextColor=FOREGROUND, labelTextSize="8pt", verSpacing=-4)
+    item = pg.LegendItem(labelTextColor=color("chart_text"), labelTextSize="8pt", verSpacing=-4)
     item.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Fixed)     # rows stay together at the top
     layout.addItem(item, row=row, col=col)
     layout.layout.setAlignment(item, Qt.AlignTop)
@@ -108,22 +110,25 @@ def side_legend(layout: pg.GraphicsLayout, row: int, col: int) -> pg.LegendItem:
 
 
 def depth_colors(count: int) -> list[QColor]:
-    """One color per layer, from the input side (dark blue) to the output side (orange)."""
+    """One color per layer along the theme's stretch of plasma, from the input side to the output side."""
     if count == 0:
         return []
-    positions = np.linspace(*DEPTH_RANGE, count) if count > 1 else np.array([DEPTH_RANGE[0]])
+    low, high = theme.current().depth_range
+    positions = np.linspace(low, high, count) if count > 1 else np.array([low])
     return list(DEPTH_MAP.map(positions, mode="qcolor"))
 
 
-def faded(color, share: float) -> QColor:
-    """`color` mixed with the background: an opaque stand-in for transparency, which is slow to paint."""
-    color, back = QColor(color), QColor(BACKGROUND)
-    mix = lambda a, b: round(a * share + b * (1 - share))
-    return QColor(mix(color.red(), back.red()), mix(color.green(), back.green()), mix(color.blue(), back.blue()))
+def faded(line: str, share: float) -> QColor:
+    """`line` mixed into the chart's background (an opaque stand-in for transparency, which is slow to paint),
+    but never so far that it drops below READABLE contrast."""
+    back = color("chart")
+    while share < 1 and theme.contrast(theme.mix(line, back, share), back) < READABLE:
+        share = min(1.0, share + 0.05)
+    return QColor(theme.mix(line, back, share))
 
 
-def pen(color, width: float = 1.0, dashed: bool = False) -> pg.QtGui.QPen:
-    result = pg.mkPen(QColor(color), width=width)
+def pen(line, width: float = 1.0, dashed: bool = False) -> pg.QtGui.QPen:
+    result = pg.mkPen(QColor(line), width=width)
     if dashed:
         result.setStyle(Qt.DashLine)
     result.setCosmetic(True)
@@ -141,9 +146,9 @@ def log10(values: np.ndarray) -> np.ndarray:
         return np.log10(positive(values))
 
 
-def curve(plot: pg.PlotItem, color, name: str | None = None, **pen_options) -> pg.PlotDataItem:
+def curve(plot: pg.PlotItem, line, name: str | None = None, **pen_options) -> pg.PlotDataItem:
     """A line created once and fed with setData; gaps where values are NaN."""
-    return plot.plot([], [], pen=pen(color, **pen_options), name=name, connect="finite", skipFiniteCheck=False)
+    return plot.plot([], [], pen=pen(line, **pen_options), name=name, connect="finite", skipFiniteCheck=False)
 
 
 class LayerLines:
@@ -156,7 +161,7 @@ class LayerLines:
         groups = min(count, GROUPS_MAX)
         self.bounds = np.linspace(0, count, groups + 1).round().astype(int)
         spans = list(zip(self.bounds[:-1], self.bounds[1:]))
-        self.items = [curve(plot, color, dashed=dashed) for color in depth_colors(groups)]
+        self.items = [curve(plot, line, dashed=dashed) for line in depth_colors(groups)]
         self.labels = [layers[start] if end - start == 1 else f"{layers[start]} … {layers[end - 1]}"
                        for start, end in spans]
         self._dots = False
@@ -192,7 +197,7 @@ class LayerLines:
 def set_title(plot: pg.PlotItem, text: str) -> None:
     """Retitle only on change: a new title re-lays out the plot."""
     if plot.titleLabel.text != text:
-        plot.setTitle(text, color=FOREGROUND, size="10pt")
+        plot.setTitle(text, color=color("chart_text"), size="10pt")
 
 
 def flat(arrays: list) -> np.ndarray:
