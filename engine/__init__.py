@@ -5,7 +5,7 @@
     model = engine.compile_model(arch)       # a torch.fx.GraphModule
     print(engine.format_summary(engine.summarize(arch)))
 """
-from .compiler import check, compile_model
+from .compiler import compile_model
 from .document import FORMAT_VERSION, Architecture, Edge, NodeBase, make_node
 from .errors import DocumentError, Problem
 from .files import dumps, from_dict, load, loads, save
@@ -13,7 +13,7 @@ from .layers import REGISTRY, LayerSpec, TensorMeta
 from .schema import json_schema
 from .shapes import NodeInfo, ShapeReport, format_meta, infer_shapes
 from .summary import format_summary, summarize
-from .validate import validate
+from .validate import check, validate
 
 __all__ = [
     "FORMAT_VERSION", "REGISTRY", "Architecture", "DocumentError", "Edge", "LayerSpec", "NodeBase", "NodeInfo",

@@ -9,11 +9,11 @@ import sys
 from importlib.metadata import entry_points
 
 from . import files
-from .compiler import check
 from .errors import DocumentError
 from .schema import json_schema
 from .summary import format_summary, summarize
 from .templates import document_argument, format_gallery, gallery
+from .validate import check
 
 
 def _cmd_check(args) -> int:

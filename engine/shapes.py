@@ -7,7 +7,6 @@ cached per (type, params, input shapes), so re-checking a graph after one edit o
 from __future__ import annotations
 
 import functools
-import heapq
 import logging
 import math
 import threading
@@ -16,10 +15,11 @@ from dataclasses import dataclass, field
 import torch
 from torch._subclasses.fake_tensor import FakeTensorMode
 
-from .document import Architecture, NodeBase
+from .document import Architecture, Edge, NodeBase
 from .errors import Problem
 from .layers import TensorMeta
 from .layers.registry import shape_text
+from .order import walk
 
 DEFAULT_MAX_PARAMS = 2_000_000_000
 MAX_SAMPLE_VALUES = 2**31 - 1  # per tensor and sample: 8 GiB of float32
@@ -72,68 +72,40 @@ def meta_to_json(meta) -> list:
 def infer_shapes(arch: Architecture, max_params: int = DEFAULT_MAX_PARAMS) -> ShapeReport:
     """Shapes and parameter counts of every node that can be reached from valid inputs."""
     report = ShapeReport()
-    nodes = {n.id: n for n in reversed(arch.nodes)}  # the first of duplicated ids, as in the graph
-    incoming: dict[str, list] = {node_id: [] for node_id in nodes}
-    for edge in arch.edges:
-        if edge.target in incoming and edge.source in nodes:
-            incoming[edge.target].append(edge)
     total = 0
-    for node_id in _acyclic_order(arch):
-        node = nodes[node_id]
-        inputs = _gather_inputs(node, incoming[node_id], report.nodes)
+    for node, edges in walk(arch):
+        inputs = _gather_inputs(node, edges, report.nodes)
         if inputs is None:
             continue
         result = _infer_node(node, inputs)
         if isinstance(result, str):
-            report.problems.append(Problem(result, node=node_id))
+            report.problems.append(Problem(result, node=node.id))
             continue
         total += result.params
         if total > max_params:
             report.problems.append(Problem(
-                f"the model would have over {total:,} parameters, above the limit of {max_params:,}", node=node_id,
+                f"the model would have over {total:,} parameters, above the limit of {max_params:,}", node=node.id,
             ))
             break
-        report.nodes[node_id] = result
+        report.nodes[node.id] = result
     return report
 
 
-def _acyclic_order(arch: Architecture) -> list[str]:
-    """Node ids in a topological order that follows the document; nodes on or behind a cycle are left out."""
-    position: dict[str, int] = {}
-    for index, node in enumerate(arch.nodes):
-        position.setdefault(node.id, index)
-    targets: dict[str, list[str]] = {node_id: [] for node_id in position}
-    waiting = dict.fromkeys(position, 0)  # edges not yet satisfied
-    for edge in arch.edges:
-        if edge.source in position and edge.target in position:
-            targets[edge.source].append(edge.target)
-            waiting[edge.target] += 1
-    ready = [position[node_id] for node_id, count in waiting.items() if count == 0]
-    heapq.heapify(ready)
-    order = []
-    while ready:
-        node_id = arch.nodes[heapq.heappop(ready)].id
-        order.append(node_id)
-        for target in targets[node_id]:
-            waiting[target] -= 1
-            if waiting[target] == 0:
-                heapq.heappush(ready, position[target])
-    return order
-
-
-def _gather_inputs(node: NodeBase, edges: list, known: dict[str, NodeInfo]) -> dict[str, list] | None:
+def _gather_inputs(node: NodeBase, edges: dict[str, list[Edge]], known: dict[str, NodeInfo]) -> dict[str, list] | None:
     """Port -> metas arriving there, or None when an input is unknown or the ports are miswired."""
-    inputs: dict[str, list] = {p.name: [] for p in node.spec.inputs}
-    for edge in edges:
-        source = known.get(edge.source)
-        if source is None or edge.target_port not in inputs or edge.source_port not in source.outputs:
-            return None
-        inputs[edge.target_port].append(source.outputs[edge.source_port])
+    if not edges.keys() <= {p.name for p in node.spec.inputs}:
+        return None
+    inputs: dict[str, list] = {}
     for port in node.spec.inputs:
-        count = len(inputs[port.name])
-        if (count > 1 and not port.multiple) or (count < port.min_count and not port.optional):
+        arriving = edges.get(port.name, [])
+        if (len(arriving) > 1 and not port.multiple) or (len(arriving) < port.min_count and not port.optional):
             return None
-    return {name: metas for name, metas in inputs.items() if metas}
+        for edge in arriving:
+            source = known.get(edge.source)
+            if source is None or edge.source_port not in source.outputs:
+                return None
+            inputs.setdefault(port.name, []).append(source.outputs[edge.source_port])
+    return inputs
 
 
 _cache: dict[tuple, NodeInfo | str] = {}

@@ -1,11 +1,11 @@
 """Summaries: per node type, output shape and parameters, plus totals."""
 from __future__ import annotations
 
-from .compiler import check
 from .document import Architecture
 from .errors import DocumentError
 from .layers.registry import shape_text
 from .shapes import format_meta, meta_to_json
+from .validate import check
 
 
 def summarize(arch: Architecture) -> dict:

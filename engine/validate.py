@@ -1,4 +1,4 @@
-"""Graph validation: every structural problem of a document at once, each naming its node or edge."""
+"""Checking a document: every structural problem at once (`validate`), and with its shapes (`check`)."""
 from __future__ import annotations
 
 from collections import Counter
@@ -8,6 +8,13 @@ import networkx as nx
 from .document import Architecture, is_valid_id
 from .errors import Problem
 from .layers import REGISTRY
+from .shapes import DEFAULT_MAX_PARAMS, ShapeReport, infer_shapes
+
+
+def check(arch: Architecture, max_params: int = DEFAULT_MAX_PARAMS) -> tuple[list[Problem], ShapeReport]:
+    """Every problem of a document (structure and shapes), and the shape table."""
+    report = infer_shapes(arch, max_params)
+    return validate(arch) + report.problems, report
 
 
 def validate(arch: Architecture) -> list[Problem]:

@@ -9,11 +9,14 @@ from __future__ import annotations
 import keyword
 import re
 import textwrap
+from dataclasses import dataclass, field
 
-from ..compiler import check
+from torch import fx
+
+from ..compiler import to_fx_graph
 from ..document import Architecture, NodeBase
 from ..errors import DocumentError
-from ..shapes import ShapeReport, _acyclic_order
+from ..validate import check
 from .layer_code import CODE, RECURRENT, Construct
 
 # torch.nn.init calls equal to engine/layers/init.py's SCHEMES
@@ -85,7 +88,6 @@ class Recurrent:
 
 _GLOBALS = {"math", "partial", "torch", "nn", "skip_init", "init_weights", "lecun_normal_", "swap_batch", "Recurrent",
             *RECURRENT}
-_LOCALS = {"self", "torch", "_"}  # names `forward` uses besides the node variables
 
 
 def python_source(arch: Architecture, origin: str | None = None) -> str:
@@ -93,12 +95,13 @@ def python_source(arch: Architecture, origin: str | None = None) -> str:
     problems, report = check(arch)
     if problems:
         raise DocumentError(problems)
+    graph = to_fx_graph(arch, report)
     name = class_name(arch.name)
-    init, forward = _bodies(arch, report)
+    init, forward = _bodies(graph)
     body = "\n".join([
         f"class {name}(nn.Module):", _docstring(arch.description or arch.name, 1), "",
         "    def __init__(self):", "        super().__init__()", *_indent_all(init, 2), "",
-        f"    def forward(self, {', '.join(forward.inputs)}):", _docstring(_signature(arch, report), 2),
+        f"    def forward(self, {', '.join(forward.inputs)}):", _docstring(_signature(graph), 2),
         *_indent_all(forward.lines, 2),
     ])
     source = f" from {origin}" if origin else ""
@@ -117,60 +120,42 @@ def class_name(name: str) -> str:
     return camel + "Model" if keyword.iskeyword(camel) or camel in _GLOBALS else camel
 
 
+@dataclass
 class _Forward:
-    """The forward's argument names and lines, and the variable holding each (node, port) value."""
+    """The forward's argument names and lines, and the imports and helpers the file needs."""
 
-    def __init__(self, arch: Architecture):
-        self.used = set(_LOCALS)
-        self.values: dict[tuple[str, str], str] = {}
-        for node in arch.nodes:  # node ids first, so that each keeps its own name when a state name would clash
-            self.values[(node.id, "out")] = self.claim(node.id)
-        for node in arch.nodes:
-            for port in node.spec.outputs[1:]:
-                self.values[(node.id, port)] = self.claim(f"{node.id}_{port}")
-        self.inputs = [self.values[(n.id, "out")] for n in arch.nodes if n.type == "input"]
-        self.lines: list[str] = []
-        self.needs: set[str] = set()  # the imports and helpers the file uses
-
-    def claim(self, base: str) -> str:
-        name, number = base, 1
-        while name in self.used:
-            number += 1
-            name = f"{base}_{number}"
-        self.used.add(name)
-        return name
+    inputs: list[str] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
+    needs: set[str] = field(default_factory=set)
 
 
-def _bodies(arch: Architecture, report: ShapeReport) -> tuple[list[str], _Forward]:
-    nodes = {n.id: n for n in arch.nodes}
-    incoming: dict[str, list] = {n.id: [] for n in arch.nodes}
-    for edge in arch.edges:
-        incoming[edge.target].append(edge)
-    used_ports = {(e.source, e.source_port) for e in arch.edges}
-    init, forward = [], _Forward(arch)
-    for node_id in _acyclic_order(arch):
-        node, edges = nodes[node_id], incoming[node_id]
-        if node.type in ("input", "output"):
-            continue
-        ports = {port.name: [forward.values[(e.source, e.source_port)] for e in edges if e.target_port == port.name]
-                 for port in node.spec.inputs}
-        first = next(e for e in edges if e.target_port == "in")
-        code = CODE[node.type](node.params, report.nodes[first.source].outputs[first.source_port].shape)
-        target = forward.values[(node_id, "out")]
-        if not isinstance(code, Construct):
-            forward.lines.append(f"{target} = {code.expression(ports['in'])}")
-            continue
-        init += _construct(node, code, forward.needs)
-        call = f"self.{node_id}({', '.join(ports['in'] + ports.get('state', []))})"
-        if len(node.spec.outputs) == 1:
-            forward.lines.append(f"{target} = {call}")
-            continue
-        targets = [forward.values[(node_id, p)] if (node_id, p) in used_ports else "_" for p in node.spec.outputs]
-        forward.lines.append(call if set(targets) == {"_"} else f"{', '.join(targets)} = {call}")
-    results = [forward.values[(e.source, e.source_port)] for n in arch.nodes if n.type == "output"
-               for e in incoming[n.id]]
-    forward.lines.append(f"return {', '.join(results)}")
+def _bodies(graph: fx.Graph) -> tuple[list[str], _Forward]:
+    """`__init__` and `forward` from the compiler's fx graph: its node names are the variables."""
+    init, forward = [], _Forward()
+    for fx_node in graph.nodes:
+        if fx_node.op == "placeholder":
+            forward.inputs.append(fx_node.name)
+        elif fx_node.op == "output":
+            results = fx_node.args[0] if isinstance(fx_node.args[0], tuple) else (fx_node.args[0],)
+            forward.lines.append(f"return {', '.join(value.name for value in results)}")
+        elif fx_node.op == "call_module":
+            forward.lines.append(_line(fx_node, init, forward.needs))
     return init, forward
+
+
+def _line(call: fx.Node, init: list[str], needs: set[str]) -> str:
+    """The forward line of one layer (and its constructor in `init` when it has one)."""
+    node, inputs = call.meta["node"], [value.name for value in call.args]
+    code = CODE[node.type](node.params, call.meta["inputs"]["in"][0].shape)
+    if not isinstance(code, Construct):
+        return f"{call.name} = {code.expression(inputs)}"
+    init += _construct(node, code, needs)
+    invocation = f"self.{node.id}({', '.join(inputs + [value.name for value in call.kwargs.values()])})"
+    if len(node.spec.outputs) == 1:
+        return f"{call.name} = {invocation}"
+    unpacked = {user.args[1]: user.name for user in call.users}
+    targets = [unpacked.get(index, "_") for index in range(len(node.spec.outputs))]
+    return invocation if set(targets) == {"_"} else f"{', '.join(targets)} = {invocation}"
 
 
 def _construct(node: NodeBase, code: Construct, needs: set[str]) -> list[str]:
@@ -211,13 +196,15 @@ def _imports(needs: set[str]) -> str:
     return "".join(lines).rstrip("\n")
 
 
-def _signature(arch: Architecture, report: ShapeReport) -> str:
-    """'source (N, 8) int64, decoder_input (N, 9) int64 -> tokens (N, 9, 12)'."""
+def _signature(graph: fx.Graph) -> str:
+    """'source (N, 8) int64, decoder_input (N, 9) int64 -> tokens (N, 9, 12)': node ids and shapes from the meta."""
     def shape(node_id: str, meta) -> str:
         dtype = "" if str(meta.dtype) == "torch.float32" else " " + str(meta.dtype).removeprefix("torch.")
         return f"{node_id} ({', '.join(['N', *map(str, meta.shape)])}){dtype}"
-    inputs = [shape(n.id, report.nodes[n.id].shape) for n in arch.nodes if n.type == "input"]
-    outputs = [shape(n.id, report.nodes[n.id].shape) for n in arch.nodes if n.type == "output"]
+    inputs = [shape(n.meta["node"].id, n.meta["shape"]) for n in graph.nodes if n.op == "placeholder"]
+    output = next(n for n in graph.nodes if n.op == "output")
+    results = output.args[0] if isinstance(output.args[0], tuple) else (output.args[0],)
+    outputs = [shape(node.id, value.meta["shape"]) for node, value in zip(output.meta["nodes"], results)]
     return f"{', '.join(inputs)} -> {', '.join(outputs)}"
 
 

@@ -7,10 +7,11 @@ from typing import Sequence
 import torch
 from torch import fx, nn
 
-from ..compiler import check, compile_model
+from ..compiler import compile_model
 from ..document import Architecture
 from ..layers.registry import shape_text
 from ..layout import auto_layout
+from ..validate import check
 from .convert import GraphConverter, ImportFailure, target_text
 from .trace import trace
 

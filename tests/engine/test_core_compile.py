@@ -101,3 +101,42 @@ def test_init_skips_the_default_initialization_but_keeps_results_deterministic()
     torch.manual_seed(3)
     assert torch.equal(engine.compile_model(a).fc.weight, first)
     assert engine.compile_model(a).fc.weight.device.type == "cpu"
+
+
+CLASHING = arch(
+    [node("input", "input", shape=[6, 3]), node("torch", "gru", hidden_size=3), node("torch_state", "relu"),
+     node("sum", "add"), node("torch_outputs", "output"), node("state", "output")],
+    [("input", "torch"), ("torch", "torch_state", "state", "in"), ("torch", "sum"), ("input", "sum"),
+     ("sum", "torch_outputs"), ("torch_state", "state")],
+)
+
+
+def test_every_fx_name_comes_from_the_namespace_and_fx_renames_nothing():
+    from layerloom.engine.compiler import to_fx_graph, value_names
+    names = value_names(CLASHING)
+    # legal ids keep their names; builtins and fx's globals get the first free suffix, after every id is served
+    assert names == {("input", "out"): "input_2", ("torch", "out"): "torch_2", ("torch", "state"): "torch_state_2",
+                     ("torch", "*"): "torch_outputs_2", ("torch_state", "out"): "torch_state",
+                     ("sum", "out"): "sum_2", ("torch_outputs", "out"): "torch_outputs", ("state", "out"): "state"}
+    graph = to_fx_graph(CLASHING, engine.check(CLASHING)[1])
+    assert [n.name for n in graph.nodes] == [
+        "input_2", "torch_outputs_2", "torch_2", "torch_state_2", "torch_state", "sum_2", "output"]
+    code = engine.compile_model(CLASHING).code
+    assert "def forward(self, input_2):" in code and "input_2 = input" not in code
+    assert "sum_2 = self.sum(torch_2, input_2)" in code
+    out, state = engine.compile_model(CLASHING)(torch.randn(4, 6, 3))
+    assert out.shape == (4, 6, 3) and state.shape == (4, 1, 3)
+
+
+def test_shapes_reach_the_fx_node_meta():
+    from layerloom.engine.compiler import to_fx_graph
+    problems, report = engine.check(CLASHING)
+    graph = to_fx_graph(CLASHING, report)
+    meta = {n.name: n.meta for n in graph.nodes}
+    assert meta["input_2"]["shape"] == engine.TensorMeta((6, 3))
+    gru = report.nodes["torch"].outputs
+    assert meta["torch_outputs_2"]["shape"] == (gru["out"], gru["state"])
+    assert meta["torch_2"]["shape"] == engine.TensorMeta((6, 3)) and meta["torch_2"]["port"] == "out"
+    assert meta["sum_2"]["inputs"] == {"in": [engine.TensorMeta((6, 3)), engine.TensorMeta((6, 3))]}
+    assert meta["sum_2"]["node"] is CLASHING.node("sum")
+    assert [n.id for n in meta["output"]["nodes"]] == ["torch_outputs", "state"]

@@ -126,7 +126,7 @@ def test_inferred_shapes_equal_real_torch_shapes(layer_type, index):
     assert problems == []
     model = engine.compile_model(arch)
     ShapeProp(model).propagate(*real_inputs(arch, batch=3))
-    real = next(n.meta["tensor_meta"] for n in model.graph.nodes if n.name == "layer" or n.op == "output")
+    real = next(n.meta["tensor_meta"] for n in model.graph.nodes if n.target == "layer" or n.op == "output")
     inferred = report.nodes["layer"].outputs
     real_by_port = dict(zip(REGISTRY[layer_type].outputs, real)) if len(inferred) > 1 else {"out": real}
     assert {port: _without_batch(meta) for port, meta in real_by_port.items()} == inferred

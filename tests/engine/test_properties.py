@@ -89,11 +89,11 @@ def test_random_chains_compile_with_the_inferred_shapes(document):
     ShapeProp(model).propagate(*inputs)
     for fx_node in model.graph.nodes:
         if fx_node.op in ("placeholder", "call_module"):
+            info = report.nodes[fx_node.meta["node"].id]
             real = fx_node.meta["tensor_meta"]
-            real = real[0] if fx_node.name in report.nodes and len(report.nodes[fx_node.name].outputs) > 1 else real
-            inferred = report.nodes[fx_node.name].shape
-            assert (batch, *inferred.shape) == tuple(real.shape), fx_node.name
-            assert inferred.dtype == real.dtype, fx_node.name
+            real = real[0] if len(info.outputs) > 1 else real
+            assert (batch, *info.shape.shape) == tuple(real.shape), fx_node.name
+            assert info.shape.dtype == real.dtype, fx_node.name
 
 
 def _positions(value, path=()):
