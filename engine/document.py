@@ -10,7 +10,7 @@ import networkx as nx
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
 
 from .layers import REGISTRY, LayerParams
-from .train.config import TrainingConfig
+from .config import TrainingConfig
 
 FORMAT_VERSION = 1
 

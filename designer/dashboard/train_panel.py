@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (QFormLayout, QHBoxLayout, QLabel, QProgressBar, Q
 from layerloom.designer import theme
 from layerloom.designer.document import DocumentModel
 from layerloom.engine.data import DATASETS
-from layerloom.engine.train.config import DatasetRef, LossName, OptimizerConfig, TrainingConfig
+from layerloom.engine.config import DatasetRef, LossName, OptimizerConfig, TrainingConfig
 
 from .fields import ChoiceEdit, FloatEdit, IntEdit, ModelForm
 from .progress import format_metrics, progress_text, status_text

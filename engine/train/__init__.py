@@ -1,5 +1,4 @@
 """Training: the Trainer and its event stream, the gradient monitor, probe, evaluation and sampling.
 
-Import the modules directly (engine.train.trainer, engine.train.events, ...): engine.document imports
-engine.train.config while it loads, so this package must not import the rest of the engine on import.
+Import the modules directly (engine.train.trainer, engine.train.events, ...): the package itself imports nothing.
 """

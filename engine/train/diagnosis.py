@@ -5,8 +5,8 @@ import math
 import statistics
 from dataclasses import dataclass
 
+from ..config import TrainingConfig
 from ..document import Architecture
-from .config import TrainingConfig
 from .events import DiagnosisEvent, StepEvent
 
 EXPLODING_NORM = 1e3

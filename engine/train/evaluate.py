@@ -6,9 +6,9 @@ from pathlib import Path
 
 import torch
 
+from ..config import TrainingConfig
 from ..data import Dataset
 from ..document import Architecture
-from .config import TrainingConfig
 from .losses import Objective, measure
 from .runfolder import RunFolder
 from .setup import Split, build_model, load_data, resolve_device, split, training_config

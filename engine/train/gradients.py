@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from .config import GradClip
+from ..config import GradClip
 
 
 class FiniteCheck:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .config import CLASSIFICATION_LOSSES, LossName
+from ..config import CLASSIFICATION_LOSSES, LossName
 
 
 class LossMismatch(ValueError):

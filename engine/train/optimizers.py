@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from .config import OptimizerConfig
+from ..config import OptimizerConfig
 
 _BUILDERS = {
     "sgd": lambda params, c, **fast: torch.optim.SGD(params, c.lr, momentum=c.momentum,

@@ -8,9 +8,9 @@ import numpy as np
 import torch
 
 from ..compiler import compile_model
+from ..config import TrainingConfig
 from ..data import Dataset, check_fits, load_dataset
 from ..document import Architecture
-from .config import TrainingConfig
 
 
 class TrainingError(ValueError):

@@ -5,7 +5,7 @@ from layerloom import engine
 from layerloom.designer.dashboard import DashboardDock
 from layerloom.designer.document import DocumentModel
 from layerloom.engine import Edge, make_node
-from layerloom.engine.train.config import DatasetRef, OptimizerConfig, TrainingConfig
+from layerloom.engine.config import DatasetRef, OptimizerConfig, TrainingConfig
 
 SMALL_SPIRALS = DatasetRef(name="spirals", params={"n_samples": 200})
 

@@ -4,7 +4,7 @@ import torch
 
 from layerloom import engine
 from layerloom.engine.train.gradients import Clipper, FiniteCheck
-from layerloom.engine.train.config import GradClip
+from layerloom.engine.config import GradClip
 from layerloom.engine.train.events import StepEvent
 from layerloom.engine.train.health import activation_stats
 from layerloom.engine.train.monitor import GradientMonitor

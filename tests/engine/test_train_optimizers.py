@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from layerloom.engine.train.config import OptimizerConfig
+from layerloom.engine.config import OptimizerConfig
 from layerloom.engine.train.optimizers import make_optimizer
 
 FUSED_ON_CPU = tuple(int(part) for part in torch.__version__.split(".")[:2]) >= (2, 4)
