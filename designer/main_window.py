@@ -68,6 +68,7 @@ class MainWindow(QMainWindow):
         self.summary.node_activated.connect(self.show_node)
         self.palette.node_added.connect(self.show_node)
         self.dashboard.health_changed.connect(self.scene.set_node_health)
+        self.dashboard.node_requested.connect(self.center_node)
         self.dashboard.run_started.connect(lambda _: self.show_training())
         self.scene.message.connect(lambda text: self.statusBar().showMessage(text, MESSAGE_MS))
         self.document.checked.connect(self._on_checked)
@@ -103,6 +104,13 @@ class MainWindow(QMainWindow):
         item = self.scene.nodes.get(node_id)
         if item is not None:
             self.view.ensureVisible(item, 80, 80)
+
+    def center_node(self, node_id: str) -> None:
+        """Select a node and bring it to the middle of the canvas (a layer named by the diagnosis banner)."""
+        item = self.scene.nodes.get(node_id)
+        if item is not None:
+            self.document.select([node_id])
+            self.view.centerOn(item)
 
     def _build_menus(self) -> None:
         files, actions = self.files, self.canvas_actions

@@ -52,7 +52,7 @@ LIGHT_ROLES = {
     **_SHARED,
     "window": "#f3f4f6", "base": "#ffffff", "alternate_base": "#f6f7f9", "button": "#e8eaee", "bar": "#e9ebef",
     "text": "#1f2328", "text_muted": "#57606a", "text_disabled": "#8c959f", "border": "#c9ced6", "separator": "#c2c7cf",
-    "hover": "#dde1e7", "highlight": "#0a62c9", "highlighted_text": "#ffffff", "link": "#0a5cc2", "accent": "#0a62c9",
+    "hover": "#dde1e7", "highlight": "#0a62c9", "highlighted_text": "#ffffff", "link": "#0950a8", "accent": "#0a62c9",
     "tooltip": "#ffffff", "tooltip_text": "#1f2328", "error_text": "#b42318", "ok_text": "#17692f",
     "canvas": "#f4f5f7", "grid_minor": "#e9ebee", "grid_major": "#dcdfe4", "card": "#ffffff", "card_border": "#b9bfc8",
     "card_text": "#1f2328", "card_text_muted": "#57606a", "edge": "#6e7781", "edge_label": "#eef0f3",

@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QGraphicsItem
 
 from layerloom.engine import NodeBase, NodeInfo
 from .. import theme
-from ..health import NodeHealth
+from layerloom.engine.train.diagnosis import NodeHealth
 from . import style
 from .port_item import PortItem
 
@@ -203,7 +203,5 @@ class NodeItem(QGraphicsItem):
         for problem in self.problems:
             lines.append(f"<span style='color:{theme.hex_of('error_text')}'>⚠ {html.escape(problem)}</span>")
         if self.health is not None:
-            norm = f" (grad norm {self.health.grad_norm:.3g})" if self.health.grad_norm is not None else ""
-            note = f": {self.health.note}" if self.health.note else ""
-            lines.append(html.escape(f"gradient {self.health.level}{norm}{note}"))
+            lines.append(f"<b>{self.health.level}</b>: {html.escape(self.health.note)}")
         return "<br>".join(lines)

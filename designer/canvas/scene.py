@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene, QMenu
 from layerloom.engine import Architecture, Edge
 from ..document import DocumentModel
 from ..edits import EditError, add_node, move_nodes
-from ..health import NodeHealth
+from layerloom.engine.train.diagnosis import NodeHealth
 from . import style
 from .connection_drag import ConnectionDrag
 from .edge_item import EdgeItem

@@ -1,10 +1,11 @@
-"""The diagnosis banner: what is wrong with the gradients, where, and what to try; or why the run failed."""
+"""The diagnosis banner: why a run failed, the problems active now (their layers are links), and below them,
+collapsed, the problems that cleared."""
 from __future__ import annotations
 
 from html import escape
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFrame, QLabel, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from layerloom.designer import theme
 
@@ -17,30 +18,47 @@ TITLES = {   # diagnosis kind -> (title, banner role)
     "saturation": ("Saturated activations", "saturated"),
 }
 SHOWN = 3
+MORE, LESS = "#more", "#less"
 
 
-def banner_rows(run: RunSeries | None) -> list[tuple[str, str]]:
-    """(banner role, rich text) per line: the error first, then the newest diagnoses."""
+def node_links(nodes: list[str]) -> str:
+    return ", ".join(f"<a href='#{escape(n)}'>{escape(n)}</a>" for n in nodes)
+
+
+def banner_rows(run: RunSeries | None, expanded: bool = False) -> list[tuple[str, str, tuple[str, ...]]]:
+    """(banner role, rich text, remedy kinds) per row: the error, the active problems (newest first), then
+    the cleared ones as one collapsed row (one row each when `expanded`)."""
     if run is None:
         return []
     rows = []
     if run.error is not None:
         where = f" at step {run.error.step}" if run.error.step is not None else ""
-        node = f" (layer <b>{escape(run.error.node)}</b>)" if run.error.node else ""
-        rows.append(("failed", f"<b>Training failed{where}</b>{node}: {escape(run.error.message)}"))
-    diagnoses = list(run.diagnoses.values())[::-1]
-    for diagnosis in diagnoses[:SHOWN]:
-        title, color = TITLES[diagnosis.kind]
-        nodes = ", ".join(diagnosis.nodes)
-        rows.append((color, f"<b>{title}</b> in <b>{escape(nodes)}</b> (step {diagnosis.step}): "
-                            f"{escape(diagnosis.message)}<br><i>Try:</i> {escape(diagnosis.remedy)}"))
-    if len(diagnoses) > SHOWN:
-        rows.append(("cleared", f"… and {len(diagnoses) - SHOWN} more"))
+        node = f" (layer {node_links([run.error.node])})" if run.error.node else ""
+        rows.append(("failed", f"<b>Training failed{where}</b>{node}: {escape(run.error.message)}", ()))
+    active = list(run.diagnoses.values())[::-1]
+    for d in active[:SHOWN]:
+        title, role = TITLES[d.kind]
+        rows.append((role, f"<b>{title}</b> in {node_links(d.nodes)} (since step {d.step}): {escape(d.message)}"
+                           f"<br><i>Try:</i> {escape(d.remedy)}", tuple(d.remedies)))
+    if len(active) > SHOWN:
+        rows.append(("cleared", f"… and {len(active) - SHOWN} more active", ()))
+    cleared = list(run.cleared.values())[::-1]
+    if cleared and expanded:
+        rows += [("cleared", f"✓ <b>{TITLES[d.kind][0]}</b> in {node_links(d.nodes)} cleared at step {gone.step} "
+                             f"(seen from step {d.step}): {escape(d.message)} <a href='{LESS}'>hide</a>", ())
+                 for d, gone in cleared]
+    elif cleared:
+        items = "; ".join(f"{TITLES[d.kind][0].lower()} in {escape(', '.join(d.nodes))} at step {gone.step}"
+                          for d, gone in cleared)
+        rows.append(("cleared", f"✓ <b>Cleared</b>: {items} <a href='{MORE}'>details</a>", ()))
     return rows
 
 
 class DiagnosisBanner(QFrame):
-    """Hidden while all is well; one colored line per problem otherwise."""
+    """Hidden while all is well; one tinted row per problem otherwise; `node_clicked(id)` when a layer name is
+    clicked."""
+
+    node_clicked = Signal(str)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -48,26 +66,43 @@ class DiagnosisBanner(QFrame):
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(0, 0, 0, 0)
         self._layout.setSpacing(3)
-        self._rows: list[tuple[str, str]] = []
+        self._rows: list = []
+        self._run: RunSeries | None = None
+        self.expanded = False
         self.labels: list[QLabel] = []
         self.hide()
 
     def show_run(self, run: RunSeries | None) -> None:
-        rows = banner_rows(run)
+        self._run = run
+        rows = banner_rows(run, self.expanded)
         if rows == self._rows:
             return
         self._rows = rows
-        for label in self.labels:
-            label.deleteLater()
-        self.labels = [self._label(role, text) for role, text in rows]
-        for label in self.labels:
-            self._layout.addWidget(label)
+        while self._layout.count():
+            self._layout.takeAt(0).widget().deleteLater()
+        self.labels = []
+        for role, text, remedies in rows:
+            self._layout.addWidget(self._row(role, text, remedies))
         self.setVisible(bool(rows))
 
     def text(self) -> str:
         """The banner as plain text (for tests and tooltips)."""
         return "\n".join(label.text() for label in self.labels)
 
-    @staticmethod
-    def _label(role: str, text: str) -> QLabel:
-        return theme.set_role(QLabel(text, wordWrap=True, textFormat=Qt.RichText), f"banner:{role}")
+    def _row(self, role: str, text: str, remedies: tuple[str, ...]) -> QWidget:
+        row = theme.set_role(QFrame(), f"banner:{role}")
+        layout = QHBoxLayout(row)
+        layout.setContentsMargins(0, 0, 6, 0)
+        label = QLabel(text, wordWrap=True, textFormat=Qt.RichText)
+        label.setTextInteractionFlags(Qt.LinksAccessibleByMouse | Qt.TextSelectableByMouse)
+        label.linkActivated.connect(self._on_link)
+        self.labels.append(label)
+        layout.addWidget(label, 1)
+        return row
+
+    def _on_link(self, link: str) -> None:
+        if link in (MORE, LESS):
+            self.expanded = link == MORE
+            self.show_run(self._run)
+        else:
+            self.node_clicked.emit(link.removeprefix("#"))

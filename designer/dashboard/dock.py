@@ -16,7 +16,6 @@ from layerloom.engine.train.runfolder import EVENTS
 
 from .banner import DiagnosisBanner
 from .charts import BpttChart, ClippingChart, FlowChart, LossChart
-from .health import node_health
 from .run_store import RunSeries
 from .runner import Runner
 from .runs import RunsView
@@ -39,6 +38,7 @@ class DashboardDock(QWidget):
     """Train what is drawn and watch its gradients; `health_changed` carries node id -> NodeHealth for the canvas."""
 
     health_changed = Signal(dict)
+    node_requested = Signal(str)     # a layer named in the banner was clicked
     run_started = Signal(object)     # RunSeries
     run_finished = Signal(object)    # RunSeries
 
@@ -59,6 +59,7 @@ class DashboardDock(QWidget):
         self.panel.stop_requested.connect(self.stop)
         self.panel.probe_requested.connect(self.probe)
         self.banner = DiagnosisBanner()
+        self.banner.node_clicked.connect(self.node_requested)
         self.showing = theme.set_role(QLabel(), "muted")
         self.tabs = QTabWidget()
         self.charts = []
@@ -252,7 +253,7 @@ class DashboardDock(QWidget):
             shown.append(f"{escape(self.other.name)} (dashed)")
         self.showing.setText("  vs  ".join(shown))
         nodes = {node.id for node in self.document.arch.nodes}
-        health = {node: value for node, value in node_health(self.primary).items() if node in nodes}
+        health = {node: value for node, value in self.primary.health().items() if node in nodes} if self.primary else {}
         if health != self._health:
             self._health = health
             self.health_changed.emit(health)

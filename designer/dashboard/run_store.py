@@ -16,8 +16,9 @@ from typing import Callable
 import numpy as np
 from pydantic import BaseModel
 
-from layerloom.engine.train.events import (ActivationStats, DiagnosisEvent, EndEvent, EpochEvent, ErrorEvent, StartEvent,
-                                 StepEvent)
+from layerloom.engine.train.diagnosis import Evidence, NodeHealth, node_health
+from layerloom.engine.train.events import (ActivationStats, ClearedEvent, DiagnosisEvent, EndEvent, EpochEvent,
+                                           ErrorEvent, StartEvent, StepEvent)
 
 HISTORY_ROWS = 512       # rows kept per run: about one per pixel column of a chart
 BPTT_KEPT = 6
@@ -98,7 +99,9 @@ class RunSeries:
     epoch_metrics: dict[str, list[float]] = field(default_factory=dict)
     bptt: dict[str, deque] = field(default_factory=dict)
     activations: dict[str, ActivationStats] = field(default_factory=dict)
-    diagnoses: dict[tuple, DiagnosisEvent] = field(default_factory=dict)
+    evidence: Evidence = field(default_factory=Evidence)
+    diagnoses: dict[str, DiagnosisEvent] = field(default_factory=dict)     # active, oldest first
+    cleared: dict[str, tuple[DiagnosisEvent, ClearedEvent]] = field(default_factory=dict)
     end: EndEvent | None = None
     error: ErrorEvent | None = None
     stderr: str = ""
@@ -131,6 +134,7 @@ class RunSeries:
         if self.history is None:
             self._set_layers(event.grad_norm)
         self.latest = event
+        self.evidence.update(event)
         self.steps_seen += 1
         self.steps_clipped += bool(event.clipped)
         row = [event.step, event.epoch, event.loss, event.grad_norm_total, event.grad_norm_clipped, event.clipped]
@@ -157,10 +161,14 @@ class RunSeries:
             values.extend([math.nan] * (count + 1 - len(values)))
 
     def _on_diagnosis(self, event: DiagnosisEvent) -> None:
-        # the engine reports each (kind, layers) once; a problem that spreads or shrinks shows as one line
-        key = (event.kind, event.nodes[0] if event.nodes else "")
-        self.diagnoses.pop(key, None)
-        self.diagnoses[key] = event
+        self.cleared.pop(event.ident, None)
+        self.diagnoses.pop(event.ident, None)
+        self.diagnoses[event.ident] = event
+
+    def _on_cleared(self, event: ClearedEvent) -> None:
+        found = self.diagnoses.pop(event.key, None)
+        if found is not None:
+            self.cleared[event.key] = (found, event)
 
     def _on_end(self, event: EndEvent) -> None:
         self.end, self.status = event, event.status
@@ -178,6 +186,14 @@ class RunSeries:
         self.version += 1
 
     # reading -----------------------------------------------------------------
+    def health(self) -> dict[str, NodeHealth]:
+        """Each measured node's health now (the engine's rules), the failed run's layer marked non-finite."""
+        health = node_health(self.evidence)
+        if self.error is not None and self.error.node:
+            known = health.get(self.error.node)
+            health[self.error.node] = NodeHealth("nonfinite", known.value if known else None, self.error.message)
+        return health
+
     def column(self, name: str) -> np.ndarray:
         """One scalar column of the history (see SCALARS)."""
         if self.history is None:

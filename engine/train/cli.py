@@ -151,15 +151,19 @@ def _cmd_probe(args) -> int:
 
 def _probe_table(result) -> str:
     step = result.step
-    rows = [f"{'node':<20} {'act mean':>10} {'act std':>10} {'dead':>6} {'satur.':>6} {'grad norm':>11}"]
+    rows = [f"{'node':<20} {'act mean':>10} {'act std':>10} {'dead':>6} {'satur.':>6} {'grad norm':>11}  health"]
     for node, stats in (step.activations or {}).items():
         grad = step.grad_norm.get(node)
+        health = result.health.get(node)
         rows.append(f"{node:<20} {stats.mean:>10.4f} {stats.std:>10.4f} {_fraction(stats.dead_fraction):>6} "
-                    f"{_fraction(stats.saturated_fraction):>6} {'' if grad is None else f'{grad:.3e}':>11}")
+                    f"{_fraction(stats.saturated_fraction):>6} {'' if grad is None else f'{grad:.3e}':>11}  "
+                    f"{health.level if health else ''}")
     rows.append(f"loss {step.loss:.4f}, total gradient norm {step.grad_norm_total:.3e}")
     for name, profile in (step.bptt or {}).items():
         last = len(profile) - 1
         rows.append(f"BPTT '{name}': ||dL/dh_t|| from {profile[0]:.3e} (t=0) to {profile[-1]:.3e} (t={last})")
+    rows += [f"{node}: {health.level}, {health.note}" for node, health in result.health.items()
+             if health.level != "healthy"]
     rows += [f"{d.kind} ({', '.join(d.nodes)}): {d.message}. {d.remedy}" for d in result.diagnoses]
     return "\n".join(rows)
 

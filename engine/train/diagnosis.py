@@ -1,172 +1,217 @@
-"""Diagnosis: rules that read a logged step's numbers, name the problem and give the remedy that fits the model."""
+"""Diagnosis: one set of rules reads a run's latest numbers; every view of gradient health comes from them.
+
+The rules (RULES) read the Evidence, the newest of each measurement (gradient norms at every logged step,
+BPTT profiles and activation statistics at profiled steps), and return Findings. `node_health` turns the
+findings into each node's level with the number behind it (canvas tints, tooltips, `layerloom probe`); the
+Diagnoser turns them into diagnosis events with the remedy that fits the model, and into cleared events
+once a problem is gone (the banner, events.jsonl).
+"""
 from __future__ import annotations
 
 import math
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Literal
 
-from ..config import TrainingConfig
-from ..document import Architecture
-from .events import DiagnosisEvent, StepEvent
+from .events import ActivationStats, ClearedEvent, DiagnosisEvent, DiagnosisKind, StepEvent
 
 EXPLODING_NORM = 1e3
 VANISHING_RATIO = 1e-3
 DEAD_FRACTION = 0.5
 SATURATED_FRACTION = 0.5
+CLEAR_AFTER = 2    # fresh measurements in a row without the problem before it counts as cleared
+
+Level = Literal["healthy", "vanishing", "exploding", "dead", "saturated", "nonfinite"]
+SEVERITY = ("healthy", "saturated", "dead", "vanishing", "exploding", "nonfinite")   # mildest first
 
 
 @dataclass(frozen=True)
-class ModelFacts:
-    """What the remedies depend on: layer types, initializations and the training settings."""
+class NodeHealth:
+    """One node's gradient health: its level and the number behind it, said in words by `note`."""
 
-    types: dict[str, str]
-    inits: dict[str, tuple[str, float]]
-    clipping: bool = False
-    weight_decay: float = 0.0
+    level: Level
+    value: float | None
+    note: str
+
+
+@dataclass
+class Evidence:
+    """The newest of each measurement of a run; `fresh` names those the latest step measured."""
+
+    step: int = 0
+    grad_norm: dict[str, float] = field(default_factory=dict)
+    grad_total: float = 0.0
+    profiles: dict[tuple[str, str], list[float]] = field(default_factory=dict)   # earliest time step first
+    activations: dict[str, ActivationStats] = field(default_factory=dict)
+    fresh: frozenset[str] = frozenset()
+
+    def update(self, event: StepEvent) -> "Evidence":
+        self.step, self.grad_norm, self.grad_total = event.step, event.grad_norm, event.grad_norm_total
+        fresh = {"gradients"}
+        if event.bptt or event.bptt_reverse:
+            fresh.add("bptt")
+            self.profiles = {(name, "forward"): list(p) for name, p in (event.bptt or {}).items() if len(p) >= 2}
+            self.profiles |= {(name, "reverse"): p[::-1] for name, p in (event.bptt_reverse or {}).items() if len(p) >= 2}
+        if event.activations:
+            fresh.add("activations")
+            self.activations = dict(event.activations)
+        self.fresh = frozenset(fresh)
+        return self
 
     @classmethod
-    def of(cls, arch: Architecture, config: TrainingConfig | None = None) -> "ModelFacts":
-        return cls(
-            types={n.id: n.type for n in arch.nodes},
-            inits={n.id: (n.params.init, n.params.init_gain) for n in arch.nodes if n.spec.initializable},
-            clipping=bool(config and config.grad_clip),
-            weight_decay=config.optimizer.weight_decay if config else 0.0,
-        )
-
-    def has(self, *types: str) -> bool:
-        return any(t in types for t in self.types.values())
-
-    @property
-    def small_init(self) -> bool:
-        return any(init == "normal_0.01" or gain < 1 for init, gain in self.inits.values())
-
-    @property
-    def large_init(self) -> bool:
-        return any(gain > 1 for _, gain in self.inits.values())
+    def of(cls, event: StepEvent) -> "Evidence":
+        return cls().update(event)
 
 
 @dataclass(frozen=True)
-class Diagnosis:
-    """A problem: its kind, the layers concerned, what the numbers say and what to change."""
+class Finding:
+    """A problem the evidence shows: a stable key, what it rests on, the nodes it touches and why."""
 
-    kind: str
-    nodes: tuple[str, ...]
+    kind: DiagnosisKind
+    key: str
+    source: Literal["gradients", "bptt", "activations"]
+    nodes: dict[str, NodeHealth]
     message: str
-    remedy: str
 
 
-def _remedy(*parts: str | None) -> str:
-    text = "; ".join(p for p in parts if p)
-    return text[:1].upper() + text[1:] + "."
+def _finite(value: float) -> bool:
+    return math.isfinite(value)
 
 
-def _exploding_remedy(facts: ModelFacts) -> str:
-    return _remedy(
-        None if facts.clipping else 'clip the gradient (training.grad_clip: {"max_norm": 1.0})',
-        "use an LSTM or GRU instead of a plain RNN" if facts.has("rnn") else None,
-        "start from smaller weights (init_gain 1 or below, lecun_normal or orthogonal init)" if facts.large_init
-        else "lower the learning rate",
-        "add weight decay to keep the weights small" if facts.weight_decay == 0 else None,
-    )
-
-
-def exploding(event: StepEvent, facts: ModelFacts) -> list[Diagnosis]:
-    total = event.grad_norm_total
+def exploding(ev: Evidence) -> list[Finding]:
     found = []
-    if not math.isfinite(total) or total > EXPLODING_NORM:
-        nodes = [n for n, g in event.grad_norm.items() if not math.isfinite(g) or g > EXPLODING_NORM]
-        if not nodes and event.grad_norm:
-            nodes = [max(event.grad_norm, key=event.grad_norm.get)]
-        size = "not finite" if not math.isfinite(total) else f"{total:.3g}, above {EXPLODING_NORM:g}"
-        found.append(Diagnosis("exploding", tuple(nodes), f"the gradient norm is {size} at step {event.step}",
-                               _exploding_remedy(facts)))
-    for name, profile in _profiles(event):
+    total = ev.grad_total
+    if not _finite(total) or total > EXPLODING_NORM:
+        big = {n: g for n, g in ev.grad_norm.items() if not _finite(g) or g > EXPLODING_NORM}
+        if not big and ev.grad_norm:
+            name = max(ev.grad_norm, key=ev.grad_norm.get)
+            big = {name: ev.grad_norm[name]}
+        nodes = {n: NodeHealth("exploding", g, f"gradient norm {g:.3g}, above {EXPLODING_NORM:g}") if _finite(g)
+                 else NodeHealth("nonfinite", g, f"gradient norm is {g}") for n, g in big.items()}
+        size = "not finite" if not _finite(total) else f"{total:.3g}, above {EXPLODING_NORM:g}"
+        found.append(Finding("exploding", "exploding:total", "gradients", nodes,
+                             f"the gradient norm is {size} at step {ev.step}"))
+    for (name, direction), profile in ev.profiles.items():
         typical = statistics.median(profile)   # not the last step alone: it may be trivially easy (an end marker)
         if typical > 0 and profile[0] / typical > EXPLODING_NORM:
-            found.append(Diagnosis("exploding", (name,), (
-                f"in '{name}' ||dL/dh_t|| at the first step is {profile[0] / typical:.1e} times its median over time"),
-                _exploding_remedy(facts)))
+            ratio = profile[0] / typical
+            note = f"||dL/dh_t|| at the first step is {ratio:.1e} times its median over time"
+            found.append(Finding("exploding", f"exploding:bptt:{name}:{direction}", "bptt",
+                                 {name: NodeHealth("exploding", ratio, note)}, f"in '{name}' {note}"))
     return found
 
 
-def vanishing(event: StepEvent, facts: ModelFacts) -> list[Diagnosis]:
+def vanishing(ev: Evidence) -> list[Finding]:
     found = []
-    norms = list(event.grad_norm.items())
+    norms = list(ev.grad_norm.items())
     if len(norms) >= 2 and 0 < norms[-1][1] < math.inf:
         (first, low), (last, high) = norms[0], norms[-1]
         if low / high < VANISHING_RATIO:
-            nodes = tuple(n for n, g in norms[:-1] if g < VANISHING_RATIO * high)
-            found.append(Diagnosis("vanishing", nodes, (
-                f"the gradient at '{first}' is {low / high:.1e} times that at '{last}': the first layers barely learn"),
-                _remedy(
-                    "use ReLU instead of sigmoid or tanh" if facts.has("sigmoid", "tanh") else None,
-                    "use kaiming init for ReLU layers (lecun_normal before tanh or sigmoid) with init_gain 1"
-                    if facts.small_init else None,
-                    None if facts.has("batchnorm", "layernorm") else "add batchnorm between layers",
-                    None if facts.has("add") else "add residual (skip) connections",
-                )))
-    for name, profile in _profiles(event):
+            nodes = {n: NodeHealth("vanishing", g, f"gradient norm {g:.2g}, {g / high:.1e} times that of '{last}'")
+                     for n, g in norms[:-1] if g < VANISHING_RATIO * high}
+            found.append(Finding("vanishing", "vanishing:depth", "gradients", nodes, (
+                f"the gradient at '{first}' is {low / high:.1e} times that at '{last}': the first layers barely learn")))
+    for (name, direction), profile in ev.profiles.items():
         early, late = profile[0], profile[-1]
         if late > 0 and early / late < VANISHING_RATIO:
-            gated = facts.types.get(name) in ("lstm", "gru")
-            found.append(Diagnosis("vanishing", (name,), (
-                f"in '{name}' ||dL/dh_t|| at the first step is {early / late:.1e} times its value at the last: "
-                "it cannot learn from early inputs"),
-                _remedy("use orthogonal init for the recurrent weights, or shorter sequences" if gated
-                        else "use an LSTM or GRU, whose gated memory carries the gradient back through time")))
+            note = f"||dL/dh_t|| at the first step is {early / late:.1e} times its value at the last"
+            found.append(Finding("vanishing", f"vanishing:bptt:{name}:{direction}", "bptt",
+                                 {name: NodeHealth("vanishing", early / late, note)},
+                                 f"in '{name}' {note}: it cannot learn from early inputs"))
     return found
 
 
-def _profiles(event: StepEvent):
-    """(layer, ||dL/dh_t|| from the earliest step processed to the last) per profiled direction."""
-    for name, profile in (event.bptt or {}).items():
-        if len(profile) >= 2:
-            yield name, list(profile)
-    for name, profile in (event.bptt_reverse or {}).items():
-        if len(profile) >= 2:
-            yield name, list(reversed(profile))
-
-
-def unhealthy_activations(event: StepEvent, facts: ModelFacts) -> list[Diagnosis]:
+def unhealthy_activations(ev: Evidence) -> list[Finding]:
     found = []
-    stats = event.activations or {}
+    stats = ev.activations
     dead = {n: s.dead_fraction for n, s in stats.items() if (s.dead_fraction or 0) > DEAD_FRACTION}
     if dead:
         worst = max(dead, key=dead.get)
-        found.append(Diagnosis("dead_relu", tuple(dead), (
-            f"{dead[worst]:.0%} of the units of '{worst}' output zero for every sample, so they no longer learn"),
-            _remedy("use leaky ReLU or ELU", "use kaiming init", "lower the learning rate",
-                    None if facts.has("batchnorm") else "add batchnorm before the ReLU")))
+        nodes = {n: NodeHealth("dead", f, f"{f:.0%} of its units output zero for every sample") for n, f in dead.items()}
+        found.append(Finding("dead_relu", "dead_relu:activations", "activations", nodes, (
+            f"{dead[worst]:.0%} of the units of '{worst}' output zero for every sample, so they no longer learn")))
     saturated = {n: s.saturated_fraction for n, s in stats.items() if (s.saturated_fraction or 0) > SATURATED_FRACTION}
     if saturated:
         worst = max(saturated, key=saturated.get)
-        found.append(Diagnosis("saturation", tuple(saturated), (
-            f"{saturated[worst]:.0%} of the outputs of '{worst}' sit at their bounds, where the slope is almost zero"),
-            _remedy("start from smaller weights (lecun_normal or xavier init, init_gain below 1)",
-                    None if facts.has("batchnorm") else "add batchnorm before the activation", "use ReLU instead")))
+        nodes = {n: NodeHealth("saturated", f, f"{f:.0%} of its outputs sit at their bounds") for n, f in saturated.items()}
+        found.append(Finding("saturation", "saturation:activations", "activations", nodes, (
+            f"{saturated[worst]:.0%} of the outputs of '{worst}' sit at their bounds, where the slope is almost zero")))
     return found
 
 
 RULES = (exploding, vanishing, unhealthy_activations)
 
 
-def diagnose(event: StepEvent, facts: ModelFacts) -> list[Diagnosis]:
-    """Every problem the step's numbers show."""
-    return [d for rule in RULES for d in rule(event, facts)]
+def findings(evidence: Evidence) -> list[Finding]:
+    """Every problem the evidence shows."""
+    return [f for rule in RULES for f in rule(evidence)]
+
+
+def node_health(evidence: Evidence) -> dict[str, NodeHealth]:
+    """Every measured node's health: healthy with its number unless a finding says worse."""
+    health = {n: NodeHealth("healthy", g, f"gradient norm {g:.3g}") for n, g in evidence.grad_norm.items()}
+    for node, stats in evidence.activations.items():
+        if node not in health:
+            health[node] = _activation_health(stats)
+    for finding in findings(evidence):
+        for node, found in finding.nodes.items():
+            if node not in health or SEVERITY.index(found.level) > SEVERITY.index(health[node].level):
+                health[node] = found
+    return health
+
+
+def _activation_health(stats: ActivationStats) -> NodeHealth:
+    if stats.dead_fraction is not None:
+        return NodeHealth("healthy", stats.dead_fraction, f"{stats.dead_fraction:.0%} of its units output zero")
+    if stats.saturated_fraction is not None:
+        return NodeHealth("healthy", stats.saturated_fraction, f"{stats.saturated_fraction:.0%} of its outputs at their bounds")
+    return NodeHealth("healthy", None, f"output mean {stats.mean:.3g}, std {stats.std:.3g}")
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """A finding told for one model: the layers concerned, what the numbers say, what to change and which
+    one-change variants (engine.remedies kinds) would test that."""
+
+    kind: str
+    nodes: tuple[str, ...]
+    message: str
+    remedy: str
+    key: str = ""
+    source: str = "gradients"
+    remedies: tuple[str, ...] = ()
+
+
+def diagnose(event: StepEvent, facts) -> list[Diagnosis]:
+    """Every problem one step's numbers show, with remedies for the model described by `facts`."""
+    return [facts.diagnosis(f) for f in findings(Evidence.of(event))]
 
 
 class Diagnoser:
-    """Turns logged steps into diagnosis events, each (kind, layers) reported once per run."""
+    """Turns logged steps into diagnosis events when a problem appears (again) and cleared events when it has
+    been absent from CLEAR_AFTER fresh measurements in a row."""
 
-    def __init__(self, facts: ModelFacts):
+    def __init__(self, facts):
         self.facts = facts
-        self._reported: set[tuple[str, tuple[str, ...]]] = set()
+        self.evidence = Evidence()
+        self.active: dict[str, Diagnosis] = {}
+        self._misses: dict[str, int] = {}
 
-    def __call__(self, event: StepEvent) -> list[DiagnosisEvent]:
-        events = []
-        for d in diagnose(event, self.facts):
-            if (d.kind, d.nodes) not in self._reported:
-                self._reported.add((d.kind, d.nodes))
+    def __call__(self, event: StepEvent) -> list[DiagnosisEvent | ClearedEvent]:
+        self.evidence.update(event)
+        found = {f.key: f for f in findings(self.evidence)}
+        events: list[DiagnosisEvent | ClearedEvent] = []
+        for key, finding in found.items():
+            self._misses.pop(key, None)
+            if key not in self.active:
+                d = self.active[key] = self.facts.diagnosis(finding)
                 events.append(DiagnosisEvent(kind=d.kind, nodes=list(d.nodes), message=d.message, remedy=d.remedy,
-                                             step=event.step))
+                                             step=event.step, key=key, remedies=list(d.remedies)))
+        for key, d in list(self.active.items()):
+            if key in found or d.source not in self.evidence.fresh:
+                continue
+            self._misses[key] = self._misses.get(key, 0) + 1
+            if self._misses[key] >= CLEAR_AFTER:
+                del self.active[key], self._misses[key]
+                events.append(ClearedEvent(key=key, kind=d.kind, nodes=list(d.nodes), step=event.step))
         return events

@@ -90,13 +90,30 @@ class EpochEvent(_Event):
 
 
 class DiagnosisEvent(_Event):
-    """A problem the numbers show, the layers concerned and what to change."""
+    """A problem the numbers show (first seen, or back after it cleared), the layers concerned and what to change."""
 
     event: Literal["diagnosis"] = "diagnosis"
     kind: DiagnosisKind
     nodes: list[str]
     message: str
     remedy: str
+    step: int
+    key: str = Field("", description="Names the problem across events: a cleared event carries the same key.")
+    remedies: list[str] = Field(default_factory=list, description="Remedy kinds (`layerloom remedy`) that test it.")
+
+    @property
+    def ident(self) -> str:
+        """The key, or for a stream written before keys existed, kind and layers."""
+        return self.key or f"{self.kind}:{','.join(self.nodes)}"
+
+
+class ClearedEvent(_Event):
+    """A diagnosed problem is gone: fresh measurements no longer show it."""
+
+    event: Literal["cleared"] = "cleared"
+    key: str
+    kind: DiagnosisKind
+    nodes: list[str]
     step: int
 
 
@@ -120,7 +137,8 @@ class ErrorEvent(_Event):
 
 
 Event = Annotated[
-    Union[StartEvent, StepEvent, EpochEvent, DiagnosisEvent, EndEvent, ErrorEvent], Field(discriminator="event"),
+    Union[StartEvent, StepEvent, EpochEvent, DiagnosisEvent, ClearedEvent, EndEvent, ErrorEvent],
+    Field(discriminator="event"),
 ]
 EventCallback = Callable[[BaseModel], None]
 _EVENT_ADAPTER = TypeAdapter(Event)

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 import torch
 
 from ..document import Architecture
-from .diagnosis import Diagnoser, ModelFacts
+from .advice import ModelFacts
+from .diagnosis import Diagnoser, Evidence, NodeHealth, node_health
 from .events import DiagnosisEvent, EndEvent, ParameterCounts, StartEvent, StepEvent
 from .health import Capture
 from .losses import Objective
@@ -23,10 +24,11 @@ RANDOM_BATCH = 64
 
 @dataclass
 class ProbeResult:
-    """The probe's step event (step 0) and the diagnoses it gave."""
+    """The probe's step event (step 0), the diagnoses it gave and every layer's health."""
 
     step: StepEvent
     diagnoses: list[DiagnosisEvent]
+    health: dict[str, NodeHealth]
 
 
 def _batch(arch: Architecture, config, seed: int, device: torch.device, batch_size: int | None):
@@ -74,7 +76,7 @@ def probe(arch: Architecture, on_event=None, *, device: str | None = None, seed:
     for diagnosis in diagnoses:
         emit(diagnosis)
     emit(EndEvent(status="probed", step=0, metrics={"loss": step.loss}, seconds=time.perf_counter() - started))
-    return ProbeResult(step, diagnoses)
+    return ProbeResult(step, diagnoses, node_health(Evidence.of(step)))
 
 
 def _loss(config, output: torch.Tensor, loss_spec) -> torch.Tensor:

@@ -22,7 +22,8 @@ import torch
 from ..data import Dataset, DatasetError
 from ..document import Architecture
 from ..errors import DocumentError
-from .diagnosis import Diagnoser, ModelFacts
+from .advice import ModelFacts
+from .diagnosis import Diagnoser
 from .distributed import Group
 from .events import EndEvent, EpochEvent, ErrorEvent, EventSink, ParameterCounts, StartEvent
 from .gradients import Clipper, FiniteCheck

@@ -12,7 +12,7 @@ from layerloom.designer.actions import CanvasActions
 from layerloom.designer.canvas import LAYER_MIME, GraphScene, GraphView
 from layerloom.designer.canvas.view import parse_layer_drop
 from layerloom.designer.document import DocumentModel
-from layerloom.designer.health import NodeHealth
+from layerloom.engine.train.diagnosis import NodeHealth
 from layerloom.engine import Architecture, Edge
 
 

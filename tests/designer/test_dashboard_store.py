@@ -6,12 +6,11 @@ from collections import deque
 import numpy as np
 import pytest
 
-from layerloom.designer.dashboard.health import node_health
 from layerloom.designer.dashboard.progress import format_metrics, progress_text, status_text
 from layerloom.designer.dashboard.run_files import list_runs, read_info
 from layerloom.designer.dashboard.run_store import History, RunSeries
 from layerloom.designer.dashboard.stream import parse_line, thin
-from layerloom.engine.train.events import (ActivationStats, DiagnosisEvent, EndEvent, EpochEvent, ErrorEvent, ParameterCounts, StartEvent,
+from layerloom.engine.train.events import (ActivationStats, ClearedEvent, DiagnosisEvent, EndEvent, EpochEvent, ErrorEvent, ParameterCounts, StartEvent,
                                  StepEvent, to_json)
 
 LAYERS = ["dense1", "dense2", "out"]
@@ -24,11 +23,11 @@ def start(**extra) -> StartEvent:
     return StartEvent(**{**values, **extra})
 
 
-def step(number: int, grads=(1.0, 0.5, 0.25), clipped=False, bptt=None, reverse=None) -> StepEvent:
+def step(number: int, grads=(1.0, 0.5, 0.25), clipped=False, bptt=None, reverse=None, total=2.0) -> StepEvent:
     return StepEvent(step=number, epoch=(number - 1) // 5 + 1, loss=1.0 / number,
                      grad_norm=dict(zip(LAYERS, grads)), weight_norm={n: 2.0 for n in LAYERS},
-                     update_ratio={n: 1e-3 for n in LAYERS}, grad_norm_total=2.0,
-                     grad_norm_clipped=1.0 if clipped else 2.0, clipped=clipped, bptt=bptt, bptt_reverse=reverse)
+                     update_ratio={n: 1e-3 for n in LAYERS}, grad_norm_total=total,
+                     grad_norm_clipped=1.0 if clipped else total, clipped=clipped, bptt=bptt, bptt_reverse=reverse)
 
 
 def fed(*events) -> RunSeries:
@@ -100,9 +99,9 @@ def test_a_crash_without_an_error_event_reports_stderr():
 
 
 def test_health_levels_from_norms():
-    health = node_health(fed(start(), step(1, grads=(1.0, 1e-5, 0.5))))
-    assert {node: h.level for node, h in health.items()} == {"dense1": "healthy", "dense2": "vanishing", "out": "healthy"}
-    health = node_health(fed(start(), step(1, grads=(math.inf, 5e3, 1.0))))
+    health = fed(start(), step(1, grads=(1e-6, 0.5, 1.0))).health()
+    assert {node: h.level for node, h in health.items()} == {"dense1": "vanishing", "dense2": "healthy", "out": "healthy"}
+    health = fed(start(), step(1, grads=(math.inf, 5e3, 1.0), total=math.inf)).health()
     assert health["dense1"].level == "nonfinite" and health["dense2"].level == "exploding"
 
 
@@ -111,21 +110,25 @@ def test_health_from_activations_profiles_and_errors():
              saturated_fraction=0.8), "tanh2": ActivationStats(mean=0, std=1, saturated_fraction=0.1)}
     latest = step(2, bptt={"dense2": [1e-6, 1e-3, 1.0]}).model_copy(update={"activations": stats})
     run = fed(start(), step(1), latest, ErrorEvent(message="loss is nan", step=2, node="dense1"))
-    health = node_health(run)
-    assert health["relu1"].level == "dead" and health["tanh1"].level == "saturated" and "tanh2" not in health
-    assert health["dense2"].level == "vanishing" and "through time" in health["dense2"].note
+    health = run.health()
+    assert health["relu1"].level == "dead" and health["tanh1"].level == "saturated"
+    assert health["tanh2"].level == "healthy" and health["tanh2"].value == 0.1
+    assert health["dense2"].level == "vanishing" and "first step" in health["dense2"].note
     assert health["dense1"].level == "nonfinite" and health["dense1"].note == "loss is nan"
-    assert node_health(None) == {}
 
 
-def test_a_problem_gone_leaves_no_tint_but_stays_in_the_banner():
-    from layerloom.designer.dashboard.banner import banner_rows
-    first = DiagnosisEvent(kind="vanishing", nodes=["dense1", "dense2"], message="m1", remedy="r", step=1)
-    later = DiagnosisEvent(kind="vanishing", nodes=["dense1"], message="m2", remedy="r", step=5)
-    run = fed(start(), step(1, grads=(1e-6, 1e-6, 1.0)), first, later, step(6))
-    assert node_health(run)["dense1"].level == "healthy"
-    rows = banner_rows(run)
-    assert len(rows) == 1 and "m2" in rows[0][1] and "step 5" in rows[0][1]
+def test_profiles_and_activations_last_until_the_next_profiled_step():
+    stats = {"relu1": ActivationStats(mean=0, std=0, dead_fraction=0.9)}
+    run = fed(start(), step(1, bptt={"dense2": [1e-6, 1.0]}).model_copy(update={"activations": stats}), step(2))
+    assert run.health()["dense2"].level == "vanishing" and run.health()["relu1"].level == "dead"
+
+
+def test_a_cleared_problem_moves_from_active_to_cleared_and_back():
+    seen = DiagnosisEvent(kind="vanishing", nodes=["dense1"], message="m1", remedy="r", step=1, key="vanishing:depth")
+    run = fed(start(), seen, ClearedEvent(key="vanishing:depth", kind="vanishing", nodes=["dense1"], step=30))
+    assert run.diagnoses == {} and run.cleared["vanishing:depth"][1].step == 30
+    run.feed(seen.model_copy(update={"step": 50}))
+    assert list(run.diagnoses) == ["vanishing:depth"] and run.cleared == {}
 
 
 def test_parse_line_ignores_foreign_lines():
@@ -158,7 +161,7 @@ def test_run_folders_are_listed_with_their_outcome(tmp_path):
 
 @pytest.mark.parametrize("value", [0.0, -1.0, math.nan])
 def test_health_ignores_unusable_largest(value):
-    health = node_health(fed(start(), step(1, grads=(value, value, value))))
+    health = fed(start(), step(1, grads=(value, value, value), total=value)).health()
     assert all(h.level in ("healthy", "nonfinite") for h in health.values())
 
 

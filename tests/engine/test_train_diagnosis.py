@@ -3,7 +3,8 @@ import math
 
 import pytest
 
-from layerloom.engine.train.diagnosis import Diagnoser, ModelFacts, diagnose
+from layerloom.engine.train.advice import ModelFacts
+from layerloom.engine.train.diagnosis import CLEAR_AFTER, Diagnoser, Evidence, diagnose, findings, node_health
 from layerloom.engine.train.events import ActivationStats, StepEvent
 
 PLAIN = ModelFacts(types={"fc1": "linear", "act": "sigmoid", "fc2": "linear", "rnn": "rnn"},
@@ -74,7 +75,7 @@ def test_dead_relus_and_saturated_units_are_reported_per_layer():
     assert found["saturation"].nodes == ("act",) and "batchnorm" in found["saturation"].remedy
 
 
-def test_diagnoser_reports_each_kind_and_layers_once():
+def test_diagnoser_reports_a_problem_once_while_it_lasts():
     diagnoser = Diagnoser(PLAIN)
     first = diagnoser(_step({"fc1": 1e-6, "fc2": 1.0}, step=1))
     assert [(e.kind, e.nodes, e.step) for e in first] == [("vanishing", ["fc1"], 1)]
@@ -84,3 +85,42 @@ def test_diagnoser_reports_each_kind_and_layers_once():
 
 def test_a_trivially_easy_last_step_is_not_exploding_through_time():
     assert _kinds(_step(bptt={"decoder": [1.0, 0.9, 1.1, 0.8, 1e-5]})) == set()
+
+
+@pytest.mark.parametrize("event", [
+    _step({"fc1": 1.0, "fc2": 5e-4, "fc3": 1e-2}),                 # a middle layer low, the first layer fine
+    _step(bptt={"rnn": [1.0, 0.9, 1.1, 0.8, 1e-5]}),               # a trivially easy last step
+    _step({"fc1": 1e-6, "fc2": 0.5, "fc3": 1.0}),
+    _step({"fc1": 1.0, "fc2": 5e3}, total=5e3, bptt={"rnn": [1e-7, 1.0]}),
+])
+def test_node_health_and_diagnoses_come_from_the_same_findings(event):
+    evidence = Evidence.of(event)
+    diagnosed = {node for d in diagnose(event, PLAIN) for node in d.nodes}
+    unhealthy = {node for node, h in node_health(evidence).items() if h.level != "healthy"}
+    assert diagnosed == unhealthy == {node for f in findings(evidence) for node in f.nodes}
+
+
+def test_node_health_carries_the_number_behind_it():
+    health = node_health(Evidence.of(_step({"fc1": 2e-9, "fc2": 1.0})))
+    assert health["fc1"].level == "vanishing" and health["fc1"].value == 2e-9 and "2e-09" in health["fc1"].note
+    assert health["fc2"] == health["fc2"].__class__("healthy", 1.0, "gradient norm 1")
+
+
+def test_a_problem_clears_after_fresh_measurements_without_it_and_can_come_back():
+    diagnoser = Diagnoser(PLAIN)
+    [seen] = diagnoser(_step({"fc1": 1e-6, "fc2": 1.0}, step=1))
+    assert seen.key == "vanishing:depth" and seen.remedies == []
+    events = [diagnoser(_step(step=s)) for s in range(2, 2 + CLEAR_AFTER)]
+    assert events[:-1] == [[]] * (CLEAR_AFTER - 1)
+    [cleared] = events[-1]
+    assert (cleared.event, cleared.key, cleared.step, cleared.nodes) == ("cleared", "vanishing:depth", 1 + CLEAR_AFTER, ["fc1"])
+    [again] = diagnoser(_step({"fc1": 1e-6, "fc2": 1.0}, step=20))
+    assert again.event == "diagnosis" and again.step == 20
+
+
+def test_a_profile_problem_clears_only_on_new_profiles():
+    diagnoser = Diagnoser(PLAIN)
+    assert [e.key for e in diagnoser(_step(bptt={"rnn": [3e-12, 1.0]}, step=1))] == ["vanishing:bptt:rnn:forward"]
+    assert all(diagnoser(_step(step=s)) == [] for s in range(2, 12))       # steps without a profile say nothing
+    events = [e for s in (450, 500) for e in diagnoser(_step(bptt={"rnn": [0.2, 1.0]}, step=s))]
+    assert [(e.event, e.step) for e in events] == [("cleared", 450 + 50 * (CLEAR_AFTER - 1))]

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QWidget
 
 from layerloom.designer.theme import HEALTH_LEVELS
 
-from ..health import VANISHING_RATIO, node_health
+from layerloom.engine.train.diagnosis import VANISHING_RATIO
 from ..run_store import RunSeries
 from . import style
 from .base import Chart
@@ -110,7 +110,7 @@ class FlowChart(Chart):
             ys.append(run.latest_grads() if run else np.empty(0))
             line.setData(np.arange(len(ys[-1])), style.positive(ys[-1]))
         self.profile_view.fit([], ys)
-        health = node_health(primary)
+        health = primary.health() if primary else {}
         levels = np.array([health[n].level if n in health else "healthy" for n in primary.layers] if primary else [],
                           dtype=object)
         grads = primary.latest_grads() if primary else np.empty(0)
