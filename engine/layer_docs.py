@@ -1,9 +1,13 @@
 """Markdown reference of every layer type, generated from the registry (`python -m layerloom.engine.layer_docs`)."""
 from __future__ import annotations
 
+import operator
 import sys
 import types
 import typing
+
+import torch
+import torch.nn.functional as F
 
 from pydantic.fields import FieldInfo
 
@@ -36,11 +40,27 @@ def _layer_section(spec: LayerSpec) -> list[str]:
     ]
     if spec.presets:
         lines[-1] += " Palette presets: " + ", ".join(spec.presets) + "."
+    imported = _imported_from(spec)
+    if imported:
+        lines += ["", f"`layerloom import` maps: {imported}."]
     fields = spec.params.model_fields
     if fields:
         lines += ["", "| param | type | default | meaning |", "|---|---|---|---|"]
         lines += [f"| `{name}` | {_type_text(f)} | `{f.default!r}` | {f.description or ''} |" for name, f in fields.items()]
     return lines
+
+
+_OPERATORS = {operator.add: "`a + b`", operator.mul: "`a * b`", operator.getitem: "indexing `x[...]`"}
+
+
+def _imported_from(spec: LayerSpec) -> str:
+    """'`nn.ReLU`, `F.relu`, `torch.relu`, `x.relu()`': what the importer turns into this layer."""
+    names = [f"`nn.{cls.__name__}`" for cls in spec.imports.modules]
+    for function in spec.imports.functions:
+        owner = next((label for label, module in (("F", F), ("torch", torch)) if getattr(module, function.__name__,
+                                                                                     None) is function), None)
+        names.append(_OPERATORS.get(function) or f"`{owner or function.__module__}.{function.__name__}`")
+    return ", ".join(names + [f"`x.{name}()`" for name in spec.imports.methods])
 
 
 def _type_text(field: FieldInfo) -> str:

@@ -1,4 +1,4 @@
-"""How the canvas looks: colors (from the theme), sizes and fonts, and the per-type table of params a node card shows."""
+"""How the canvas looks: colors (from the theme), sizes and fonts, and the rows of params a node card shows."""
 from __future__ import annotations
 
 from functools import lru_cache
@@ -36,26 +36,6 @@ def __getattr__(name: str) -> QColor:
     raise AttributeError(name)
 
 
-# The params a card always shows for a type (others appear only when they differ from their default).
-KEY_PARAMS: dict[str, tuple[str, ...]] = {
-    "input": ("shape", "dtype"),
-    "conv1d": ("out_channels", "kernel_size", "stride", "padding"),
-    "conv2d": ("out_channels", "kernel_size", "stride", "padding"),
-    "conv_transpose2d": ("out_channels", "kernel_size", "stride"),
-    "linear": ("out_features",),
-    "embedding": ("num_embeddings", "embedding_dim"),
-    "dropout": ("p",),
-    "maxpool1d": ("kernel_size",), "maxpool2d": ("kernel_size",),
-    "avgpool1d": ("kernel_size",), "avgpool2d": ("kernel_size",),
-    "adaptive_avgpool1d": ("output_size",), "adaptive_avgpool2d": ("output_size",),
-    "rnn": ("hidden_size", "num_layers", "bidirectional"),
-    "lstm": ("hidden_size", "num_layers", "bidirectional"),
-    "gru": ("hidden_size", "num_layers", "bidirectional"),
-    "reshape": ("shape",), "repeat": ("steps",), "upsample": ("scale_factor",),
-    "concat": ("dim",), "softmax": ("dim",), "log_softmax": ("dim",),
-}
-
-
 def category_color(category: str) -> QColor:
     return QColor(theme.current().category(category))
 
@@ -79,10 +59,11 @@ def format_value(value) -> str:
 
 
 def key_params(node: NodeBase) -> list[tuple[str, str]]:
-    """(name, value) rows a node card shows: its type's key params, then any other changed ones."""
+    """(name, value) rows a node card shows: the params its layer type declares for the card, then any other
+    changed ones."""
     values = node.params.model_dump()
     changed = node.params.model_dump(exclude_defaults=True)
-    names = [n for n in KEY_PARAMS.get(node.type, ()) if n in values]
+    names = [n for n in node.spec.card if n in values]
     names += [n for n in changed if n not in names]
     rows = [(n.replace("_", " "), format_value(values[n])) for n in names]
     if len(rows) > MAX_PARAM_ROWS:

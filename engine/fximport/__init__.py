@@ -3,8 +3,8 @@
     arch, weights = import_module(Net(), input_shapes=[(1, 28, 28)])
     compile_model(arch).load_state_dict(weights)       # computes what Net computes
 """
-from .convert import ImportFailure
-from .importer import import_module
+from .importer import Imported, import_module
+from .values import ImportFailure
 from .trace import construct, load_class, trace
 
-__all__ = ["ImportFailure", "construct", "import_module", "load_class", "trace"]
+__all__ = ["ImportFailure", "Imported", "construct", "import_module", "load_class", "trace"]

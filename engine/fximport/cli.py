@@ -5,7 +5,7 @@ import sys
 
 from .. import files
 from ..train.runfolder import save_atomic
-from .convert import ImportFailure
+from .values import ImportFailure
 from .importer import import_module
 from .trace import construct, load_class
 
@@ -27,7 +27,7 @@ def register(sub) -> None:
 def _cmd_import(args) -> int:
     try:
         shapes = None if args.input_shape is None else [_parse_shape(text) for text in args.input_shape]
-        arch, weights = import_module(construct(load_class(args.spec), args.args), shapes)
+        arch, weights, unused, _ = import_module(construct(load_class(args.spec), args.args), shapes)
     except ImportFailure as error:
         for line in error.lines:
             print(f"{args.spec}: {line}", file=sys.stderr)
@@ -41,6 +41,8 @@ def _cmd_import(args) -> int:
         except OSError as error:
             print(f"{path}: cannot write: {error.strerror or error}", file=sys.stderr)
             return 1
+    for line in unused:
+        print(f"{args.spec}: {line}", file=sys.stderr)
     saved = f"; weights in {args.weights}" if args.weights else ""
     print(f"{args.output}: {len(arch.nodes)} nodes imported from {args.spec}{saved}")
     return 0

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import torch
 from torch import fx, nn
@@ -12,18 +12,37 @@ from ..document import Architecture
 from ..layers.registry import shape_text
 from ..layout import auto_layout
 from ..validate import check
-from .convert import GraphConverter, ImportFailure, target_text
+from .convert import GraphConverter
+from .propagate import propagate
 from .trace import trace
+from .values import ImportFailure, describe, target_text
+from .verify import EXAMPLE_BATCH, InputMeta, compare_modes, example_inputs, same_in_both_modes, unused_parameters
+
+
+class Imported(NamedTuple):
+    """An imported module: the document, the weights its compiled model loads, the parameters forward never
+    uses (one line per module), and the largest output difference from the original in each mode."""
+
+    document: Architecture
+    weights: dict[str, torch.Tensor]
+    unused: list[str]
+    difference: dict[str, float]
 
 
 def import_module(module: nn.Module, input_shapes: Sequence[Sequence[int]] | None = None,
-                  name: str | None = None) -> tuple[Architecture, dict[str, torch.Tensor]]:
+                  name: str | None = None) -> Imported:
     """Trace `module` with torch.fx and map it to a laid-out document and the module's weights keyed like
     `compile_model(document).state_dict()`. `input_shapes` are per-sample (no batch dimension), one per
-    forward argument; an input read only by linear layers may be left out (None). Raises ImportFailure
-    listing everything that has no faithful LayerLoom equivalent."""
-    graph_module = trace(module)
-    converter = GraphConverter(graph_module, _input_metas(graph_module, input_shapes))
+    forward argument; an input read only by linear layers may be left out (None). The result is checked by
+    running the original and the compiled document on the same inputs in training and eval mode. Raises
+    ImportFailure listing everything that has no faithful LayerLoom equivalent."""
+    traces = {True: trace(module, training=True), False: trace(module, training=False)}
+    graph_module = traces[True]
+    _float32_weights(graph_module)
+    flagged = same_in_both_modes(graph_module, traces[False])
+    metas = _input_metas(graph_module, input_shapes)
+    infos = propagate(graph_module, example_inputs(metas, EXAMPLE_BATCH, seed=0), _shapes_text(metas))
+    converter = GraphConverter(graph_module, metas, infos, flagged)
     converter.run()
     if converter.problems:
         raise ImportFailure(converter.problems)
@@ -34,7 +53,22 @@ def import_module(module: nn.Module, input_shapes: Sequence[Sequence[int]] | Non
     )
     arch = auto_layout(arch)
     _verify(arch, converter)
-    return arch, converter.weights
+    difference = compare_modes(module, arch, converter, metas, traces)
+    return Imported(arch, converter.weights, unused_parameters(module, converter), difference)
+
+
+def _float32_weights(root: fx.GraphModule) -> None:
+    """LayerLoom models are float32: a module holding other floats is refused before anything runs."""
+    lines = []
+    for node in root.graph.nodes:
+        if node.op == "call_module":
+            module = root.get_submodule(node.target)
+            dtypes = {t.dtype for t in [*module.parameters(), *module.buffers()] if t.is_floating_point()}
+            if dtypes - {torch.float32}:
+                found = ", ".join(sorted(str(d).removeprefix("torch.") for d in dtypes - {torch.float32}))
+                lines.append(f"{describe(node, root)}: weights are {found}; LayerLoom models are float32")
+    if lines:
+        raise ImportFailure(lines)
 
 
 def _input_metas(root: fx.GraphModule, shapes: Sequence[Sequence[int]] | None) -> dict[str, tuple]:
@@ -48,15 +82,19 @@ def _input_metas(root: fx.GraphModule, shapes: Sequence[Sequence[int]] | None) -
     metas, missing = {}, []
     for index, node in enumerate(inputs):
         modules = [root.get_submodule(u.target) for u in node.users if u.op == "call_module"]
-        dtype = "int64" if any(isinstance(m, nn.Embedding) for m in modules) else "float32"
+        embeddings = [m.num_embeddings for m in modules if isinstance(m, nn.Embedding)]
         shape = list(shapes[index]) if shapes is not None else _inferred_shape(node, modules)
         if shape is None:
             missing.append(f"input '{node.name}' needs its shape per sample, without the batch dimension "
                            "(--input-shape, e.g. 1,28,28): only an input read by linear layers alone has one inferred")
-        metas[node.name] = (shape, dtype)
+        metas[node.name] = InputMeta(shape, "int64" if embeddings else "float32", min(embeddings, default=2))
     if missing:
         raise ImportFailure(missing)
     return metas
+
+
+def _shapes_text(metas: dict[str, InputMeta]) -> str:
+    return ", ".join(f"{name} (N, {', '.join(map(str, m.shape))})" for name, m in metas.items())
 
 
 def _inferred_shape(node: fx.Node, modules: list[nn.Module]) -> list[int] | None:
@@ -69,7 +107,7 @@ def _inferred_shape(node: fx.Node, modules: list[nn.Module]) -> list[int] | None
 
 def _verify(arch: Architecture, converter: GraphConverter) -> None:
     """The document is valid, every x.view(-1, ...) kept the batch, and the compiled model's weights have
-    the module's names and shapes (a wrong input shape shows here)."""
+    the module's names and shapes."""
     problems, report = check(arch)
     if problems:
         raise ImportFailure([str(p) for p in problems])
@@ -77,7 +115,7 @@ def _verify(arch: Architecture, converter: GraphConverter) -> None:
     for node_id, (shape, node) in converter.expected_shapes.items():
         got = report.nodes[node_id].outputs["out"].shape
         if got != shape:
-            lines.append(f"{node.name} ({target_text(node, converter.root)}): changes the batch dimension: a sample "
+            lines.append(f"{describe(node, converter.root)}: changes the batch dimension: a sample "
                          f"has {math.prod(got):,} values, not {math.prod(shape):,}; use x.view(x.size(0), ...)")
     if lines:
         raise ImportFailure(lines)
@@ -93,3 +131,6 @@ def _verify(arch: Architecture, converter: GraphConverter) -> None:
 
 def _describe(tensor: torch.Tensor | None) -> str:
     return "missing" if tensor is None else f"of shape {shape_text(tuple(tensor.shape))}"
+
+
+__all__ = ["Imported", "import_module", "target_text"]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from torch import fx, nn
 
-from .convert import ImportFailure
+from .values import ImportFailure
 
 
 def load_class(spec: str) -> type[nn.Module]:
@@ -82,14 +82,56 @@ def construct(cls: type[nn.Module], args_json: str = "{}") -> nn.Module:
         raise ImportFailure(f"constructing {cls.__name__}(**{args_json}) failed: {_first_line(error)}") from None
 
 
-def trace(module: nn.Module) -> fx.GraphModule:
-    """The module's fx graph, without the values nothing uses (such as the state in `out, _ = self.lstm(x)`)."""
+class _Tracer(fx.Tracer):
+    """fx's tracer, recording each node's source line; any torch recurrent module (a subclass too) is a leaf,
+    since its forward cannot be traced."""
+
+    def __init__(self):
+        super().__init__()
+        self.record_stack_traces = True
+
+    def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
+        return isinstance(m, nn.RNNBase) or super().is_leaf_module(m, qualname)
+
+
+def trace(module: nn.Module, training: bool | None = None) -> fx.GraphModule:
+    """The module's fx graph (traced in training or eval mode when `training` is given, the module's modes left
+    as they were), without the values nothing uses (such as the state in `out, _ = self.lstm(x)`); calls that
+    work in place stay, so that importing can refuse them when they matter."""
+    modes = {m: m.training for m in module.modules()}
     try:
-        graph_module = fx.symbolic_trace(module)
-        graph_module.graph.eliminate_dead_code()  # also lints the graph
+        if training is not None:
+            module.train(training)
+        tracer = _Tracer()
+        graph = tracer.trace(module)
+        graph_module = fx.GraphModule(tracer.root, graph, type(module).__name__)
     except Exception as error:
         raise ImportFailure(f"cannot trace {type(module).__name__} with torch.fx: {_first_line(error)}") from None
+    finally:
+        for m, mode in modes.items():
+            m.training = mode
+    _eliminate_dead_code(graph_module.graph)
     return graph_module
+
+
+def _eliminate_dead_code(graph: fx.Graph) -> None:
+    for node in reversed(graph.nodes):
+        if node.op not in ("placeholder", "output") and not node.users and not is_inplace(node, graph):
+            graph.erase_node(node)
+    graph.lint()
+
+
+def is_inplace(node: fx.Node, graph: fx.Graph) -> bool:
+    """A call that may overwrite its input: x.relu_(), F.relu(x, inplace=True) (or a True given by position),
+    nn.ReLU(inplace=True)."""
+    if node.kwargs.get("inplace") is True or (node.op == "call_function" and any(a is True for a in node.args[1:])):
+        return True
+    if node.op == "call_method" or node.op == "call_function":
+        name = node.target if node.op == "call_method" else getattr(node.target, "__name__", "")
+        return name.endswith("_") and not name.endswith("__")
+    if node.op == "call_module":
+        return getattr(graph.owning_module.get_submodule(node.target), "inplace", False) is True
+    return False
 
 
 def _first_line(error: BaseException) -> str:

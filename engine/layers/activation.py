@@ -3,10 +3,14 @@ from __future__ import annotations
 
 from typing import Literal
 
+import torch
+import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
-from .registry import LayerParams, LayerSpec, first_input, register, sample_dim
+from .code import module_code
+from .patterns import Layer, Patterns, attributes, bind, call, not_batch, require, signature_of
+from .registry import LayerParams, LayerSpec, Sample, first_input, register, sample_dim
 
 
 class LeakyReluParams(LayerParams):
@@ -38,6 +42,49 @@ def _softmax_builder(cls):
     return build
 
 
+def _softmax_call(layer_type: str, function, module_class):
+    """F.softmax takes (input, dim, _stacklevel, dtype); torch.softmax and the method take (input, dim, dtype)."""
+    signature = signature_of(function, module_class)
+
+    def convert(*args, **kwargs) -> Layer:
+        values = bind(signature, args, kwargs)
+        require(values.get("dim") is not None, "dim=None (an implicit dimension) is not supported: give dim")
+        require(values.get("dtype") is None, "dtype is not supported")
+        return Layer(layer_type, {"dim": not_batch(values["dim"])}, (values["input"],))
+    return convert
+
+
+def _softmax_module(layer_type: str):
+    def convert(m) -> Layer:
+        require(m.dim is not None, "dim=None (an implicit dimension) is not supported: give dim")
+        return Layer(layer_type, {"dim": not_batch(m.dim)})
+    return convert
+
+
+def _patterns(layer_type: str, cls: type[nn.Module], params: type[LayerParams]) -> Patterns:
+    """The module, and the functions and tensor methods of the same name (F.relu, torch.relu, x.relu(), and the
+    in-place relu_ forms), whose arguments after the input are the module's constructor arguments."""
+    names = tuple(params.model_fields)
+    owners = [(F, "F"), (torch, "torch"), (torch.Tensor, "Tensor")]
+    calls = {}
+    for suffix in ("", "_"):
+        for owner, label in owners:
+            function = getattr(owner, layer_type + suffix, None)
+            if function is not None:
+                calls[(label, function)] = suffix == "_"
+    if params is SoftmaxParams:
+        convert = {key: _softmax_call(layer_type, getattr(F, layer_type), cls) for key in calls}
+        module = _softmax_module(layer_type)
+    else:
+        convert = {key: call(layer_type, names, key[1], cls, inplace) for key, inplace in calls.items()}
+        module = attributes(layer_type, names)
+    return Patterns(
+        modules={cls: module},
+        functions={f: c for (label, f), c in convert.items() if label != "Tensor"},
+        methods={f.__name__: c for (label, f), c in convert.items() if label == "Tensor"},
+    )
+
+
 _ACTIVATIONS = [
     ("relu", nn.ReLU, LayerParams, "ReLU", "max(0, x): keeps gradients alive in deep nets."),
     ("leaky_relu", nn.LeakyReLU, LeakyReluParams, "Leaky ReLU", "ReLU with a small slope for x < 0, so no unit dies."),
@@ -48,8 +95,15 @@ _ACTIVATIONS = [
     ("softmax", nn.Softmax, SoftmaxParams, "Softmax", "Turns scores into probabilities."),
     ("log_softmax", nn.LogSoftmax, SoftmaxParams, "Log-softmax", "Log-probabilities, for the nll loss."),
 ]
+_SAMPLES = {
+    LeakyReluParams: (Sample(params={"negative_slope": 0.1}),),
+    GeluParams: (Sample(), Sample(params={"approximate": "tanh"})),
+    SoftmaxParams: (Sample({"in": [(4, 6)]}), Sample({"in": [(4, 6)]}, {"dim": 1})),
+}
 for _type, _cls, _params, _name, _doc in _ACTIVATIONS:
-    _builder = _softmax_builder(_cls) if _params is SoftmaxParams else _build(_cls)
     register(LayerSpec(
-        type=_type, category="Activations", params=_params, build=_builder, palette_name=_name, doc=_doc,
+        type=_type, category="Activations", params=_params, palette_name=_name, doc=_doc,
+        build=_softmax_builder(_cls) if _params is SoftmaxParams else _build(_cls),
+        export=module_code(_cls), imports=_patterns(_type, _cls, _params),
+        card=("dim",) if _params is SoftmaxParams else (), samples=_SAMPLES.get(_params, (Sample(),)),
     ))

@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from .registry import LayerParams, LayerSpec, register
+from .registry import LayerParams, LayerSpec, Sample, register
 
 Size = Annotated[int, Field(ge=1, le=2**31 - 1)]
 
@@ -17,9 +17,11 @@ class InputParams(LayerParams):
 
 register(LayerSpec(
     type="input", category="Inputs and outputs", params=InputParams, inputs=(), palette_name="Input",
-    doc="A model input: one sample of the given shape (the batch dimension is implicit).",
+    doc="A model input: one sample of the given shape (the batch dimension is implicit).", card=("shape", "dtype"),
+    samples=(Sample({}, {"shape": [3, 4]}), Sample({}, {"shape": [7], "dtype": "int64"})),
 ))
 register(LayerSpec(
     type="output", category="Inputs and outputs", outputs=(), palette_name="Output",
     doc="A model output: what arrives here is returned by the model and compared with the target.",
+    samples=(Sample(),),
 ))

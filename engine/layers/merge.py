@@ -1,11 +1,15 @@
 """Layers that join several inputs: add (residual / skip connections) and concat."""
 from __future__ import annotations
 
+import operator
+
 import torch
 from pydantic import Field
 from torch import nn
 
-from .registry import InputPort, LayerParams, LayerSpec, register, sample_dim, shape_text
+from .code import Inline
+from .patterns import Layer, Patterns, not_batch, require
+from .registry import InputPort, LayerParams, LayerSpec, Sample, register, sample_dim, shape_text
 
 
 class ConcatParams(LayerParams):
@@ -59,12 +63,30 @@ def build_concat(p: ConcatParams, inputs) -> nn.Module:
     return Concat(p.dim)
 
 
+def _add(input, other, alpha=1) -> Layer:
+    """a + b; (a + b) + c, with a + b used nowhere else, is one add of three (it sums in the same order)."""
+    require(alpha == 1, f"alpha={alpha} is not supported")
+    origin = getattr(input, "origin", None)
+    first = origin.inputs if origin is not None and origin.type == "add" else (input,)
+    return Layer("add", {}, (*first, other))
+
+
+def _cat(tensors, dim=0) -> Layer:
+    return Layer("concat", {"dim": not_batch(dim)}, tuple(tensors))
+
+
 _MANY = (InputPort("in", multiple=True, min_count=2),)
 register(LayerSpec(
     type="add", category="Merge and residual", build=build_add, inputs=_MANY, palette_name="Add (residual)",
     doc="Element-wise sum of two or more inputs of one shape: the residual (skip) connection.",
+    export=lambda p, _: Inline(lambda xs: " + ".join(xs)),
+    imports=Patterns(functions={operator.add: _add, torch.add: _add}, methods={"add": _add}),
+    samples=(Sample({"in": [(6,), (6,)]}), Sample({"in": [(2, 3), (2, 3), (2, 3)]})),
 ))
 register(LayerSpec(
     type="concat", category="Merge and residual", params=ConcatParams, build=build_concat, inputs=_MANY,
     palette_name="Concat", doc="Joins two or more inputs along one dimension.", input_dtypes=(torch.float32, torch.int64),
+    export=lambda p, _: Inline(lambda xs: f"torch.cat([{', '.join(xs)}], dim={p.dim})"),
+    imports=Patterns(functions={torch.cat: _cat, torch.concat: _cat}), card=("dim",),
+    samples=(Sample({"in": [(6,), (4,)]}), Sample({"in": [(2, 3, 3), (5, 3, 3)]}, {"dim": 1})),
 ))

@@ -4,7 +4,9 @@ from __future__ import annotations
 from pydantic import Field
 from torch import nn
 
-from .registry import LayerParams, LayerSpec, first_input, register, shape_text
+from .code import Code, Construct, arguments, changed, torch_defaults
+from .patterns import Layer, Patterns, require
+from .registry import LayerParams, LayerSpec, Sample, first_input, register, shape_text
 
 
 class BatchNormParams(LayerParams):
@@ -19,9 +21,12 @@ class LayerNormParams(LayerParams):
     elementwise_affine: bool = Field(True, description="Learn a scale and shift per element.")
 
 
+_BATCHNORMS = {1: nn.BatchNorm1d, 2: nn.BatchNorm1d, 3: nn.BatchNorm2d, 4: nn.BatchNorm3d}
+
+
 def build_batchnorm(p: BatchNormParams, inputs) -> nn.Module:
     shape = first_input(inputs).shape
-    cls = {1: nn.BatchNorm1d, 2: nn.BatchNorm1d, 3: nn.BatchNorm2d, 4: nn.BatchNorm3d}.get(len(shape))
+    cls = _BATCHNORMS.get(len(shape))
     if cls is None:
         raise ValueError(f"expects (features,), (channels, length) or (channels, height, width), got {shape_text(shape)}")
     return cls(shape[0], eps=p.eps, momentum=p.momentum, affine=p.affine)
@@ -34,11 +39,38 @@ def build_layernorm(p: LayerNormParams, inputs) -> nn.Module:
     return nn.LayerNorm(shape[-p.normalized_dims:], eps=p.eps, elementwise_affine=p.elementwise_affine)
 
 
+def _batchnorm_code(p: BatchNormParams, shape) -> Code:
+    cls = _BATCHNORMS[len(shape)]
+    return Construct(f"nn.{cls.__name__}", arguments(shape[0], **changed(p.model_dump(), torch_defaults(cls))))
+
+
+def _layernorm_code(p: LayerNormParams, shape) -> Code:
+    normalized = shape[-p.normalized_dims:]
+    keywords = changed({"eps": p.eps, "elementwise_affine": p.elementwise_affine}, torch_defaults(nn.LayerNorm))
+    return Construct("nn.LayerNorm", arguments(normalized[0] if len(normalized) == 1 else normalized, **keywords))
+
+
+def _batchnorm_import(m) -> Layer:
+    require(m.track_running_stats, "track_running_stats=False: LayerLoom's batch norm keeps running statistics")
+    require(m.momentum is not None, "momentum=None (a cumulative average) is not supported")
+    return Layer("batchnorm", {"eps": m.eps, "momentum": m.momentum, "affine": m.affine})
+
+
+def _layernorm_import(m: nn.LayerNorm) -> Layer:
+    require(not m.elementwise_affine or m.bias is not None, "bias=False is not supported")
+    params = {"eps": m.eps, "normalized_dims": len(m.normalized_shape), "elementwise_affine": m.elementwise_affine}
+    return Layer("layernorm", params)
+
+
 register(LayerSpec(
     type="batchnorm", category="Normalization", params=BatchNormParams, build=build_batchnorm, palette_name="Batch norm",
     doc="Normalizes each feature or channel over the batch (1d for vectors and (C, L), 2d for images).",
+    export=_batchnorm_code, imports=Patterns(modules={cls: _batchnorm_import for cls in _BATCHNORMS.values()}),
+    samples=(Sample(), Sample({"in": [(3, 8)]}), Sample({"in": [(3, 4, 4)]})),
 ))
 register(LayerSpec(
     type="layernorm", category="Normalization", params=LayerNormParams, build=build_layernorm, palette_name="Layer norm",
     doc="Normalizes each sample over its trailing dimensions.",
+    export=_layernorm_code, imports=Patterns(modules={nn.LayerNorm: _layernorm_import}),
+    samples=(Sample({"in": [(5, 6)]}), Sample({"in": [(3, 4, 4)]}, {"normalized_dims": 2})),
 ))

@@ -11,9 +11,11 @@ import torch
 from pydantic import Field
 from torch import nn
 
+from .code import Code, Construct, arguments, changed, helper, torch_defaults
 from .init import apply_init
 from .io import Size
-from .registry import InputPort, LayerSpec, TensorMeta, WeightedParams, first_input, register, shape_text
+from .patterns import Layer, Patterns, require
+from .registry import InputPort, LayerSpec, Sample, TensorMeta, WeightedParams, first_input, register, shape_text
 
 
 class RecurrentParams(WeightedParams):
@@ -100,14 +102,90 @@ def _describe(meta) -> str:
     return f"of shape {shape_text(meta.shape)}" if isinstance(meta, TensorMeta) else str(meta)
 
 
+RECURRENT_HELPER = helper('''
+def swap_batch(state):
+    """(layers * directions, N, H) <-> (N, layers * directions, H); an LSTM's state is the pair (h, c)."""
+    if isinstance(state, tuple):
+        return tuple(t.transpose(0, 1).contiguous() for t in state)
+    return state.transpose(0, 1).contiguous()
+
+
+class Recurrent:
+    """Mixin over nn.RNN, nn.LSTM and nn.GRU: batch-first sequences and states, and a many-to-one mode.
+
+    forward returns (output, state). The state is batch first like every other tensor; with
+    return_sequences=False the output is the top layer's final hidden state, both directions joined.
+    """
+
+    def __init__(self, input_size, hidden_size, return_sequences=True, device=None, **kwargs):
+        super().__init__(input_size, hidden_size, batch_first=True, device=device, **kwargs)
+        self.return_sequences = return_sequences
+
+    def forward(self, x, state=None):
+        sequence, final = super().forward(x, None if state is None else swap_batch(state))
+        if self.return_sequences:
+            out = sequence
+        else:
+            h = final[0] if isinstance(final, tuple) else final
+            out = torch.cat([h[-2], h[-1]], dim=-1) if self.bidirectional else h[-1]
+        return out, swap_batch(final)
+''')
+
+
+def _code(cls: type[nn.Module]):
+    name = cls.__name__
+    defaults = torch_defaults(nn.RNNBase, cls) | {"return_sequences": True}
+    doc = f'"""nn.{name} with batch-first states and return_sequences."""'
+    subclass = helper(f"class {name}(Recurrent, nn.{name}):\n    {doc}")
+
+    def code(p: RecurrentParams, shape) -> Code:
+        values = changed(p.model_dump(exclude={"init", "init_gain", "hidden_size"}), defaults)
+        return Construct(name, arguments(shape[-1], p.hidden_size, **values), (RECURRENT_HELPER, subclass))
+    return code
+
+
+def _import(layer_type: str):
+    def convert(m) -> Layer:
+        require(m.batch_first, "batch_first=False: LayerLoom's recurrent layers are batch-first (N, T, F)")
+        require(m.bias, "bias=False is not supported: LayerLoom's recurrent layers have biases")
+        require(getattr(m, "proj_size", 0) == 0, "proj_size (a projected LSTM) is not supported")
+        params = {"hidden_size": m.hidden_size, "num_layers": m.num_layers, "bidirectional": m.bidirectional,
+                  "dropout": m.dropout if m.num_layers > 1 else 0.0}  # torch ignores dropout on a single layer
+        if layer_type == "rnn":
+            params["nonlinearity"] = m.nonlinearity
+        return Layer(layer_type, params)
+    return convert
+
+
+def _import_batch_first(m: nn.RNNBase) -> Layer:
+    """A LayerLoom recurrent layer (compiled, or the classes of an exported file): batch-first states, the
+    (out, state) pair of its ports, and return_sequences."""
+    base = next(cls for cls in TORCH_RECURRENT if isinstance(m, cls))
+    require(hasattr(m, "return_sequences") and m.batch_first,
+            f"a subclass of torch.nn.{base.__name__}: its forward may compute something else")
+    layer = _import(base.__name__.lower())(m)
+    return Layer(layer.type, {**layer.params, "return_sequences": m.return_sequences})
+
+
+TORCH_RECURRENT = (nn.RNN, nn.LSTM, nn.GRU)  # they return (output, final state), the state in torch's layout
 _PORTS = (InputPort("in"), InputPort("state", optional=True))
-for _type, _cls, _params, _name, _doc in [
-    ("rnn", RNNLayer, RnnParams, "RNN", "Plain (Elman) recurrent layer: h_t = f(W x_t + U h_(t-1) + b)."),
-    ("lstm", LSTMLayer, RecurrentParams, "LSTM", "Long short-term memory: gated cell state that carries long-range memory."),
-    ("gru", GRULayer, RecurrentParams, "GRU", "Gated recurrent unit: a lighter gated alternative to the LSTM."),
+_SEQUENCE = {"in": [(5, 3)]}
+for _type, _cls, _torch, _params, _name, _doc, _samples in [
+    ("rnn", RNNLayer, nn.RNN, RnnParams, "RNN", "Plain (Elman) recurrent layer: h_t = f(W x_t + U h_(t-1) + b).",
+     (Sample(_SEQUENCE, {"hidden_size": 8, "nonlinearity": "relu"}),
+      Sample({"in": [(5, 3)], "state": [(2, 8)]}, {"hidden_size": 8, "num_layers": 2}))),
+    ("lstm", LSTMLayer, nn.LSTM, RecurrentParams, "LSTM",
+     "Long short-term memory: gated cell state that carries long-range memory.",
+     (Sample(_SEQUENCE, {"hidden_size": 8, "bidirectional": True}),
+      Sample(_SEQUENCE, {"hidden_size": 8, "num_layers": 2, "dropout": 0.1, "return_sequences": False}))),
+    ("gru", GRULayer, nn.GRU, RecurrentParams, "GRU", "Gated recurrent unit: a lighter gated alternative to the LSTM.",
+     (Sample(_SEQUENCE, {"hidden_size": 8, "bidirectional": True, "return_sequences": False}),
+      Sample({"in": [(5, 3)], "state": [(1, 8)]}, {"hidden_size": 8}))),
 ]:
     register(LayerSpec(
         type=_type, category="Recurrent", params=_params, build=_builder(_cls), inputs=_PORTS,
         outputs=("out", "state"), step_ports=("out",), palette_name=_name, doc=_doc,
         presets={f"Bi{_name}": {"bidirectional": True}},
+        export=_code(_torch), card=("hidden_size", "num_layers", "bidirectional"), samples=_samples,
+        imports=Patterns(modules={_torch: _import(_type)}, subclasses={_torch: _import_batch_first}),
     ))

@@ -7,6 +7,8 @@ from typing import Callable, Literal, NamedTuple
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
+from .patterns import Patterns
+
 InitScheme = Literal[
     "default", "normal_0.01", "lecun_normal", "xavier_uniform", "xavier_normal",
     "kaiming_uniform", "kaiming_normal", "orthogonal",
@@ -56,6 +58,15 @@ Builder = Callable[[LayerParams, Inputs], torch.nn.Module]
 
 
 @dataclass(frozen=True)
+class Sample:
+    """A contract-test case: the layer's params and the sample shapes arriving at each of its input ports."""
+
+    inputs: dict[str, list[tuple[int, ...]]] = field(default_factory=lambda: {"in": [(6,)]})
+    params: dict = field(default_factory=dict)
+    dtype: str = "float32"
+
+
+@dataclass(frozen=True)
 class LayerSpec:
     """Everything LayerLoom knows about one layer type."""
 
@@ -72,6 +83,11 @@ class LayerSpec:
     # Output ports whose first dimension is the input sequence's step count: shapes are inferred on a
     # one-step sequence, then the count is put back (FakeTensorMode runs an RNN or GRU step by step).
     step_ports: tuple[str, ...] = ()
+    # How the layer reads in plain PyTorch: (params, sample shape at the `in` port) -> Construct or Inline
+    export: Callable | None = None
+    imports: Patterns = Patterns()  # the torch modules, functions and tensor methods `layerloom import` maps to it
+    card: tuple[str, ...] = ()  # params a canvas card always shows (others only when they differ from the default)
+    samples: tuple[Sample, ...] = ()  # cases the contract test runs (tests/engine/test_layers_contract.py)
 
     @property
     def initializable(self) -> bool:

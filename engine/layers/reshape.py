@@ -2,14 +2,17 @@
 from __future__ import annotations
 
 import math
+import operator
 from typing import Annotated, Literal
 
 import torch
 from pydantic import Field
 from torch import nn
 
+from .code import Code, Construct, Inline, arguments, changed, torch_defaults
 from .conv import Kernel
-from .registry import LayerParams, LayerSpec, first_input, register, sample_dim, shape_text
+from .patterns import BatchSize, Layer, Patterns, not_batch, pair, require
+from .registry import LayerParams, LayerSpec, Sample, first_input, register, sample_dim, shape_text
 
 
 class FlattenParams(LayerParams):
@@ -106,25 +109,111 @@ def build_upsample(p: UpsampleParams, inputs) -> nn.Module:
     return nn.Upsample(scale_factor=p.scale_factor, mode=mode)
 
 
+def _flatten_code(p: FlattenParams, _) -> Code:
+    dims = changed({"start_dim": p.start_dim, "end_dim": p.end_dim}, torch_defaults(nn.Flatten))
+    return Construct("nn.Flatten", arguments(**dims))
+
+
+def _upsample_code(p: UpsampleParams, shape) -> Code:
+    mode = "nearest" if p.mode == "nearest" else {2: "linear", 3: "bilinear"}[len(shape)]
+    keywords = changed({"scale_factor": p.scale_factor, "mode": mode}, torch_defaults(nn.Upsample))
+    return Construct("nn.Upsample", arguments(**keywords))
+
+
+def _flatten(input, start_dim=0, end_dim=-1) -> Layer:
+    return Layer("flatten", {"start_dim": not_batch(start_dim, "start_dim"), "end_dim": end_dim}, (input,))
+
+
+def _reshape(input, *shape) -> Layer:
+    """x.view(x.size(0), ...) keeps the batch: a reshape (a flatten for -1). x.view(-1, ...) keeps it only when
+    each sample has exactly the values of the new shape, which is checked once shapes are known."""
+    shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+    rest = list(shape[1:])
+    keeps_batch = len(shape) >= 2 and isinstance(shape[0], BatchSize)
+    require(keeps_batch or (len(shape) >= 2 and shape[0] == -1),
+            "changes the batch dimension: begin the new shape with x.size(0) (or -1)")
+    require(all(type(d) is int for d in rest), "the sizes after the batch size must be numbers")
+    if keeps_batch:
+        return Layer("flatten", {}, (input,)) if rest == [-1] else Layer("reshape", {"shape": rest}, (input,))
+    require(-1 not in rest, "x.view(-1, ...) with another -1 leaves the batch size open")
+    layer_type, params = ("flatten", {}) if len(rest) == 1 else ("reshape", {"shape": rest})
+    return Layer(layer_type, params, (input,), shape=tuple(rest))
+
+
+def _unsqueeze(input, dim) -> Layer:
+    """x.unsqueeze(d): a reshape that adds a dimension of size 1."""
+    rank = len(input.shape)
+    index = dim if dim >= 0 else rank + 1 + dim
+    require(index >= 1, "adds a dimension before the batch")
+    sample = list(input.shape[1:])
+    return Layer("reshape", {"shape": sample[:index - 1] + [1] + sample[index - 1:]}, (input,))
+
+
+def _expand(input, *sizes) -> Layer:
+    """x.unsqueeze(1).expand(-1, steps, -1): a vector repeated at every step."""
+    sizes = tuple(sizes[0]) if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) else sizes
+    origin = input.origin
+    vector = origin is not None and origin.type == "reshape" and len(origin.inputs[0].shape) == 2
+    require(vector and origin.params["shape"][0] == 1 and len(sizes) == 3 and sizes[2] in (-1, input.shape[2])
+            and (sizes[0] == -1 or isinstance(sizes[0], BatchSize)) and type(sizes[1]) is int,
+            "only x.unsqueeze(1).expand(-1, steps, -1), a vector repeated at every step, can be imported")
+    return Layer("repeat", {"steps": sizes[1]}, origin.inputs)
+
+
+def _upsample_import(m: nn.Upsample) -> Layer:
+    require(m.size is None, "a fixed output size is not supported: use scale_factor")
+    scale = pair(m.scale_factor)
+    require(not isinstance(scale, tuple), f"scale_factor={m.scale_factor}: one factor for every dimension is needed")
+    require(m.mode in ("nearest", "linear", "bilinear"), f"mode={m.mode!r} is not supported")
+    require(not m.align_corners, "align_corners=True is not supported")
+    require(not m.recompute_scale_factor, "recompute_scale_factor=True is not supported")
+    return Layer("upsample", {"scale_factor": float(scale), "mode": m.mode})
+
+
+def _tensor_index(input, item) -> Layer:
+    """Tensor indexing: only x[:, -1] (a sequence's last step, trailing full slices allowed) has a layer."""
+    item = item if isinstance(item, tuple) else (item,)
+    full = slice(None)
+    last_step = len(item) >= 2 and item[0] == full and item[1] == -1 and all(i in (full, ...) for i in item[2:])
+    require(last_step, "only x[:, -1] (the last step of a sequence) can be imported")
+    return Layer("last_step", {}, (input,))
+
+
 _ANY_DTYPE = (torch.float32, torch.int64)
+_FLATTEN_MODULE = {nn.Flatten: lambda m: _flatten(None, m.start_dim, m.end_dim)}
 register(LayerSpec(
     type="flatten", category="Reshaping", params=FlattenParams, build=build_flatten, input_dtypes=_ANY_DTYPE,
     palette_name="Flatten", doc="Flattens each sample to a vector (for example before a dense layer).",
+    export=_flatten_code,
+    imports=Patterns(modules=_FLATTEN_MODULE, functions={torch.flatten: _flatten}, methods={"flatten": _flatten}),
+    samples=(Sample({"in": [(3, 4, 4)]}), Sample({"in": [(3, 4, 4)]}, {"start_dim": 2})),
 ))
 register(LayerSpec(
     type="reshape", category="Reshaping", params=ReshapeParams, build=build_reshape, input_dtypes=_ANY_DTYPE,
     palette_name="Reshape", doc="Gives each sample a new shape with the same number of elements.",
+    export=lambda p, _: Inline(lambda xs: f"{xs[0]}.reshape({xs[0]}.shape[0], {', '.join(map(str, p.shape))})"),
+    imports=Patterns(functions={torch.reshape: lambda input, shape: _reshape(input, shape)},
+                     methods={"view": _reshape, "reshape": _reshape, "unsqueeze": _unsqueeze}),
+    card=("shape",), samples=(Sample({"in": [(12,)]}, {"shape": [3, -1]}), Sample({"in": [(2, 6)]}, {"shape": [12]})),
 ))
 register(LayerSpec(
     type="upsample", category="Reshaping", params=UpsampleParams, build=build_upsample, palette_name="Upsample",
     doc="Enlarges a sequence or image by interpolation.",
+    export=_upsample_code, imports=Patterns(modules={nn.Upsample: _upsample_import}), card=("scale_factor",),
+    samples=(Sample({"in": [(3, 4, 4)]}), Sample({"in": [(3, 5)]}, {"scale_factor": 1.5, "mode": "linear"})),
 ))
 register(LayerSpec(
     type="repeat", category="Reshaping", params=RepeatParams, build=_rank_check(1, "a vector (features,)", Repeat),
     input_dtypes=_ANY_DTYPE, palette_name="Repeat vector",
     doc="Repeats a vector at every step: one input, a sequence out (one-to-many).",
+    imports=Patterns(methods={"expand": _expand}),
+    export=lambda p, _: Inline(lambda xs: f"{xs[0]}.unsqueeze(1).expand(-1, {p.steps}, -1)"),
+    card=("steps",), samples=(Sample(params={"steps": 4}),),
 ))
 register(LayerSpec(
     type="last_step", category="Reshaping", build=_rank_check(2, "a sequence (steps, features)", LastStep),
     input_dtypes=_ANY_DTYPE, palette_name="Last step", doc="Keeps a sequence's last step (many-to-one).",
+    export=lambda p, _: Inline(lambda xs: f"{xs[0]}[:, -1]"),
+    imports=Patterns(functions={operator.getitem: _tensor_index}),
+    samples=(Sample({"in": [(5, 3)]}),),
 ))

@@ -259,3 +259,66 @@ class ReservedNames(nn.Module):
 
     def forward(self, x):
         return self.output(self.output_names(x))
+
+
+class ViewAlias(nn.Module):
+    """An in-place ReLU on a view of a tensor that is used again (issue 12, defect 12a)."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 6)
+
+    def forward(self, x):
+        a = self.fc(x)
+        return torch.cat([F.relu(a.view(a.size(0), -1), inplace=True), a], 1)
+
+
+class IdentityAlias(nn.Module):
+    """nn.Identity passes the same tensor on, so the in-place ReLU after it changes the skip too."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc, self.keep, self.relu = nn.Linear(4, 4), nn.Identity(), nn.ReLU(inplace=True)
+
+    def forward(self, x):
+        h = self.fc(x)
+        return self.relu(self.keep(h)) + h
+
+
+class InPlaceOnly(nn.Module):
+    """An in-place call whose result is not used: its effect on h is."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x):
+        h = self.fc(x)
+        h.relu_()
+        return h
+
+
+class EvalOnlySoftmax(nn.Module):
+    """Code that runs only in eval mode (issue 12, defect 12b)."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x):
+        x = self.fc(x)
+        if not self.training:
+            x = torch.softmax(x, 1)
+        return x
+
+
+class UnusedLayer(nn.Module):
+    """A layer that forward never calls (issue 12, defect 12c)."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+        self.unused = nn.Linear(4, 1000)
+
+    def forward(self, x):
+        return self.fc(x)

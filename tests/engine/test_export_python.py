@@ -1,13 +1,11 @@
 """`layerloom export --format python`: standalone source whose module equals the compiled model, weights and all."""
 from __future__ import annotations
 
-import ast
-import sys
 from pathlib import Path
 
 import pytest
 import torch
-from test_layers_contract import SAMPLES, tiny_graph
+from exported import assert_equivalent, load_class
 
 from layerloom import engine
 from layerloom.engine import REGISTRY
@@ -15,66 +13,11 @@ from layerloom.engine.export import python_source
 from layerloom.engine.export.layer_code import CODE
 from layerloom.engine.export.python_source import SCHEME_CODE, class_name
 from layerloom.engine.layers.init import SCHEMES
-from layerloom.engine.train.setup import random_inputs
 from init_stats import assert_orthogonal, expected_std
 
 TEMPLATES = sorted(p for p in (Path(__file__).resolve().parents[2] / "templates").glob("*.json")
                    if p.name != "GALLERY.json")
 ALLOWED_IMPORTS = {"torch", "math", "functools"}
-
-
-def load_class(arch: engine.Architecture) -> type[torch.nn.Module]:
-    """Exec the generated source in a fresh namespace where LayerLoom cannot be imported; returns its model class."""
-    source = python_source(arch)
-    imported = set()
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Import):
-            imported |= {alias.name.split(".")[0] for alias in node.names}
-        elif isinstance(node, ast.ImportFrom):
-            imported.add(node.module.split(".")[0])
-    assert imported <= ALLOWED_IMPORTS, imported
-    namespace = {"__name__": "exported"}
-    blocked = {name: None for name in ("engine", "designer", "layerloom")}
-    saved = {name: sys.modules.get(name) for name in blocked}
-    sys.modules.update(blocked)  # importing any of them now raises ImportError
-    try:
-        exec(compile(source, "exported.py", "exec"), namespace)
-        return namespace[class_name(arch.name)]
-    finally:
-        for name, module in saved.items():
-            if module is None:
-                sys.modules.pop(name, None)
-            else:
-                sys.modules[name] = module
-
-
-def assert_equivalent(arch: engine.Architecture, seed: int = 0) -> None:
-    """Same seed, same weights and keys; compiled weights load strictly; equal outputs in eval and train mode."""
-    torch.manual_seed(seed)
-    compiled = engine.compile_model(arch)
-    cls = load_class(arch)
-    torch.manual_seed(seed)
-    exported = cls()
-    expected = compiled.state_dict()
-    assert list(exported.state_dict()) == list(expected)
-    for name, tensor in exported.state_dict().items():
-        assert torch.equal(tensor, expected[name]), f"{name} differs with the same seed"
-    exported.load_state_dict(expected, strict=True)
-    inputs = random_inputs(arch, 5, torch.Generator().manual_seed(1))
-    for mode in ("eval", "train"):  # train: dropout draws and batch statistics (momentum) must agree as well
-        results = []
-        for model in (compiled, exported):
-            getattr(model, mode)()
-            torch.manual_seed(2)
-            results.append(model(*inputs))
-        for got, want in zip(_tuple(results[1]), _tuple(results[0])):
-            assert torch.equal(got, want), mode
-    for name, tensor in exported.state_dict().items():
-        assert torch.equal(tensor, compiled.state_dict()[name]), f"{name} differs after a training-mode step"
-
-
-def _tuple(value):
-    return value if isinstance(value, tuple) else (value,)
 
 
 def test_every_layer_type_and_init_scheme_has_code():
@@ -85,17 +28,6 @@ def test_every_layer_type_and_init_scheme_has_code():
 @pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.stem)
 def test_every_template_exports_to_an_equivalent_module(path):
     assert_equivalent(engine.load(path), seed=engine.load(path).training.seed)
-
-
-@pytest.mark.parametrize("layer_type, index", [(t, i) for t in sorted(SAMPLES) if t not in ("input", "output")
-                                                for i in range(len(SAMPLES[t]))])
-def test_every_layer_type_exports_to_an_equivalent_module(layer_type, index):
-    arch = tiny_graph(layer_type, SAMPLES[layer_type][index])
-    assert_equivalent(arch)
-    compiled, exported = engine.compile_model(arch).get_submodule("layer"), load_class(arch)()
-    if hasattr(exported, "layer"):  # built by a constructor, not an expression inlined in forward
-        assert exported.layer.extra_repr() == compiled.extra_repr()
-        assert getattr(exported.layer, "return_sequences", None) == getattr(compiled, "return_sequences", None)
 
 
 def graph(nodes: list[dict], edges: list[tuple], name: str = "Test", description: str = "") -> engine.Architecture:
