@@ -90,6 +90,7 @@ _ACTIVATIONS = [
     ("leaky_relu", nn.LeakyReLU, LeakyReluParams, "Leaky ReLU", "ReLU with a small slope for x < 0, so no unit dies."),
     ("elu", nn.ELU, EluParams, "ELU", "Smooth ReLU variant that saturates at -alpha."),
     ("gelu", nn.GELU, GeluParams, "GELU", "Smooth ReLU variant used in transformers."),
+    ("silu", nn.SiLU, LayerParams, "SiLU (swish)", "x * sigmoid(x): smooth ReLU variant of EfficientNet and MobileNetV3."),
     ("sigmoid", nn.Sigmoid, LayerParams, "Sigmoid", "Squashes to (0, 1); saturates, so gradients vanish in deep stacks."),
     ("tanh", nn.Tanh, LayerParams, "Tanh", "Squashes to (-1, 1); saturates for large inputs."),
     ("softmax", nn.Softmax, SoftmaxParams, "Softmax", "Turns scores into probabilities."),
