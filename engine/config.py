@@ -14,7 +14,7 @@ class _Config(BaseModel):
 
 
 class DatasetRef(_Config):
-    name: str = Field(description="A built-in dataset (digits, spirals, sine, ...) or csv / npz for your own data.")
+    name: str = Field(description="A built-in dataset (digits, spirals, sine, ...), or your own: image_folder, image_pairs, text, text_csv, csv, npz.")
     params: dict[str, Any] = Field(default_factory=dict, description="The dataset's own parameters.")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Literal
@@ -10,6 +11,8 @@ import torch
 from pydantic import BaseModel, ConfigDict
 
 Task = Literal["classification", "regression"]
+# What a model trained on a dataset takes from its user at prediction time (engine.predict reads each kind)
+UserInput = Literal["image", "digit", "photo", "sentence", "table"]
 
 
 class DatasetError(ValueError):
@@ -48,20 +51,41 @@ class Dataset:
     def __len__(self) -> int:
         return len(self.target)
 
+    def describe(self) -> dict:
+        """What a trained model needs to read new inputs and name its answers, as JSON data (run folders keep it)."""
+        return {"name": self.name, "task": self.task, "num_classes": self.num_classes, "vocab": self.vocab,
+                "info": self.info}
+
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """A registry entry: name, one-line doc, params model and loader."""
+    """A registry entry: name, one-line doc, params model, loader, and what a trained model predicts from."""
 
     name: str
     doc: str
     params: type[BaseModel]
     load: Callable[[BaseModel, int], Dataset]
+    user_input: UserInput | None = None
 
 
 def baseline_mse(target: torch.Tensor) -> float:
     """MSE of always predicting the mean target (per output element)."""
     return float(((target - target.mean(dim=0)) ** 2).mean())
+
+
+def read_file(path: Path, limit: int, what: str) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes; a folder, pipe or device is refused unopened."""
+    try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+            raise DatasetError(f"'{path}' is {kind}, not a {what} file")
+        if info.st_size > limit:
+            raise DatasetError(f"file '{path}' is {info.st_size:,} bytes, over the {limit:,} byte {what} limit")
+        with open(path, "rb") as handle:
+            return handle.read(limit + 1)
+    except OSError as error:
+        raise DatasetError(f"file '{path}' cannot be read: {(error.strerror or str(error)).lower()}") from None
 
 
 def existing_file(path_text: str, kind: str) -> Path:

@@ -15,7 +15,8 @@ from layerloom.engine.data.base import Dataset, DatasetError, DatasetParams, Dat
 
 
 class CsvParams(DatasetParams):
-    path: str = Field("", max_length=4096, description="path of a UTF-8 CSV file whose first row names the columns")
+    path: str = Field("", max_length=4096, description="path of a UTF-8 CSV file whose first row names the columns",
+                      json_schema_extra={"picker": "file"})
     target: str = Field("", max_length=200, description="name of the target column; empty means the last column")
     task: Literal["classification", "regression"] = Field(
         "classification", description="classification maps target labels to class ids; regression needs numbers"
@@ -105,4 +106,5 @@ CSV = DatasetSpec(
     "Your own table: a UTF-8 CSV file with a header, numeric feature columns and a target column.",
     CsvParams,
     load_csv,
+    "table",
 )

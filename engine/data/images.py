@@ -1,4 +1,4 @@
-"""Image datasets built from scikit-learn's bundled files: digits and colorize."""
+"""Image datasets: scikit-learn's bundled digits, and colorization patches of its sample photos or of yours."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 from pydantic import Field
 
 from layerloom.engine.data.base import Dataset, DatasetError, DatasetParams, DatasetSpec
+from layerloom.engine.data.pictures import existing_folder, gray_of, open_image, visible_files
 
 PHOTO_NAMES = ("china.jpg", "flower.jpg")  # scikit-learn's load_sample_images()
-GRAY_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
 class DigitsParams(DatasetParams):
@@ -24,7 +25,12 @@ class DigitsParams(DatasetParams):
 class ColorizeParams(DatasetParams):
     patch: int = Field(16, ge=4, le=128, description="side of the square patches in pixels")
     n_samples: int = Field(2000, ge=1, le=20_000, description="number of patches")
-    scale: int = Field(2, ge=1, le=4, description="downscale factor applied to the photos before cutting patches")
+    scale: int = Field(2, ge=1, le=8, description="downscale factor applied to the photos before cutting patches")
+
+
+class ImagePairsParams(ColorizeParams):
+    path: str = Field("", max_length=4096, description="folder of colour photos (sub-folders are searched too)",
+                      json_schema_extra={"picker": "folder"})
 
 
 def sklearn_file(*parts: str) -> Path:
@@ -48,39 +54,56 @@ def load_digits_dataset(params: DigitsParams, seed: int) -> Dataset:
 
 
 @lru_cache(maxsize=4)
-def sample_photos(scale: int) -> np.ndarray:
-    """scikit-learn's two sample photos (same size) as float32 (2, H, W, 3) in [0, 1], downscaled by `scale`."""
-    from PIL import Image
+def sample_photos(scale: int, patch: int) -> tuple[np.ndarray, ...]:
+    """scikit-learn's two sample photos as float32 (H, W, 3) in [0, 1], downscaled by `scale`."""
+    return tuple(read_photo(sklearn_file("images", name), scale, patch) for name in PHOTO_NAMES)
 
-    photos = []
-    for name in PHOTO_NAMES:
-        with Image.open(sklearn_file("images", name)) as photo:
-            small = photo.convert("RGB").resize((photo.width // scale, photo.height // scale), Image.Resampling.BOX)
-        photos.append(np.asarray(small, dtype=np.float32) / 255.0)
-    return np.stack(photos)
+
+def read_photo(path: Path, scale: int, patch: int, color_only: bool = False) -> np.ndarray:
+    """A photo as float32 (H, W, 3) in [0, 1], downscaled by `scale`; one smaller than a patch is enlarged to hold one."""
+    image = open_image(path, "RGB", color_only=color_only)
+    width, height = image.width // scale, image.height // scale
+    grow = max(1.0, patch / max(min(width, height), 1))
+    size = (max(round(width * grow), patch), max(round(height * grow), patch))
+    small = image.resize(size, Image.Resampling.BOX if grow == 1.0 else Image.Resampling.BICUBIC)
+    return np.asarray(small, dtype=np.float32) / 255.0
+
+
+def cut_patches(photos: tuple[np.ndarray, ...], patch: int, count: int, seed: int) -> Dataset:
+    """`count` random square patches of the photos, half of them mirrored: grayscale in, colour out."""
+    rng = np.random.default_rng(seed)
+    which = rng.integers(0, len(photos), count)
+    mirrored = rng.random(count) < 0.5
+    offsets = np.arange(patch)
+    patches = np.empty((count, patch, patch, 3), dtype=np.float32)
+    for index, photo in enumerate(photos):
+        chosen = np.flatnonzero(which == index)
+        height, width, _ = photo.shape
+        rows = rng.integers(0, height - patch + 1, len(chosen))[:, None] + offsets
+        cols = rng.integers(0, width - patch + 1, len(chosen))[:, None] + offsets
+        patches[chosen] = photo[rows[:, :, None], cols[:, None, :]]
+    patches[mirrored] = patches[mirrored, :, ::-1]
+    color = torch.as_tensor(patches).permute(0, 3, 1, 2).contiguous()
+    gray = torch.as_tensor(gray_of(patches)).unsqueeze(1)
+    mean_color = color.mean(dim=(0, 2, 3), keepdim=True)
+    return Dataset((gray,), color, "regression", info={"baseline_mse": float(((color - mean_color) ** 2).mean())})
 
 
 def load_colorize(params: ColorizeParams, seed: int) -> Dataset:
-    """Random square patches of the sample photos, half of them mirrored: grayscale in, colour out."""
-    photos = sample_photos(params.scale)
-    _, height, width, _ = photos.shape
-    if min(height, width) < params.patch:
-        raise DatasetError(
-            f"params.patch {params.patch} is larger than the photos ({height}x{width}) at scale {params.scale}"
-        )
-    rng = np.random.default_rng(seed)
-    which = rng.integers(0, len(photos), params.n_samples)
-    offsets = np.arange(params.patch)
-    rows = rng.integers(0, height - params.patch + 1, params.n_samples)[:, None] + offsets
-    cols = rng.integers(0, width - params.patch + 1, params.n_samples)[:, None] + offsets
-    mirrored = rng.random(params.n_samples) < 0.5
-    cols[mirrored] = cols[mirrored, ::-1]
-    patches = photos[which[:, None, None], rows[:, :, None], cols[:, None, :]]
-    color = torch.as_tensor(patches).permute(0, 3, 1, 2).contiguous()
-    gray = torch.as_tensor(patches @ GRAY_WEIGHTS).unsqueeze(1)
-    mean_color = color.mean(dim=(0, 2, 3), keepdim=True)
-    info = {"baseline_mse": float(((color - mean_color) ** 2).mean())}
-    return Dataset((gray,), color, "regression", info=info)
+    """Patches of scikit-learn's sample photos (a Chinese temple, a flower)."""
+    return cut_patches(sample_photos(params.scale, params.patch), params.patch, params.n_samples, seed)
+
+
+def load_image_pairs(params: ImagePairsParams, seed: int) -> Dataset:
+    """Patches of every colour photo under params.path (sub-folders included)."""
+    folder = existing_folder(params.path, "a folder of colour photos")
+    paths = visible_files(folder)
+    if not paths:
+        raise DatasetError(f"folder '{folder}' holds no images (params.path)")
+    photos = tuple(read_photo(path, params.scale, params.patch, color_only=True) for path in paths)
+    dataset = cut_patches(photos, params.patch, params.n_samples, seed)
+    dataset.info["source"] = str(folder)
+    return dataset
 
 
 DIGITS = DatasetSpec(
@@ -88,10 +111,19 @@ DIGITS = DatasetSpec(
     "8x8 handwritten digits (scikit-learn), images (1, 8, 8) in [0, 1], 10 classes.",
     DigitsParams,
     load_digits_dataset,
+    "digit",
 )
 COLORIZE = DatasetSpec(
     "colorize",
     "Colorize photo patches: grayscale (1, P, P) in, colour (3, P, P) in [0, 1] out.",
     ColorizeParams,
     load_colorize,
+    "photo",
+)
+IMAGE_PAIRS = DatasetSpec(
+    "image_pairs",
+    "Your own colour photos: patches in grayscale (1, P, P) in, their colour (3, P, P) out, for colorization.",
+    ImagePairsParams,
+    load_image_pairs,
+    "photo",
 )

@@ -13,7 +13,8 @@ from layerloom.engine.data.base import Dataset, DatasetError, DatasetParams, Dat
 
 
 class NpzParams(DatasetParams):
-    path: str = Field("", max_length=4096, description="path of a .npz file (numpy.savez) with arrays x and y")
+    path: str = Field("", max_length=4096, description="path of a .npz file (numpy.savez) with arrays x and y",
+                      json_schema_extra={"picker": "file"})
 
 
 def read_array(archive: np.lib.npyio.NpzFile, name: str, path: Path) -> np.ndarray:

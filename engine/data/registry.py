@@ -9,20 +9,22 @@ from pydantic import ValidationError
 
 from layerloom.engine.data.base import Dataset, DatasetError, DatasetSpec
 from layerloom.engine.data.csv_file import CSV
-from layerloom.engine.data.images import COLORIZE, DIGITS
+from layerloom.engine.data.image_folder import IMAGE_FOLDER
+from layerloom.engine.data.images import COLORIZE, DIGITS, IMAGE_PAIRS
 from layerloom.engine.data.npz_file import NPZ
-from layerloom.engine.data.poetry import POETRY
 from layerloom.engine.data.reverse import REVERSE
 from layerloom.engine.data.sentiment import SENTIMENT
 from layerloom.engine.data.signals import ADDING, SINE
 from layerloom.engine.data.tagging import CONTEXT_TAGGING, TAGGING
+from layerloom.engine.data.text import POETRY, TEXT
+from layerloom.engine.data.text_csv import TEXT_CSV
 from layerloom.engine.data.toy import CIRCLES, MOONS, SPIRALS, XOR
 
 DATASETS: dict[str, DatasetSpec] = {
     spec.name: spec
     for spec in (
         DIGITS, SPIRALS, MOONS, CIRCLES, XOR, COLORIZE, SINE, SENTIMENT,
-        TAGGING, CONTEXT_TAGGING, REVERSE, ADDING, POETRY, CSV, NPZ,
+        TAGGING, CONTEXT_TAGGING, REVERSE, ADDING, POETRY, CSV, NPZ, IMAGE_FOLDER, IMAGE_PAIRS, TEXT, TEXT_CSV,
     )
 }
 

@@ -70,7 +70,7 @@ def load_sentiment(params: SentimentParams, seed: int) -> Dataset:
         count += len(tokens)
     tokens = np.concatenate(kept)[: params.n_samples]
     labels = (sentence_scores(tokens, polarity) > 0).astype(np.int64)
-    info = {"class_names": list(CLASS_NAMES)}
+    info = {"class_names": list(CLASS_NAMES), "pad": NEUTRAL[0]}  # a sentence is padded with a neutral word
     return Dataset((torch.as_tensor(tokens),), torch.as_tensor(labels), "classification", 2, vocab, info)
 
 
@@ -79,4 +79,5 @@ SENTIMENT = DatasetSpec(
     "Many-to-one: word-id sentences labelled good/bad by the sum of word polarities ('not' flips the next word).",
     SentimentParams,
     load_sentiment,
+    "sentence",
 )

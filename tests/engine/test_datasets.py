@@ -8,11 +8,12 @@ import torch
 from annotated_types import Ge, Le
 
 from layerloom.engine.data import DATASETS, Dataset, DatasetError, check_fits, load_dataset
-from layerloom.engine.data.poetry import CORPUS_PATH
+from layerloom.engine.data.text import CORPUS_PATH
 from layerloom.engine.data.sentiment import NEGATION, NEGATIVE, POSITIVE
 from layerloom.engine.data.tagging import ENTITIES, PREFIX_CUES, SUFFIX_CUES
 
-GENERATED = [name for name in DATASETS if name not in ("csv", "npz")]
+USER_FILES = ("csv", "npz", "image_folder", "image_pairs", "text", "text_csv")   # read from the user's files
+GENERATED = [name for name in DATASETS if name not in USER_FILES]
 
 # name -> (input shapes, input dtypes, target shape per sample, task, num_classes) for default params
 DEFAULT_SHAPES = {
@@ -42,7 +43,7 @@ def error_message(name, params=None, seed=0) -> str:
 
 
 def test_registry_covers_every_dataset():
-    assert set(DATASETS) == {*DEFAULT_SHAPES, "csv", "npz"}
+    assert set(DATASETS) == {*DEFAULT_SHAPES, *USER_FILES}
     for name, spec in DATASETS.items():
         assert spec.name == name and spec.doc and "\n" not in spec.doc
 

@@ -1,4 +1,4 @@
-"""Character-level text generation on a bundled public-domain poetry corpus."""
+"""Character-level text: the bundled public-domain poems, or any UTF-8 text file of yours."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from layerloom.engine.data.base import Dataset, DatasetParams, DatasetSpec
+from layerloom.engine.data.base import Dataset, DatasetError, DatasetParams, DatasetSpec, existing_file, read_file
 
 CORPUS_PATH = Path(__file__).with_name("poetry.txt")
+MAX_TEXT_BYTES = 64 * 1024 * 1024
 
 
 class PoetryParams(DatasetParams):
@@ -24,10 +25,25 @@ class PoetryParams(DatasetParams):
     )
 
 
+class TextParams(PoetryParams):
+    path: str = Field("", max_length=4096, description="path of a UTF-8 text file to learn from",
+                      json_schema_extra={"picker": "file"})
+
+
 @lru_cache(maxsize=1)
 def corpus() -> str:
     """The bundled poems (Shakespeare, Blake, Wordsworth, Keats, Poe, ...), plain ASCII."""
     return CORPUS_PATH.read_text(encoding="ascii")
+
+
+def read_text(path_text: str) -> str:
+    """A UTF-8 text file's contents with line ends as '\\n'; a byte that is not UTF-8 is named by its offset."""
+    path = existing_file(path_text, "a UTF-8 text file")
+    try:
+        text = read_file(path, MAX_TEXT_BYTES, "text").decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise DatasetError(f"file '{path}' is not UTF-8 text (bad byte at offset {error.start})") from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def unigram_loss(ids: np.ndarray, vocab_size: int) -> float:
@@ -37,9 +53,10 @@ def unigram_loss(ids: np.ndarray, vocab_size: int) -> float:
     return float(-(present * np.log(present)).sum())
 
 
-def load_poetry(params: PoetryParams, seed: int) -> Dataset:
+def char_windows(text: str, params: PoetryParams, seed: int, source: str = "the text") -> Dataset:
     """Windows of character ids; the target is the same window shifted one character ahead."""
-    text = corpus()
+    if len(text) <= params.length:
+        raise DatasetError(f"{source} has {len(text)} characters; windows of params.length {params.length} need more")
     vocab = sorted(set(text))
     char_id = {char: index for index, char in enumerate(vocab)}
     ids = np.array([char_id[char] for char in text], dtype=np.int64)
@@ -52,9 +69,25 @@ def load_poetry(params: PoetryParams, seed: int) -> Dataset:
     return Dataset((inputs,), target, "classification", len(vocab), vocab, info)
 
 
+def load_poetry(params: PoetryParams, seed: int) -> Dataset:
+    return char_windows(corpus(), params, seed)
+
+
+def load_text(params: TextParams, seed: int) -> Dataset:
+    dataset = char_windows(read_text(params.path), params, seed, f"file '{params.path}'")
+    dataset.info["source"] = params.path
+    return dataset
+
+
 POETRY = DatasetSpec(
     "poetry",
     "Character-level language modelling on public-domain poems: predict each next character.",
     PoetryParams,
     load_poetry,
+)
+TEXT = DatasetSpec(
+    "text",
+    "Your own UTF-8 text file for character-level language modelling: predict each next character.",
+    TextParams,
+    load_text,
 )
