@@ -71,9 +71,11 @@ def _plugin_registrars():
     from . import lab_cli
     from .export import cli as export_cli
     from .fximport import cli as import_cli
+    from .predict import cli as predict_cli
     from .train import cli as train_cli
     yield train_cli.register
     yield lab_cli.register
+    yield predict_cli.register
     yield import_cli.register
     yield export_cli.register
     for entry in entry_points(group="layerloom.commands"):

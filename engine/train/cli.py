@@ -7,6 +7,8 @@ import sys
 import time
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from .. import files
 from ..templates import document_argument
 from ..data import DatasetError
@@ -17,7 +19,8 @@ from .losses import LossMismatch
 from .probe import probe
 from .progress import ProgressBar
 from .sample import is_text_model, predict_sample, sample_text
-from .setup import TrainingError
+from .config import DatasetRef
+from .setup import TrainingError, training_config
 from .trainer import TrainOptions, Trainer
 
 FAILURES = (TrainingError, DatasetError, LossMismatch)
@@ -31,6 +34,8 @@ def register(sub) -> None:
     p.add_argument("--max-steps", type=int, metavar="N", help="stop after N optimizer steps")
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), help="override training.device")
     p.add_argument("--seed", type=int, metavar="S", help="override training.seed")
+    p.add_argument("--dataset", metavar="JSON", help="override training.dataset: a name, or an object such as "
+                   "'{\"name\": \"image_pairs\", \"params\": {\"path\": \"photos\"}}'")
     p.add_argument("--out", metavar="DIR", help="run folder (default: runs/<name>-<date>-<time>)")
     p.add_argument("--events", metavar="PATH|-", help="also write the event stream here ('-': stdout)")
     p.add_argument("--log-every", type=int, default=10, metavar="K",
@@ -93,9 +98,28 @@ def _open_events(target: str | None, exclude: Path | None = None) -> EventSink |
     return EventSink(target)
 
 
+def with_dataset(arch, text: str | None):
+    """`arch` with its training dataset replaced by --dataset: a dataset name, or a JSON object like
+    training.dataset ({"name": ..., "params": {...}})."""
+    if text is None:
+        return arch
+    example = 'give a name or a JSON object such as {"name": "image_folder", "params": {"path": "photos"}}'
+    try:
+        value = json.loads(text) if text.lstrip().startswith("{") else {"name": text}
+    except json.JSONDecodeError as error:
+        raise TrainingError(f"--dataset: not valid JSON ({error.msg} at column {error.colno}); {example}") from None
+    try:
+        dataset = DatasetRef.model_validate(value)
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in error.errors())
+        raise TrainingError(f"--dataset: {problems}; {example}") from None
+    training = training_config(arch)
+    return arch.model_copy(update={"training": training.model_copy(update={"dataset": dataset})})
+
+
 def _cmd_train(args) -> int:
     """Train in this process, or launch --nproc processes that each come back here; only rank 0 writes."""
-    arch = files.load(args.file)
+    arch = with_dataset(files.load(args.file), args.dataset)
     if args.log_every < 0 or args.profile_every < 1:
         raise TrainingError("--log-every must be 0 or more and --profile-every 1 or more")
     if args.resume and not args.out:

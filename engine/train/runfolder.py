@@ -2,6 +2,7 @@
 
     architecture.json   the document as trained (command-line overrides applied to its training section)
     events.jsonl        every event of the run, one JSON object per line
+    dataset.json        what the model learnt to read and answer: task, class names, vocabulary (Dataset.describe)
     model.pt            the model's state_dict: model.load_state_dict(torch.load(path, weights_only=True))
     checkpoint.pt       optimizer state, position and random states, for --resume
 
@@ -9,6 +10,7 @@ Weights are only ever read with `weights_only=True`, so a run folder cannot make
 """
 from __future__ import annotations
 
+import json
 import os
 import pickle
 from pathlib import Path
@@ -20,6 +22,7 @@ from ..document import Architecture
 from .setup import TrainingError
 
 ARCHITECTURE, EVENTS, MODEL, CHECKPOINT = "architecture.json", "events.jsonl", "model.pt", "checkpoint.pt"
+DATASET = "dataset.json"
 
 
 def save_atomic(obj, path: str | os.PathLike) -> None:
@@ -58,6 +61,24 @@ class RunFolder:
         if fresh:
             self.events_path.write_text("")
             (self.path / CHECKPOINT).unlink(missing_ok=True)
+
+    def describe_data(self, description: dict) -> None:
+        """Write dataset.json, so predictions need neither the training data nor its folder."""
+        with files.atomic_path(self.path / DATASET) as tmp:
+            tmp.write_text(json.dumps(description, indent=1) + "\n", encoding="utf-8")
+
+    def data_description(self) -> dict | None:
+        """The dataset.json of the run, or None for a run from before LayerLoom wrote one."""
+        path = self.path / DATASET
+        if not path.is_file():
+            return None
+        try:
+            description = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            raise TrainingError(f"{path} cannot be read: {error}") from None
+        if not isinstance(description, dict):
+            raise TrainingError(f"{path} is not a dataset description (a JSON object)")
+        return description
 
     def save(self, model: torch.nn.Module, checkpoint: dict | None = None) -> None:
         """Write the weights, then (when given) the resume state."""

@@ -143,7 +143,7 @@ class Trainer:
         self.epoch = self.batch = self._last_profile = 0
         self.metrics: dict[str, float] = {}
         self._plan_epochs(len(parts.train))
-        self._open_outputs()
+        self._open_outputs(dataset)
         self.net = self.group.wrap(model, self.device) if self.group else model  # the module steps run through
         self._emit_start()
 
@@ -159,7 +159,7 @@ class Trainer:
     def _on_device(self, inputs, target, index):
         return tuple(x[index].to(self.device) for x in inputs), target[index].to(self.device)
 
-    def _open_outputs(self) -> None:
+    def _open_outputs(self, dataset: Dataset) -> None:
         options = self.options
         if options.resume and not options.out_dir:
             raise TrainingError("resume needs the run folder (--out DIR) of the run to continue")
@@ -169,6 +169,7 @@ class Trainer:
             state = self.group.broadcast(state)
         if self.folder:
             self.folder.start(self.arch.model_copy(update={"training": self.config}), fresh=not options.resume)
+            self.folder.describe_data(dataset.describe())
             sink = EventSink(self.folder.events_path)
             self._callbacks.append(sink)
             self._closers.append(sink.close)

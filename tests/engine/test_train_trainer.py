@@ -98,7 +98,9 @@ def test_run_folder_holds_document_events_and_safely_loadable_weights(tmp_path):
     assert [parse_event(line) for line in lines] == events
     model = engine.compile_model(saved)
     model.load_state_dict(torch.load(tmp_path / "model.pt", weights_only=True))
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["architecture.json", "checkpoint.pt", "events.jsonl", "model.pt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "architecture.json", "checkpoint.pt", "dataset.json", "events.jsonl", "model.pt"]
+    assert json.loads((tmp_path / "dataset.json").read_text())["num_classes"] == 2
 
 
 def test_resuming_continues_exactly_where_the_run_stopped(tmp_path):
