@@ -12,10 +12,11 @@ from PySide6.QtWidgets import (QLabel, QMessageBox, QScrollArea, QSplitter, QTab
 
 from layerloom.designer import theme
 from layerloom.designer.document import DocumentModel
-from layerloom.engine.train.runfolder import EVENTS
+from layerloom.engine.train.runfolder import EVENTS, MODEL
 
 from .banner import DiagnosisBanner
 from .charts import BpttChart, ClippingChart, FlowChart, LossChart
+from .predict_panel import PredictPanel
 from .run_store import RunSeries
 from .runner import Runner
 from .runs import RunsView
@@ -66,7 +67,10 @@ class DashboardDock(QWidget):
         self._build_charts()
         self.runs_view = RunsView(self.runs_dir)
         self.runs_view.show_requested.connect(self.open_run)
+        self.runs_view.predict_requested.connect(self.open_predict)
         self.tabs.addTab(self.runs_view, "Runs")
+        self.predict_panel = PredictPanel()
+        self.tabs.addTab(self.predict_panel, "Predict")
         self.tabs.currentChanged.connect(self._on_tab_changed)
         self._layout()
         document.path_changed.connect(lambda: self.runs_view.set_runs_dir(self.runs_dir))
@@ -156,9 +160,14 @@ class DashboardDock(QWidget):
         if folder is not None:
             self.primary = self._load(Path(folder))
         self.other = self._load(Path(other)) if other is not None else None
-        if self.tabs.currentWidget() is self.runs_view:
+        if self.tabs.currentWidget() not in self.charts:
             self.tabs.setCurrentIndex(0)
         self._redraw()
+
+    def open_predict(self, folder: Path) -> None:
+        """The Predict tab, for the finished run in `folder`."""
+        self.predict_panel.set_run(folder)
+        self.tabs.setCurrentWidget(self.predict_panel)
 
     def confirm_close(self) -> bool:
         """True when the window may close: no run going, or the person agreed to stop it."""
@@ -180,6 +189,8 @@ class DashboardDock(QWidget):
         self._redraw()
 
     def _on_run_finished(self, run: RunSeries) -> None:
+        if run.folder is not None and (run.folder / MODEL).is_file():
+            self.predict_panel.set_run(run.folder)     # ready in the Predict tab
         self.panel.set_running(False)
         self.runs_view.active = None
         self.runs_view.refresh()
@@ -242,7 +253,7 @@ class DashboardDock(QWidget):
         """The visible chart's pieces, then the panel, the banner and the canvas tints (even while hidden)."""
         self._drawn = self._frame_state()
         chart = self.tabs.currentWidget()
-        pieces = chart.pieces(self.primary, self.other) if chart is not self.runs_view and self.isVisible() else []
+        pieces = chart.pieces(self.primary, self.other) if chart in self.charts and self.isVisible() else []
         return [*pieces, self._show_status]
 
     def _show_status(self) -> None:

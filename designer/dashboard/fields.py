@@ -1,5 +1,5 @@
 """Small editors that emit `edited(value)` only when the user finishes a change, and a form built from a
-pydantic model (used for each dataset's own parameters)."""
+pydantic model (used for each dataset's own parameters: paths get a file or folder picker, sizes two boxes)."""
 from __future__ import annotations
 
 import math
@@ -9,7 +9,8 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QDoubleValidator
-from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QLineEdit, QSpinBox, QWidget
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
+                               QPushButton, QSpinBox, QWidget)
 
 INT_LIMIT = 2**31 - 1
 
@@ -115,9 +116,76 @@ class TextEdit(QLineEdit):
         self.setText(str(value))
 
 
+class PathEdit(QWidget):
+    """A path typed in, or picked with a file or folder dialog ('Browse…'); `kind` is 'file' or 'folder'."""
+
+    edited = Signal(object)
+
+    def __init__(self, kind: str, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.kind = kind
+        self.line = QLineEdit(placeholderText=f"a {kind} on this computer")
+        self.line.editingFinished.connect(lambda: self.edited.emit(self.line.text().strip()))
+        self.browse = QPushButton("Browse…", toolTip=f"Pick the {kind}.")
+        self.browse.clicked.connect(self.choose)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.line, 1)
+        layout.addWidget(self.browse)
+
+    def set_value(self, value: str) -> None:
+        self.line.setText(str(value))
+
+    def ask_path(self) -> str:
+        """The path the person picks ('' when cancelled); tests replace it."""
+        if self.kind == "folder":
+            return QFileDialog.getExistingDirectory(self, "Choose a folder", self.line.text())
+        return QFileDialog.getOpenFileName(self, "Choose a file", self.line.text())[0]
+
+    def choose(self) -> None:
+        path = self.ask_path()
+        if path:
+            self.line.setText(path)
+            self.edited.emit(path)
+
+
+class IntTupleEdit(QWidget):
+    """A fixed number of integers side by side (a size: height and width)."""
+
+    edited = Signal(object)
+
+    def __init__(self, items: list[FieldInfo], parent: QWidget | None = None):
+        super().__init__(parent)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.boxes = [IntEdit(*bounds(item)) for item in items]
+        for index, box in enumerate(self.boxes):
+            if index:
+                layout.addWidget(QLabel("×"))
+            box.edited.connect(lambda _value: self.edited.emit([b.value() for b in self.boxes]))
+            layout.addWidget(box, 1)
+
+    def set_value(self, value) -> None:
+        for box, item in zip(self.boxes, value):
+            box.set_value(item)
+
+
+def tuple_items(kind) -> list[FieldInfo] | None:
+    """The per-item FieldInfos of a `tuple[Annotated[int, Field(...)], ...]` annotation, else None."""
+    if get_origin(kind) is not tuple:
+        return None
+    items = [FieldInfo.from_annotation(arg) for arg in get_args(kind)]
+    return items if items and all(item.annotation is int for item in items) else None
+
+
 def editor_for(info: FieldInfo) -> QWidget:
     """The editor matching a pydantic field's type and bounds."""
     kind = info.annotation
+    extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+    if extra.get("picker") in ("file", "folder"):
+        return PathEdit(extra["picker"])
+    if (items := tuple_items(kind)) is not None:
+        return IntTupleEdit(items)
     if get_origin(kind) is Literal:
         return ChoiceEdit(get_args(kind))
     if kind is bool:

@@ -53,6 +53,7 @@ class RunsView(QWidget):
     """Lists `runs_dir`; `show_requested(primary, other)` asks the dock to chart runs (None keeps the current)."""
 
     show_requested = Signal(object, object)
+    predict_requested = Signal(object)   # a run folder: its model answers the person's own inputs
 
     def __init__(self, runs_dir: Path | None = None, parent: QWidget | None = None):
         super().__init__(parent)
@@ -73,6 +74,7 @@ class RunsView(QWidget):
              self._compare),
             ("Evaluate", "Validation metrics and, for classification, the confusion matrix.", self._evaluate),
             ("Sample", "Generate from a trained generative model (text, sequences).", self._sample),
+            ("Predict", "Ask the trained model about your own images, photos or sentences.", self._predict),
             ("Refresh", "Read the runs folder again.", self.refresh),
         ):
             button = QPushButton(name, toolTip=tip)
@@ -127,7 +129,7 @@ class RunsView(QWidget):
         busy = self._process is not None
         self.buttons["Open"].setEnabled(len(chosen) == 1)
         self.buttons["Compare"].setEnabled(len(chosen) in (1, 2))
-        for name in ("Evaluate", "Sample"):
+        for name in ("Evaluate", "Sample", "Predict"):
             self.buttons[name].setEnabled(len(chosen) == 1 and chosen[0].has_model and not busy)
 
     # charts ------------------------------------------------------------------
@@ -142,6 +144,11 @@ class RunsView(QWidget):
             self.show_requested.emit(chosen[0].folder, chosen[1].folder)
         elif len(chosen) == 1:
             self.show_requested.emit(None, chosen[0].folder)
+
+    def _predict(self) -> None:
+        chosen = self.selected()
+        if len(chosen) == 1:
+            self.predict_requested.emit(chosen[0].folder)
 
     # evaluate and sample -----------------------------------------------------
     def _evaluate(self) -> None:

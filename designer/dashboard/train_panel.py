@@ -15,6 +15,7 @@ from layerloom.designer.document import DocumentModel
 from layerloom.engine.data import DATASETS
 from layerloom.engine.config import DatasetRef, LossName, OptimizerConfig, TrainingConfig
 
+from .data_preview import DataPreview
 from .fields import ChoiceEdit, FloatEdit, IntEdit, ModelForm
 from .progress import format_metrics, progress_text, status_text
 from .run_store import RunSeries
@@ -85,6 +86,8 @@ class TrainPanel(QWidget):
         self.dataset_form: ModelForm | None = None
         self._dataset_row = self.form.rowCount()
         self._add("val_fraction", "Validation share", FloatEdit(0, 0.99), fields["val_fraction"].description)
+        self.preview = DataPreview()
+        self.form.addRow(self.preview)
         self.form.addRow(section("Objective and optimizer"))
         self._add("loss", "Loss", ChoiceEdit(get_args(LossName)), fields["loss"].description)
         self._add("optimizer", "Optimizer", ChoiceEdit(get_args(optimizer["name"].annotation)),
@@ -136,6 +139,7 @@ class TrainPanel(QWidget):
         self.editors["clip_value"].setEnabled(kind is not None)
 
     def _show_dataset_form(self, dataset: DatasetRef) -> None:
+        self.preview.show_dataset(dataset)
         spec = DATASETS.get(dataset.name)
         model = spec.params if spec else None
         if self.dataset_form is None or self.dataset_form.model is not model:
