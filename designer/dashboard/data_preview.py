@@ -8,10 +8,11 @@ from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QGridLayout, QLabel, QPlainTextEdit, QVBoxLayout, QWidget
 
 from layerloom.designer.background import Background
-from layerloom.designer.panel_style import ERROR_COLOR, mute
+from layerloom.designer import theme
+from layerloom.designer.panel_style import mute
 from layerloom.engine.data import DatasetError, load_dataset
 from layerloom.engine.data.preview import Preview, preview
-from layerloom.engine.train.config import DatasetRef
+from layerloom.engine.config import DatasetRef
 
 from ..pictures import pixmap
 
@@ -68,22 +69,21 @@ class DataPreview(QWidget):
         ref = self.ref
         if ref is None:
             return
-        self.summary.setText(f"Loading {ref.name}…")
+        mute(self.summary).setText(f"Loading {ref.name}…")
         self.worker.run(lambda: (ref, preview(load_dataset(ref.name, dict(ref.params)), SAMPLES)))
 
     def _on_loaded(self, result) -> None:
         self._clear()
         if isinstance(result, DatasetError):
             self._shown = self.ref
-            self.summary.setText(str(result))
-            self.summary.setStyleSheet(f"color: {ERROR_COLOR};")
+            theme.set_role(self.summary, "error").setText(str(result))
             return
         if isinstance(result, Exception):
-            self.summary.setText(f"Cannot preview: {type(result).__name__}: {result}")
+            theme.set_role(self.summary, "error").setText(f"Cannot preview: {type(result).__name__}: {result}")
             return
         ref, shown = result
         self._shown = ref
-        self.summary.setStyleSheet("")
+        mute(self.summary)
         self.summary.setText(f"{ref.name}: {shown.summary}")
         self._fill(shown)
 
@@ -99,7 +99,7 @@ class DataPreview(QWidget):
             cell = QLabel(alignment=Qt.AlignCenter)
             cell.setPixmap(pixmap(picture, THUMB, background=background))
             cell.setToolTip(caption)
-            name = mute(QLabel(caption, alignment=Qt.AlignCenter), 190)
+            name = mute(QLabel(caption, alignment=Qt.AlignCenter))
             holder = QWidget()
             column = QVBoxLayout(holder)
             column.setContentsMargins(0, 0, 0, 0)

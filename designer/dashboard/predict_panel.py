@@ -15,7 +15,8 @@ from PySide6.QtWidgets import (QFileDialog, QGridLayout, QHBoxLayout, QLabel, QL
                                QWidget)
 
 from layerloom.designer.background import Background
-from layerloom.designer.panel_style import ERROR_COLOR, mute, section
+from layerloom.designer import theme
+from layerloom.designer.panel_style import mute, section
 from layerloom.engine.predict import Explanation, Predictor, Scores
 from layerloom.engine.predict.explain import tile
 
@@ -73,6 +74,7 @@ class PredictPanel(QWidget):
         layout.addWidget(splitter, 1)
         self.worker = Background(self)
         self.worker.finished.connect(self._on_finished)
+        theme.notifier.changed.connect(self._on_theme_changed)
         self._enable()
 
     @property
@@ -191,6 +193,9 @@ class PredictPanel(QWidget):
                                 ("colorized", pixmap(answer.colorized, PHOTO))])
         self._add_maps(answer)
 
+    def _on_theme_changed(self, _theme) -> None:
+        self._show_answer(self.list.currentRow())   # the feature maps' gaps are painted in the window color
+
     def _picture(self, image, longest: int):
         return pixmap(image[0] if image.shape[0] == 1 else image.transpose(1, 2, 0), longest)
 
@@ -201,7 +206,7 @@ class PredictPanel(QWidget):
         background = self.palette().color(QPalette.Window)
         for node_id, maps in answer.maps.items():
             channels, height, width = maps.shape
-            self.detail_layout.addWidget(mute(QLabel(f"{node_id}: {channels} channels of {height}×{width}"), 200))
+            self.detail_layout.addWidget(mute(QLabel(f"{node_id}: {channels} channels of {height}×{width}")))
             picture = QLabel()
             picture.setPixmap(pixmap(tile(maps, MAPS_COLUMNS), MAPS_WIDTH, MAPS_COLORMAP, background))
             picture.setObjectName(f"maps:{node_id}")
@@ -213,7 +218,7 @@ class PredictPanel(QWidget):
             label = QLabel(alignment=Qt.AlignCenter)
             label.setPixmap(image)
             label.setObjectName(caption)
-            row.addWidget(mute(QLabel(caption, alignment=Qt.AlignCenter), 200), 0, column)
+            row.addWidget(mute(QLabel(caption, alignment=Qt.AlignCenter)), 0, column)
             row.addWidget(label, 1, column)
         holder = QWidget()
         holder.setLayout(row)
@@ -232,8 +237,7 @@ class PredictPanel(QWidget):
             self.detail_layout.takeAt(0).widget().deleteLater()
 
     def _say(self, text: str, error: bool = False) -> None:
-        self.message.setText(text)
-        self.message.setStyleSheet(f"color: {ERROR_COLOR};" if error else "")
+        theme.set_role(self.message, "error" if error else "muted").setText(text)
         self.message.setVisible(bool(text))
 
     def _enable(self) -> None:

@@ -20,7 +20,7 @@ from ..data.csv_file import read_rows
 from ..data.fit import dtype_name, shape_matches
 from ..data.pictures import gray_of
 from ..shapes import infer_shapes
-from ..train.config import CLASSIFICATION_LOSSES
+from ..config import CLASSIFICATION_LOSSES
 from ..train.runfolder import RunFolder
 from ..train.setup import build_model, input_nodes, load_data, resolve_device, training_config
 from .explain import conv_nodes, feature_maps, saliency

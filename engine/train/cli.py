@@ -10,6 +10,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from .. import files
+from ..config import DatasetRef
 from ..templates import document_argument
 from ..data import DatasetError
 from . import distributed
@@ -19,7 +20,6 @@ from .losses import LossMismatch
 from .probe import probe
 from .progress import ProgressBar
 from .sample import is_text_model, predict_sample, sample_text
-from .config import DatasetRef
 from .setup import TrainingError, training_config
 from .trainer import TrainOptions, Trainer
 
