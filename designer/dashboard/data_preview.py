@@ -4,7 +4,6 @@ The dataset loads in a worker thread (a folder of photos takes a while), only wh
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QGridLayout, QLabel, QPlainTextEdit, QVBoxLayout, QWidget
 
 from layerloom.designer.background import Background
@@ -94,10 +93,9 @@ class DataPreview(QWidget):
         self.text.hide()
 
     def _fill(self, shown: Preview) -> None:
-        background = self.palette().color(QPalette.Window)
         for index, (picture, caption) in enumerate(shown.images):
             cell = QLabel(alignment=Qt.AlignCenter)
-            cell.setPixmap(pixmap(picture, THUMB, background=background))
+            cell.setPixmap(pixmap(picture, THUMB))
             cell.setToolTip(caption)
             name = mute(QLabel(caption, alignment=Qt.AlignCenter))
             holder = QWidget()

@@ -9,7 +9,7 @@ from html import escape
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QPalette, QPixmap
+from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (QFileDialog, QGridLayout, QHBoxLayout, QLabel, QLineEdit, QListWidget,
                                QListWidgetItem, QPlainTextEdit, QPushButton, QScrollArea, QSplitter, QVBoxLayout,
                                QWidget)
@@ -203,12 +203,11 @@ class PredictPanel(QWidget):
         if not answer.maps:
             return
         self.detail_layout.addWidget(section("Feature maps"))
-        background = self.palette().color(QPalette.Window)
         for node_id, maps in answer.maps.items():
             channels, height, width = maps.shape
             self.detail_layout.addWidget(mute(QLabel(f"{node_id}: {channels} channels of {height}×{width}")))
             picture = QLabel()
-            picture.setPixmap(pixmap(tile(maps, MAPS_COLUMNS), MAPS_WIDTH, MAPS_COLORMAP, background))
+            picture.setPixmap(pixmap(tile(maps, MAPS_COLUMNS), MAPS_WIDTH, MAPS_COLORMAP))
             picture.setObjectName(f"maps:{node_id}")
             self.detail_layout.addWidget(picture)
 

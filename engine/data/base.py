@@ -79,7 +79,7 @@ def read_file(path: Path, limit: int, what: str) -> bytes:
         info = path.stat()
         if not stat.S_ISREG(info.st_mode):
             kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
-            raise DatasetError(f"'{path}' is {kind}, not a {what} file")
+            raise DatasetError(f"'{path}' is {kind}, not {'an' if what[0] in 'aeiou' else 'a'} {what} file")
         if info.st_size > limit:
             raise DatasetError(f"file '{path}' is {info.st_size:,} bytes, over the {limit:,} byte {what} limit")
         with open(path, "rb") as handle:
@@ -90,10 +90,20 @@ def read_file(path: Path, limit: int, what: str) -> bytes:
 
 def existing_file(path_text: str, kind: str) -> Path:
     """The path of an existing regular file, else a DatasetError naming params.path."""
+    return _existing(path_text, kind, folder=False)
+
+
+def existing_folder(path_text: str, kind: str) -> Path:
+    """The path of an existing folder, else a DatasetError naming params.path."""
+    return _existing(path_text, kind, folder=True)
+
+
+def _existing(path_text: str, kind: str, folder: bool) -> Path:
     if not path_text.strip():
         raise DatasetError(f"params.path: give the path of {kind}")
     path = Path(path_text).expanduser()
-    if not path.is_file():
-        problem = "is a folder, not a file" if path.is_dir() else "not found"
-        raise DatasetError(f"file '{path}' {problem} (params.path)")
+    wanted, other = ("folder", "file") if folder else ("file", "folder")
+    if not (path.is_dir() if folder else path.is_file()):
+        problem = f"is a {other}, not a {wanted}" if (path.is_file() if folder else path.is_dir()) else "not found"
+        raise DatasetError(f"{wanted} '{path}' {problem} (params.path)")
     return path

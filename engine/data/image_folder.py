@@ -10,8 +10,8 @@ import torch
 from PIL import Image
 from pydantic import Field
 
-from layerloom.engine.data.base import Dataset, DatasetError, DatasetParams, DatasetSpec
-from layerloom.engine.data.pictures import existing_folder, open_image, to_array, visible_files
+from layerloom.engine.data.base import Dataset, DatasetError, DatasetParams, DatasetSpec, existing_folder
+from layerloom.engine.data.pictures import open_image, to_array, visible_files
 
 MAX_DATASET_BYTES = 4 * 1024**3  # the float32 tensor of every resized image
 Side = Annotated[int, Field(ge=1, le=1024)]

@@ -12,8 +12,8 @@ import torch
 from PIL import Image
 from pydantic import Field
 
-from layerloom.engine.data.base import Dataset, DatasetError, DatasetParams, DatasetSpec
-from layerloom.engine.data.pictures import existing_folder, gray_of, open_image, visible_files
+from layerloom.engine.data.base import Dataset, DatasetError, DatasetParams, DatasetSpec, existing_folder
+from layerloom.engine.data.pictures import gray_of, open_image, visible_files
 
 PHOTO_NAMES = ("china.jpg", "flower.jpg")  # scikit-learn's load_sample_images()
 

@@ -64,13 +64,3 @@ def visible_files(folder: Path) -> list[Path]:
         found += [Path(root, name) for name in sorted(names) if not name.startswith(".") and name != "Thumbs.db"]
     return found
 
-
-def existing_folder(path_text: str, kind: str) -> Path:
-    """The path of an existing folder, else a DatasetError naming params.path."""
-    if not path_text.strip():
-        raise DatasetError(f"params.path: give the path of {kind}")
-    path = Path(path_text).expanduser()
-    if not path.is_dir():
-        problem = "is a file, not a folder" if path.exists() else "not found"
-        raise DatasetError(f"folder '{path}' {problem} (params.path)")
-    return path

@@ -52,9 +52,9 @@ def _cmd_predict(args) -> int:
         raise PredictError(f"'{args.inputs[0]}': this model reads CSV files with the columns "
                            f"{', '.join(predictor.data['info']['feature_names'])}")
     if tables:
-        if args.out and len(tables) > 1:
-            raise PredictError("-o takes one CSV input; give the CSV files one at a time")
-        _emit("".join(predictor.predict_csv(path) for path in tables), args.out, end="")
+        if len(tables) > 1:
+            raise PredictError("give one CSV file at a time: each comes back as a CSV of its own")
+        _emit(predictor.predict_csv(tables[0]), args.out, end="")
         return 0
     if predictor.kind == "sentence":
         for source in args.inputs:

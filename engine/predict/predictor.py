@@ -94,6 +94,11 @@ class Predictor:
         return self.kind != "photo" and self.config.loss in CLASSIFICATION_LOSSES
 
     @property
+    def delimiter(self) -> str:
+        """The CSV delimiter the training data used."""
+        return self.config.dataset.params.get("delimiter", ",")
+
+    @property
     def class_names(self) -> list[str]:
         names = self.data.get("info", {}).get("class_names")
         return list(names) if names else [str(i) for i in range(self.data.get("num_classes") or 0)]
@@ -204,7 +209,7 @@ class Predictor:
             if self.kind == "sentence":
                 header, rows, values = self._sentence_rows(Path(path))
             elif self.kind == "table":
-                header, rows, values = table_input(Path(path), self.data["info"]["feature_names"])
+                header, rows, values = table_input(Path(path), self.data["info"]["feature_names"], self.delimiter)
             else:
                 raise PredictError(f"file '{path}': a model trained on '{self.config.dataset.name}' data reads "
                                    f"{READERS[self.kind]}, not CSV files")
@@ -222,16 +227,18 @@ class Predictor:
             names = ["prediction"] if output.shape[1] == 1 else [f"prediction_{i + 1}" for i in range(output.shape[1])]
         names = [unique(name, header) for name in names]
         text = io.StringIO()
-        writer = csv.writer(text, lineterminator="\n")
+        writer = csv.writer(text, delimiter=self.delimiter, lineterminator="\n")
         writer.writerow(header + names)
         writer.writerows(fields + extra for (_, fields), extra in zip(rows, added))
         return text.getvalue()
 
     def _sentence_rows(self, path: Path) -> tuple[list[str], list, list[np.ndarray]]:
-        header, rows = read_rows(path, ",")
-        name = self.data.get("info", {}).get("text_column", "text")
-        at = header.index(name) if name in header else 0
-        return header, rows, [self.read(fields[at] if at < len(fields) else "")[0] for _, fields in rows]
+        header, rows = read_rows(path, self.delimiter)
+        names = [self.data.get("info", {}).get("text_column", "text"), "text"]
+        found = [header.index(name) for name in names if name in header] or ([0] if len(header) == 1 else [])
+        if not found:
+            raise PredictError(f"file '{path}' has no column '{names[0]}' for the text; columns: {', '.join(header)}")
+        return header, rows, [self.read(fields[found[0]] if found[0] < len(fields) else "")[0] for _, fields in rows]
 
     # the designer's view ---------------------------------------------------------------------------------
     def explain(self, source: str, top_k: int = 3) -> Explanation:

@@ -62,7 +62,7 @@ def test_every_bad_input_gets_one_line_naming_it(classifier_run, tmp_path, capsy
     cases = [
         ((run, tmp_path / "missing.png"), f"file '{tmp_path / 'missing.png'}' cannot be read: no such file"),
         ((run, notes), f"file '{notes}' is not an image Pillow can read"),
-        ((run, tmp_path), f"'{tmp_path}' is a folder, not a image file"),
+        ((run, tmp_path), f"'{tmp_path}' is a folder, not an image file"),
         ((run, table), f"file '{table}': a model trained on 'image_folder' data reads image files, not CSV files"),
         ((run, notes, "--top-k", "0"), "--top-k must be 1 or more"),
         ((tmp_path, notes), f"{tmp_path} is not a run folder: architecture.json is missing"),
@@ -223,6 +223,9 @@ def test_sentences_and_a_csv_of_sentences(sentence_run, tmp_path, capsys):
     assert code == 1 and "is a file: give sentences in quotes, or a CSV file" in err
     code, _, err = predict(capsys, run, table, "a sentence")
     assert code == 1 and "give either CSV files or other inputs" in err
+    table.write_text("id,words\n1,fine\n")
+    code, _, err = predict(capsys, run, table)
+    assert code == 1 and "has no column 'review' for the text; columns: id, words" in err
 
 
 def test_a_table_model_adds_prediction_columns(tmp_path, capsys):
