@@ -8,6 +8,7 @@ from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QGraphicsItem, QMenu
 
 from layerloom.engine import DocumentError, Edge
+from layerloom.engine.layout import auto_layout
 from . import edits
 from .canvas import GraphView, style
 from .canvas.edge_item import EdgeItem
@@ -147,7 +148,7 @@ class CanvasActions(QObject):
         self.document.select(n.id for n in self.document.arch.nodes)
 
     def layout_graph(self) -> None:
-        self.document.apply(edits.auto_layout(self.document.arch, style.LAYOUT_DX, style.LAYOUT_DY), "Auto layout")
+        self.document.apply(auto_layout(self.document.arch, style.LAYOUT_DX, style.LAYOUT_DY), "Auto layout")
         self.view.fit_to_contents()
 
     def _on_snap_toggled(self, checked: bool) -> None:

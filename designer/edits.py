@@ -3,16 +3,18 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-import networkx as nx
-
-from layerloom.engine import Architecture, Edge, NodeBase, make_node
+from layerloom.engine import Architecture, Edge, NodeBase, Problem, make_node
 from layerloom.engine.document import free_id, is_valid_id
-from layerloom.engine.layout import auto_layout  # noqa: F401  (one implementation, shared with the importer)
 from layerloom.engine.layers import REGISTRY
+from layerloom.engine.validate import connection_problems
 
 
 class EditError(ValueError):
-    """An edit that is refused; the message says why."""
+    """An edit that is refused; the message says why, and `problems` (when the engine found them) where."""
+
+    def __init__(self, message: str, problems: Iterable[Problem] = ()):
+        super().__init__(message)
+        self.problems = list(problems)
 
 
 def unique_id(arch: Architecture, base: str, taken: Iterable[str] = ()) -> str:
@@ -44,22 +46,10 @@ def remove_nodes(arch: Architecture, ids: Iterable[str]) -> Architecture:
 
 
 def connect(arch: Architecture, edge: Edge) -> Architecture:
-    """Add an edge, refusing unknown ports, a taken single-input port, duplicates and cycles."""
-    nodes = {n.id: n for n in arch.nodes}
-    source, target = nodes.get(edge.source), nodes.get(edge.target)
-    if source is None or target is None:
-        raise EditError("both ends must be nodes of the graph")
-    if edge.source_port not in source.spec.outputs:
-        raise EditError(f"'{source.id}' has no output port '{edge.source_port}'")
-    port = target.spec.input_port(edge.target_port)
-    if port is None:
-        raise EditError(f"'{target.id}' has no input port '{edge.target_port}'")
-    if edge in arch.edges:
-        raise EditError("these ports are already connected")
-    if edge.source == edge.target or nx.has_path(arch.graph(), edge.target, edge.source):
-        raise EditError(f"connecting '{source.id}' to '{target.id}' would make a cycle")
-    if not port.multiple and any(e.target == target.id and e.target_port == port.name for e in arch.edges):
-        raise EditError(f"input '{port.name}' of '{target.id}' is already connected; disconnect it first")
+    """Add an edge; the engine's rules refuse unknown ports, a taken single-input port, duplicates and cycles."""
+    problems = connection_problems(arch, edge)
+    if problems:
+        raise EditError("; ".join(p.message for p in problems), problems)
     return arch.model_copy(update={"edges": [*arch.edges, edge]})
 
 

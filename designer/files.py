@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QDialog, QFileDialog, QMenu, QMessageBox, QWidget
 
 from layerloom import engine
 from layerloom.engine import Architecture, DocumentError, Problem
-from . import edits
+from layerloom.engine.layout import auto_layout
 from .canvas import style
 from .document import DocumentModel
 from .recovery import Recovered, Recovery
@@ -26,7 +26,7 @@ MAX_LISTED_PROBLEMS = 12
 def laid_out(arch: Architecture) -> Architecture:
     """The document with an automatic layout if it has none (opening it adds no undo step)."""
     if arch.nodes and not arch.layout:
-        return edits.auto_layout(arch, style.LAYOUT_DX, style.LAYOUT_DY)
+        return auto_layout(arch, style.LAYOUT_DX, style.LAYOUT_DY)
     return arch
 
 

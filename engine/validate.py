@@ -5,7 +5,7 @@ from collections import Counter
 
 import networkx as nx
 
-from .document import Architecture, is_valid_id
+from .document import Architecture, Edge, is_valid_id
 from .errors import Problem
 from .layers import REGISTRY
 from .shapes import DEFAULT_MAX_PARAMS, ShapeReport, infer_shapes
@@ -40,28 +40,51 @@ def _id_problems(arch: Architecture) -> list[Problem]:
     return problems
 
 
+def connection_problems(arch: Architecture, edge: Edge) -> list[Problem]:
+    """Why `edge` cannot be added to `arch`, or nothing: the rules `validate` applies, for one new edge."""
+    types = {n.id: n.type for n in arch.nodes}
+    problems = _end_problems(types, edge)
+    if problems:
+        return problems
+    port = REGISTRY[types[edge.target]].input_port(edge.target_port)
+    if edge in arch.edges:
+        return [Problem("these ports are already connected", node=edge.target)]
+    if edge.source == edge.target or nx.has_path(arch.graph(), edge.target, edge.source):
+        return [Problem(f"connecting '{edge.source}' to '{edge.target}' would make a cycle", node=edge.target)]
+    if not port.multiple and any(e.target == edge.target and e.target_port == port.name for e in arch.edges):
+        return [Problem(f"input port '{port.name}' takes one edge and is already connected; disconnect it first",
+                        node=edge.target)]
+    return []
+
+
 def _edge_problems(arch: Architecture) -> list[Problem]:
     problems = []
     types = {n.id: n.type for n in arch.nodes}
     seen = set()
     for index, edge in enumerate(arch.edges):
-        for end, port, ports in (
-            ("source", edge.source_port, lambda t: REGISTRY[t].outputs),
-            ("target", edge.target_port, lambda t: tuple(p.name for p in REGISTRY[t].inputs)),
-        ):
-            node_id = getattr(edge, end)
-            if node_id not in types:
-                problems.append(Problem(f"{end} '{node_id}' is not a node", edge=index, field=end))
-            elif port not in ports(types[node_id]):
-                allowed = ", ".join(ports(types[node_id])) or "none"
-                problems.append(Problem(
-                    f"{types[node_id]} has no {'output' if end == 'source' else 'input'} port '{port}' (ports: {allowed})",
-                    node=node_id, edge=index, field=f"{end}_port",
-                ))
-        key = (edge.source, edge.source_port, edge.target, edge.target_port)
-        if key in seen:
+        problems += _end_problems(types, edge, index)
+        if edge in seen:
             problems.append(Problem("duplicate edge", node=edge.target, edge=index))
-        seen.add(key)
+        seen.add(edge)
+    return problems
+
+
+def _end_problems(types: dict[str, str], edge: Edge, index: int | None = None) -> list[Problem]:
+    """An end that is not a node, or a port its node does not have."""
+    problems = []
+    for end, port, ports in (
+        ("source", edge.source_port, lambda t: REGISTRY[t].outputs),
+        ("target", edge.target_port, lambda t: tuple(p.name for p in REGISTRY[t].inputs)),
+    ):
+        node_id = getattr(edge, end)
+        if node_id not in types:
+            problems.append(Problem(f"{end} '{node_id}' is not a node", edge=index, field=end))
+        elif port not in ports(types[node_id]):
+            allowed = ", ".join(ports(types[node_id])) or "none"
+            problems.append(Problem(
+                f"{types[node_id]} has no {'output' if end == 'source' else 'input'} port '{port}' (ports: {allowed})",
+                node=node_id, edge=index, field=f"{end}_port",
+            ))
     return problems
 
 

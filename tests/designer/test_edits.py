@@ -5,6 +5,7 @@ from layerloom import engine
 from layerloom.designer import edits
 from layerloom.designer.edits import EditError
 from layerloom.engine import Edge
+from layerloom.engine.layout import auto_layout
 
 CNN = "templates/cnn_digits.json"
 
@@ -30,7 +31,7 @@ def test_unique_id_skips_taken_and_reserved_names(cnn):
 
 
 def test_remove_nodes_drops_their_edges_and_layout(cnn):
-    arch = edits.remove_nodes(edits.auto_layout(cnn), ["relu1"])
+    arch = edits.remove_nodes(auto_layout(cnn), ["relu1"])
     assert "relu1" not in {n.id for n in arch.nodes} | set(arch.layout)
     assert all("relu1" not in (e.source, e.target) for e in arch.edges)
     assert len(arch.edges) == len(cnn.edges) - 2
@@ -41,7 +42,7 @@ def test_remove_nodes_drops_their_edges_and_layout(cnn):
     (Edge(source="fc", target="fc"), "cycle"),
     (Edge(source="fc", target="image"), "no input port 'in'"),
     (Edge(source="conv1", source_port="state", target="logits"), "no output port 'state'"),
-    (Edge(source="nowhere", target="fc"), "both ends"),
+    (Edge(source="nowhere", target="fc"), "source 'nowhere' is not a node"),
 ])
 def test_connect_refuses_with_reason(cnn, edge, reason):
     with pytest.raises(EditError, match=reason):
@@ -65,7 +66,7 @@ def test_set_params_validates_and_names_the_field(cnn):
 
 
 def test_rename_updates_edges_and_layout(cnn):
-    arch = edits.rename(edits.auto_layout(cnn), "conv1", "first_conv")
+    arch = edits.rename(auto_layout(cnn), "conv1", "first_conv")
     assert "first_conv" in arch.layout and "conv1" not in arch.layout
     assert Edge(source="image", target="first_conv") in arch.edges
     assert engine.check(arch)[0] == []
@@ -84,7 +85,7 @@ def test_insert_on_edge_splits_the_edge(cnn):
 
 
 def test_copy_paste_makes_ids_unique_and_keeps_inner_edges(cnn):
-    arch = edits.auto_layout(cnn)
+    arch = auto_layout(cnn)
     clip = edits.subgraph(arch, ["conv1", "relu1", "pool1"])
     pasted, ids = edits.paste(arch, clip)
     assert ids == ["conv1_2", "relu1_2", "pool1_2"]
@@ -94,6 +95,6 @@ def test_copy_paste_makes_ids_unique_and_keeps_inner_edges(cnn):
 
 
 def test_auto_layout_puts_each_generation_in_a_column(cnn):
-    arch = edits.auto_layout(cnn)
+    arch = auto_layout(cnn)
     xs = [arch.layout[n.id][0] for n in arch.nodes]
     assert xs == sorted(xs) and len(set(xs)) == len(cnn.nodes)

@@ -149,3 +149,31 @@ def test_problem_text_names_node_edge_and_field():
     assert str(Problem("too big", node="conv1", field="params.kernel_size")) == "node 'conv1', params.kernel_size: too big"
     assert str(Problem("duplicate edge", node="sum", edge=3)) == "node 'sum', edge 3: duplicate edge"
     assert str(Problem("the graph has no input node")) == "the graph has no input node"
+
+
+CHAIN = doc([X, node("fc", "linear"), node("act", "relu"), node("sum", "add"), Y],
+            [("x", "fc"), ("fc", "act"), ("act", "sum"), ("x", "sum"), ("sum", "y")])
+
+
+@pytest.mark.parametrize("edge, reason", [
+    (("x", "fc"), "already connected"),
+    (("fc", "act"), "already connected"),
+    (("act", "fc"), "would make a cycle"),
+    (("x", "act"), "takes one edge and is already connected"),
+    (("ghost", "act"), "source 'ghost' is not a node"),
+    (("fc", "act", "state", "in"), "linear has no output port 'state'"),
+    (("fc", "act", "out", "side"), "relu has no input port 'side'"),
+])
+def test_a_refused_connection_is_a_problem_validate_would_report(edge, reason):
+    from layerloom.engine.validate import connection_problems
+    arch = engine.from_dict(CHAIN)
+    new = engine.Edge(**dict(zip(("source", "target", "source_port", "target_port"), edge)))
+    found = connection_problems(arch, new)
+    assert found and reason in found[0].message
+    assert len(engine.validate(arch.model_copy(update={"edges": [*arch.edges, new]}))) > len(engine.validate(arch))
+
+
+def test_a_connection_to_a_port_that_takes_several_is_accepted():
+    from layerloom.engine.validate import connection_problems
+    arch = engine.from_dict(CHAIN)
+    assert connection_problems(arch, engine.Edge(source="fc", target="sum")) == []
