@@ -3,8 +3,11 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from layerloom.engine import Architecture, Edge, NodeBase, Problem, make_node
+from pydantic import ValidationError
+
+from layerloom.engine import Architecture, Edge, Problem, make_node
 from layerloom.engine.document import free_id, is_valid_id
+from layerloom.engine.errors import error_problems
 from layerloom.engine.layers import REGISTRY
 from layerloom.engine.validate import connection_problems
 
@@ -59,19 +62,15 @@ def disconnect(arch: Architecture, edges: Iterable[Edge]) -> Architecture:
 
 
 def set_params(arch: Architecture, node_id: str, params: dict[str, Any]) -> Architecture:
-    """Replace a node's params (validated; raises EditError naming the field)."""
-    from pydantic import ValidationError
-
-    def replace(node: NodeBase) -> NodeBase:
-        if node.id != node_id:
-            return node
-        try:
-            return make_node(node.id, node.type, **params)
-        except ValidationError as error:
-            first = error.errors(include_url=False)[0]
-            field = ".".join(str(p) for p in first["loc"][2:])
-            raise EditError(f"{field}: {first['msg']}") from None
-    return arch.model_copy(update={"nodes": [replace(n) for n in arch.nodes]})
+    """Replace a node's params, validated; raises EditError with the engine's problems, each naming its field."""
+    node = arch.node(node_id)
+    try:
+        validated = node.spec.params.model_validate(params)
+    except ValidationError as error:
+        problems = error_problems(error, params)
+        raise EditError("; ".join(map(str, problems)), problems) from None
+    changed = node.model_copy(update={"params": validated})
+    return arch.model_copy(update={"nodes": [changed if n is node else n for n in arch.nodes]})
 
 
 def rename(arch: Architecture, old: str, new: str) -> Architecture:

@@ -16,8 +16,7 @@ from .document import DocumentModel
 from .palette import display_name
 from . import theme
 from .panel_style import category_icon, mute, section
-from .param_fields import field_error
-from .param_form import ParamForm, error_label, show_error
+from .model_form import ModelForm, error_label, show_error
 
 
 def _column(widget: QWidget) -> QVBoxLayout:
@@ -53,7 +52,7 @@ class NodeView(QWidget):
         self.title = QLabel()
         self.id_edit = QLineEdit(node.id, toolTip="The node's id: unique, used by edges and as the submodule name.")
         self.id_error = error_label()
-        self.form = ParamForm(spec.params)
+        self.form = ModelForm(spec.params, empty="This layer has no parameters.")
         self.shape = QLabel(wordWrap=True, textInteractionFlags=Qt.TextSelectableByMouse)
         self.params = QLabel()
         self.problems = theme.set_role(QLabel(wordWrap=True, textFormat=Qt.RichText), "error")
@@ -127,7 +126,7 @@ class NodeView(QWidget):
         try:
             arch = edits.set_params(self._document.arch, node.id, params)
         except edits.EditError as error:
-            self.form.show_error(name, field_error(node.spec.params, params, name) or str(error))
+            self.form.show_error(name, next((p.message for p in error.problems if p.field == name), str(error)))
             return
         self.form.show_error(name, None)
         self._document.apply(arch, f"set {node.id} {name.replace('_', ' ')}")

@@ -43,41 +43,86 @@ class DocumentError(ValueError):
 
 
 def validation_problems(error: ValidationError, raw: dict) -> list[Problem]:
-    """Pydantic's errors as Problems; the failed branches of a union (a number, or a pair) make one Problem."""
-    merged: dict[tuple, list[str]] = {}
-    for problem in (_problem(e, raw) for e in error.errors(include_url=False)):
-        merged.setdefault((problem.node, problem.edge, problem.field), []).append(problem.message)
-    return [Problem("; or ".join(dict.fromkeys(messages)), node, edge, field)
-            for (node, edge, field), messages in merged.items()]
+    """Pydantic's errors about a document's data as Problems naming the node (or edge) and the field."""
+    return [_located(problem, raw) for problem in error_problems(error, raw)]
 
 
-def _problem(error: dict, raw: dict) -> Problem:
-    """A pydantic error as a Problem naming the node (or edge) and the field."""
+def error_problems(error: ValidationError, data) -> list[Problem]:
+    """Pydantic's errors about `data` (what was validated) as Problems whose field is the dotted path in `data`.
+
+    The one translator every surface uses. A union's failed branches make one Problem: the branch that fits
+    the kind of value given (a list for `[3, 0]`: 'item 2: Input should be greater than or equal to 1'), or
+    all of them joined with 'or' when none fits. Items of a list or tuple are counted from 1.
+    """
+    merged: dict[str, list[tuple[str, str | None]]] = {}
+    for e in error.errors(include_url=False):
+        field, branch, message = _translate(e)
+        merged.setdefault(field, []).append((message, branch))
+    problems = []
+    for field, messages in merged.items():
+        fitting = [m for m, branch in messages if branch is not None and _fits(branch, _value_at(data, field))]
+        chosen = fitting or [m for m, _ in messages]
+        problems.append(Problem("; or ".join(dict.fromkeys(chosen)), field=field or None))
+    return problems
+
+
+def _translate(error: dict) -> tuple[str, str | None, str]:
+    """(dotted field path, the union branch it failed in or None, message) for one pydantic error."""
     loc = list(error["loc"])
-    node = edge = None
-    if len(loc) >= 2 and loc[0] == "nodes" and isinstance(loc[1], int):
-        node = _node_label(raw, loc[1])
-        loc = loc[2:]
-        if loc and loc[0] in REGISTRY:  # the discriminated union adds the type as a step
-            loc = loc[1:]
-    elif len(loc) >= 2 and loc[0] == "edges" and isinstance(loc[1], int):
-        edge, loc = loc[1], loc[2:]
-    message = error["msg"]
-    branch = next((i for i, part in enumerate(loc) if isinstance(part, str) and _UNION_BRANCH.fullmatch(part)), None)
-    if branch is not None:  # e.g. kernel_size.tuple[constrained-int, constrained-int].0
-        inside, loc = loc[branch + 1:], loc[:branch]
-        message = f"item {'.'.join(map(str, inside))}: {message}" if inside else message
-    field = ".".join(str(part) for part in loc) or None
+    if len(loc) >= 3 and loc[0] == "nodes" and isinstance(loc[1], int) and loc[2] in REGISTRY:
+        del loc[2]  # the discriminated union of node types adds the type as a step
+    message = error["msg"].replace(" after validation", "")
+    step = next((i for i, part in enumerate(loc) if isinstance(part, str) and _UNION_BRANCH.fullmatch(part)), None)
+    branch = None
+    if step is not None:  # e.g. kernel_size.tuple[constrained-int, constrained-int].1
+        branch, inside, loc = loc[step], loc[step + 1:], loc[:step]
+        if inside:
+            message = f"item {'.'.join(str(p + 1) if isinstance(p, int) else str(p) for p in inside)}: {message}"
+    field = ".".join(str(part) for part in loc)
     if error["type"] == "union_tag_invalid":
         tag = error["ctx"]["tag"]
         close = difflib.get_close_matches(tag, REGISTRY, n=1)
         message = f"unknown layer type '{tag}'" + (f"; did you mean '{close[0]}'?" if close else "")
-        field = "type"
+        field += ".type"
     elif error["type"] == "union_tag_not_found":
-        message, field = "missing 'type'", "type"
+        message, field = "missing 'type'", field + ".type"
     elif error["type"] == "extra_forbidden":
         message = "unknown field"
-    return Problem(message, node=node, edge=edge, field=field)
+    return field.strip("."), branch, message
+
+
+def _fits(branch: str, value) -> bool:
+    """Whether a union branch (pydantic's step name) is the one meant for a value of this kind."""
+    if isinstance(value, bool):
+        return branch == "bool"
+    if isinstance(value, (int, float)):
+        return branch.removeprefix("constrained-") in ("int", "float")
+    if isinstance(value, (list, tuple)):
+        return branch.startswith(("tuple[", "list["))
+    if isinstance(value, str):
+        return branch.startswith("literal[") or branch == "str"
+    return False
+
+
+def _value_at(data, field: str):
+    """The value at a dotted path of `data` (None where it leads nowhere)."""
+    for part in filter(None, field.split(".")):
+        try:
+            data = data[int(part)] if isinstance(data, list) else data[part]
+        except (KeyError, IndexError, TypeError, ValueError):
+            return None
+    return data
+
+
+def _located(problem: Problem, raw: dict) -> Problem:
+    """A document Problem with `nodes.3.params.x` turned into node '<its id>', field `params.x` (edges alike)."""
+    kind, _, rest = (problem.field or "").partition(".")
+    index, _, field = rest.partition(".")
+    if kind not in ("nodes", "edges") or not index.isdigit():
+        return problem
+    if kind == "edges":
+        return Problem(problem.message, edge=int(index), field=field or None)
+    return Problem(problem.message, node=_node_label(raw, int(index)), field=field or None)
 
 
 def _node_label(raw: dict, index: int) -> str:

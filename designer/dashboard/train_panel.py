@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import zlib
-from typing import get_args
+from dataclasses import replace
 
 import torch
 from pydantic import ValidationError
@@ -12,11 +12,12 @@ from PySide6.QtWidgets import (QFormLayout, QHBoxLayout, QLabel, QProgressBar, Q
 
 from layerloom.designer import theme
 from layerloom.designer.document import DocumentModel
+from layerloom.designer.model_form import FieldEditor, ModelForm
+from layerloom.engine.config import DatasetRef, GradClip, OptimizerConfig, TrainingConfig
 from layerloom.engine.data import DATASETS
-from layerloom.engine.config import DatasetRef, LossName, OptimizerConfig, TrainingConfig
+from layerloom.engine.errors import error_problems
 
 from .data_preview import DataPreview
-from .fields import ChoiceEdit, FloatEdit, IntEdit, ModelForm
 from .progress import format_metrics, progress_text, status_text
 from .run_store import RunSeries
 
@@ -73,35 +74,35 @@ class TrainPanel(QWidget):
         self._on_document_changed()
 
     # building ----------------------------------------------------------------
-    def _add(self, name: str, label: str, editor: QWidget, tip: str = "") -> None:
-        editor.setToolTip(tip)
-        editor.edited.connect(lambda value, name=name: self._on_edited(name, value))
-        self.editors[name] = editor
+    def _add(self, name: str, label: str, field, **options) -> None:
+        """A row editing `field`: kind, bounds and tooltip from the model's own field."""
+        editor = self.editors[name] = FieldEditor(name, field, **options)
+        editor.committed.connect(self._on_edited)
         self.form.addRow(label, editor)
 
     def _build_form(self) -> None:
-        fields, optimizer = TrainingConfig.model_fields, OptimizerConfig.model_fields
+        config, optimizer = TrainingConfig.model_fields, OptimizerConfig.model_fields
         self.form.addRow(section("Data"))
-        self._add("dataset", "Dataset", ChoiceEdit([(n, n) for n in DATASETS]), fields["dataset"].description)
+        self._add("dataset", "Dataset", DatasetRef.model_fields["name"], choices=list(DATASETS))
         self.dataset_form: ModelForm | None = None
         self._dataset_row = self.form.rowCount()
-        self._add("val_fraction", "Validation share", FloatEdit(0, 0.99), fields["val_fraction"].description)
+        self._add("val_fraction", "Validation share", config["val_fraction"])
         self.preview = DataPreview()
         self.form.addRow(self.preview)
         self.form.addRow(section("Objective and optimizer"))
-        self._add("loss", "Loss", ChoiceEdit(get_args(LossName)), fields["loss"].description)
-        self._add("optimizer", "Optimizer", ChoiceEdit(get_args(optimizer["name"].annotation)),
-                  optimizer["name"].description)
-        self._add("lr", "Learning rate", FloatEdit(1e-12, 10), optimizer["lr"].description)
-        self._add("momentum", "Momentum", FloatEdit(0, 0.999999), optimizer["momentum"].description)
-        self._add("weight_decay", "Weight decay", FloatEdit(0, 1), optimizer["weight_decay"].description)
+        self._add("loss", "Loss", config["loss"])
+        self._add("optimizer", "Optimizer", optimizer["name"])
+        self._add("lr", "Learning rate", optimizer["lr"])
+        self._add("momentum", "Momentum", optimizer["momentum"])
+        self._add("weight_decay", "Weight decay", optimizer["weight_decay"])
         self.form.addRow(section("Schedule"))
-        self._add("epochs", "Epochs", IntEdit(1, 100_000), fields["epochs"].description)
-        self._add("batch_size", "Batch size", IntEdit(1, 1_000_000), fields["batch_size"].description)
-        self._add("clip_kind", "Gradient clipping", ChoiceEdit(CLIP_CHOICES), fields["grad_clip"].description)
-        self._add("clip_value", "Clip at", FloatEdit(1e-12, None), "The max_norm or the value to clip at.")
-        self._add("seed", "Seed", IntEdit(0, None), fields["seed"].description)
-        self._add("device", "Device", ChoiceEdit(devices()), fields["device"].description)
+        self._add("epochs", "Epochs", config["epochs"])
+        self._add("batch_size", "Batch size", config["batch_size"])
+        self._add("clip_kind", "Gradient clipping", config["grad_clip"], choices=CLIP_CHOICES)
+        self._add("clip_value", "Clip at", GradClip.model_fields["max_norm"], required=True)
+        self.editors["clip_value"].editor.setToolTip("The max_norm or the value to clip at.")
+        self._add("seed", "Seed", config["seed"])
+        self._add("device", "Device", config["device"], choices=devices())
 
     def _build_buttons(self) -> QHBoxLayout:
         row = QHBoxLayout()
@@ -148,11 +149,11 @@ class TrainPanel(QWidget):
                 self.dataset_form = None
             if model is not None and model.model_fields:
                 self.dataset_form = ModelForm(model)
-                self.dataset_form.edited.connect(self._on_dataset_param)
+                self.dataset_form.committed.connect(self._on_dataset_param)
                 self.form.insertRow(self._dataset_row, self.dataset_form)
         if self.dataset_form is not None:
             self.dataset_form.set_values(dataset.params)
-        self.editors["dataset"].setToolTip(spec.doc if spec else "")
+        self.editors["dataset"].editor.setToolTip(spec.doc if spec else "")
 
     # form -> document --------------------------------------------------------
     def _on_edited(self, name: str, value) -> None:
@@ -166,7 +167,7 @@ class TrainPanel(QWidget):
         elif name == "clip_kind":
             data["grad_clip"] = None if value is None else {value: self.editors["clip_value"].value() or 1.0}
         elif name == "clip_value":
-            kind = self.editors["clip_kind"].currentData()
+            kind = self.editors["clip_kind"].value()
             data["grad_clip"] = {kind: value} if kind else None
         else:
             data[name] = value
@@ -174,12 +175,11 @@ class TrainPanel(QWidget):
 
     def _on_dataset_param(self, name: str, value) -> None:
         data = self.training.model_dump()
-        model = DATASETS[data["dataset"]["name"]].params
         params = {**data["dataset"]["params"], name: value}
-        try:
-            params = model.model_validate(params).model_dump(exclude_defaults=True)
+        try:  # the training section keeps a dataset's params as a dict: its own model checks them
+            params = DATASETS[data["dataset"]["name"]].params.model_validate(params).model_dump(exclude_defaults=True)
         except ValidationError as error:
-            self._refuse(error)
+            self._refuse([replace(p, field=f"dataset.params.{p.field}") for p in error_problems(error, params)])
             return
         data["dataset"]["params"] = params
         self._apply(data, f"dataset.{name}")
@@ -188,16 +188,34 @@ class TrainPanel(QWidget):
         try:
             config = TrainingConfig.model_validate(data)
         except ValidationError as error:
-            self._refuse(error)
+            self._refuse(error_problems(error, data))
             return
         self.problem.hide()
         merge = MERGE_BASE + zlib.crc32(name.encode()) % 4096
         self.document.apply(self.document.arch.model_copy(update={"training": config}),
                             f"Set training {name.replace('_', ' ')}", merge)
 
-    def _refuse(self, error: ValidationError) -> None:
-        self.show_problem("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()))
-        self._on_document_changed()
+    def _refuse(self, problems) -> None:
+        """Each problem under the editor of its field (the engine's wording); the others under the form."""
+        rest = []
+        for problem in problems:
+            path = (problem.field or "").split(".")
+            editor = self._editor_for(path)
+            if editor is None:
+                rest.append(str(problem))
+            else:
+                editor.show_error(problem.message)
+        if rest:
+            self.show_problem("; ".join(rest))
+
+    def _editor_for(self, path: list[str]) -> FieldEditor | None:
+        if path[:2] == ["dataset", "params"] and self.dataset_form is not None:
+            return self.dataset_form.editors.get(path[-1])
+        if path[0] == "grad_clip":
+            return self.editors["clip_value"]
+        if path[0] == "optimizer":
+            return self.editors.get("optimizer" if path[-1] == "name" else path[-1])
+        return self.editors.get(path[0])
 
     def show_problem(self, text: str) -> None:
         """A red line under the form (a refused value, a run that could not start)."""

@@ -136,23 +136,6 @@ def test_closing_with_a_run_going_asks_first(qtbot, dock, monkeypatch, answer, c
         finish(qtbot, dock)
 
 
-def test_panel_edits_are_undoable_document_edits(qtbot, dock):
-    document, panel = dock.document, dock.panel
-    lr = panel.editors["lr"]
-    lr.setText("0.05")
-    lr.editingFinished.emit()
-    assert document.arch.training.optimizer.lr == 0.05
-    document.undo_stack.undo()
-    assert document.arch.training.optimizer.lr == 0.01 and lr.text() == "0.01"
-    panel.editors["dataset"].edited.emit("moons")
-    assert document.arch.training.dataset.name == "moons" and panel.dataset_form.model.__name__ == "MoonsParams"
-    panel.dataset_form.editors["noise"].setText("0.3")
-    panel.dataset_form.editors["noise"].editingFinished.emit()
-    assert document.arch.training.dataset.params == {"noise": 0.3}
-    panel.editors["clip_kind"].edited.emit("max_norm")
-    assert document.arch.training.grad_clip.max_norm == 1.0 and panel.editors["clip_value"].isEnabled()
-
-
 def test_runs_can_be_opened_and_compared(qtbot, dock):
     for _ in range(2):
         dock.start_training()

@@ -55,8 +55,6 @@ def test_train_stop_then_a_nan_run_then_edit_again(qtbot, dock):
     assert "Exploding gradients" in dock.banner.text()
     assert tints[-1][failed.error.node].level == "nonfinite"
 
-    lr = dock.panel.editors["lr"]
-    lr.setText("0.01")
-    lr.editingFinished.emit()
+    dock.panel.editors["lr"].editor.setValue(0.01)
     assert dock.document.arch.training.optimizer.lr == 0.01
     assert dock.panel.start_button.isEnabled() and dock.runs_view.tree.topLevelItemCount() == 2

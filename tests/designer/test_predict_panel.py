@@ -9,11 +9,11 @@ from PySide6.QtWidgets import QLabel
 
 from layerloom import engine
 from layerloom.designer.dashboard.data_preview import DataPreview
-from layerloom.designer.dashboard.fields import IntTupleEdit, PathEdit
 from layerloom.designer.dashboard.predict_panel import PredictPanel
 from layerloom.designer.dashboard.runs import RunsView
 from layerloom.designer.dashboard.train_panel import TrainPanel
 from layerloom.designer.document import DocumentModel
+from layerloom.designer.model_form import IntsEdit, PathEdit
 from layerloom.engine.cli import main
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))
@@ -36,6 +36,12 @@ def shown_panel(qtbot):
         document.close()
 
 
+def choose_dataset(panel, name: str) -> None:
+    combo = panel.editors["dataset"].editor
+    combo.setCurrentIndex(combo.findData(name))
+    combo.activated.emit(combo.currentIndex())
+
+
 def wait_for(qtbot, widget):
     qtbot.waitUntil(lambda: not (widget.loading if isinstance(widget, DataPreview) else widget.busy), timeout=20_000)
 
@@ -44,10 +50,10 @@ def test_image_folder_gets_a_folder_picker_a_size_editor_and_a_preview(qtbot, sh
     folder = class_folders(tmp_path / "pets", per_class=3)
     panel = shown_panel("cnn_digits")
     document = panel.document
-    panel.editors["dataset"].edited.emit("image_folder")
-    path_editor, size_editor = panel.dataset_form.editors["path"], panel.dataset_form.editors["size"]
+    choose_dataset(panel, "image_folder")
+    path_editor, size_editor = panel.dataset_form.editors["path"].editor, panel.dataset_form.editors["size"].editor
     assert isinstance(path_editor, PathEdit) and path_editor.kind == "folder"
-    assert isinstance(size_editor, IntTupleEdit) and [box.maximum() for box in size_editor.boxes] == [1024, 1024]
+    assert isinstance(size_editor, IntsEdit) and [box.maximum() for box in size_editor.boxes] == [1024, 1024]
     wait_for(qtbot, panel.preview)
     assert "give the path of a folder" in panel.preview.summary.text()   # the error, named, before training
     path_editor.ask_path = lambda: str(folder)
@@ -69,10 +75,11 @@ def test_a_text_dataset_previews_its_first_lines(qtbot, shown_panel, tmp_path):
     corpus = tmp_path / "notes.txt"
     corpus.write_text("the quick brown fox jumps over the lazy dog\n" * 20)
     panel = shown_panel("char_lstm_poetry")
-    panel.editors["dataset"].edited.emit("text")
-    assert panel.dataset_form.editors["path"].kind == "file"
-    panel.dataset_form.editors["path"].line.setText(str(corpus))
-    panel.dataset_form.editors["path"].line.editingFinished.emit()
+    choose_dataset(panel, "text")
+    path_editor = panel.dataset_form.editors["path"].editor
+    assert path_editor.kind == "file"
+    path_editor.line.setText(str(corpus))
+    path_editor.line.editingFinished.emit()
     wait_for(qtbot, panel.preview)
     lines = panel.preview.text.toPlainText().splitlines()
     assert panel.preview.text.isVisible() and len(lines) == 12

@@ -49,10 +49,17 @@ def test_bad_or_unknown_params_name_node_and_field(params, field):
     assert (problem.node, problem.field) == ("fc", field)
 
 
-def test_the_failed_branches_of_a_union_make_one_problem():
-    [problem] = schema_problems(doc([X, node("conv", "conv2d", kernel_size=[0, 3]), Y], []))
-    assert str(problem) == ("node 'conv', params.kernel_size: Input should be a valid integer; "
-                            "or item 0: Input should be greater than or equal to 1")
+@pytest.mark.parametrize("params, message", [
+    ({"kernel_size": [3, 0]}, "params.kernel_size: item 2: Input should be greater than or equal to 1"),
+    ({"kernel_size": 0}, "params.kernel_size: Input should be greater than or equal to 1"),
+    ({"kernel_size": [3, 3, 3]}, "params.kernel_size: Tuple should have at most 2 items, not 3"),
+    ({"padding": "samee"}, "params.padding: Input should be 'same' or 'valid'"),
+    ({"padding": None}, "params.padding: Input should be a valid integer; or Input should be a valid tuple; "
+                        "or Input should be 'same' or 'valid'"),
+])
+def test_a_union_reports_the_branch_that_fits_the_value(params, message):
+    [problem] = schema_problems(doc([X, node("conv", "conv2d", **params), Y], []))
+    assert str(problem) == f"node 'conv', {message}"
 
 
 def test_unknown_param_is_called_unknown():

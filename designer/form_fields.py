@@ -1,11 +1,10 @@
-"""What editor each params field needs, read from its pydantic annotation; parsing and explaining text entries."""
+"""What editor a pydantic field needs, read from its annotation and constraints; parsing and explaining text entries."""
 from __future__ import annotations
 
 import re
 import types
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
 
@@ -49,11 +48,20 @@ def _constraints(annotation) -> list:
 
 
 def editor_kind(field: FieldInfo) -> tuple[str, bool, list]:
-    """('int'|'float'|'bool'|'choice'|'text', optional, constraints or accepted branches) for a params field."""
+    """(kind, optional, extra) for a field: 'int', 'float', 'bool', 'str' (extra: constraints); 'choice' (the
+    values); 'path' (a field marked `json_schema_extra={"picker": "file" | "folder"}`; extra: [picker]); 'ints'
+    (a tuple of ints, a size; extra: each item's constraints); 'text' (extra: the branches of a union that
+    `parse_text` reads: a number, a tuple, a keyword...)."""
     branches = _branches(field.annotation)
     optional = type(None) in branches
     values = [b for b in branches if b is not type(None)]
-    if len(values) == 1 and values[0] in (bool, int, float):
+    extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+    if extra.get("picker") in ("file", "folder"):
+        return "path", optional, [extra["picker"]]
+    items = get_args(values[0]) if len(values) == 1 and get_origin(values[0]) is tuple else ()
+    if items and Ellipsis not in items and all(_unwrap(item) is int for item in items):
+        return "ints", optional, [_constraints(item) for item in items]
+    if len(values) == 1 and values[0] in (bool, int, float, str):
         return values[0].__name__, optional, [*field.metadata, *_constraints(field.annotation)]
     if len(values) == 1 and get_origin(values[0]) is Literal:
         return "choice", optional, list(get_args(values[0]))
@@ -92,20 +100,3 @@ def parse_text(text: str, values: list) -> Any:
     parsed = [int(t) if re.fullmatch(r"[+-]?\d+", t) else t for t in tokens]
     scalar = any(not _is_sequence(b) for b in values)
     return parsed[0] if len(parsed) == 1 and scalar else parsed
-
-
-def field_error(model: type[BaseModel], params: dict, name: str) -> str | None:
-    """The clearest validation message for one field: from the union branch that matches the kind of input."""
-    try:
-        model.model_validate(params)
-    except ValidationError as error:
-        mine = [e for e in error.errors(include_url=False) if e["loc"][:1] == (name,)]
-        if not mine:
-            return None
-        value = params[name]
-        wanted = "tuple" if isinstance(value, (list, tuple)) else "literal" if isinstance(value, str) else "int"
-        best = next((e for e in mine if any(wanted in str(part) for part in e["loc"][1:2])), mine[0])
-        where = [p for p in best["loc"][1:] if isinstance(p, int)]
-        message = best["msg"].replace(" after validation", "")
-        return (f"item {where[0] + 1}: " if where and isinstance(value, (list, tuple)) else "") + message
-    return None
