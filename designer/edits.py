@@ -6,7 +6,7 @@ from typing import Any, Iterable
 from pydantic import ValidationError
 
 from layerloom.engine import Architecture, Edge, Problem, make_node
-from layerloom.engine.document import free_id, is_valid_id
+from layerloom.engine.document import Frame, Layout, free_id, is_valid_id
 from layerloom.engine.errors import error_problems
 from layerloom.engine.layers import REGISTRY
 from layerloom.engine.validate import connection_problems
@@ -32,9 +32,7 @@ def add_node(arch: Architecture, layer_type: str, position: tuple[float, float] 
         raise EditError(f"unknown layer type '{layer_type}'")
     new_id = node_id if node_id and node_id not in {n.id for n in arch.nodes} else unique_id(arch, node_id or layer_type)
     node = make_node(new_id, layer_type, **(params or {}))
-    layout = dict(arch.layout)
-    if position is not None:
-        layout[new_id] = (float(position[0]), float(position[1]))
+    layout = arch.layout.moved({new_id: position}) if position is not None else arch.layout
     return arch.model_copy(update={"nodes": [*arch.nodes, node], "layout": layout}), new_id
 
 
@@ -44,7 +42,7 @@ def remove_nodes(arch: Architecture, ids: Iterable[str]) -> Architecture:
     return arch.model_copy(update={
         "nodes": [n for n in arch.nodes if n.id not in gone],
         "edges": [e for e in arch.edges if e.source not in gone and e.target not in gone],
-        "layout": {k: v for k, v in arch.layout.items() if k not in gone},
+        "layout": _positions(arch, {k: v for k, v in arch.layout.nodes.items() if k not in gone}),
     })
 
 
@@ -85,12 +83,17 @@ def rename(arch: Architecture, old: str, new: str) -> Architecture:
     return arch.model_copy(update={
         "nodes": [n.model_copy(update={"id": new}) if n.id == old else n for n in arch.nodes],
         "edges": [e.model_copy(update={"source": swap(e.source), "target": swap(e.target)}) for e in arch.edges],
-        "layout": {swap(k): v for k, v in arch.layout.items()},
+        "layout": _positions(arch, {swap(k): v for k, v in arch.layout.nodes.items()}),
     })
 
 
 def move_nodes(arch: Architecture, positions: dict[str, tuple[float, float]]) -> Architecture:
-    return arch.model_copy(update={"layout": {**arch.layout, **{k: (float(x), float(y)) for k, (x, y) in positions.items()}}})
+    return arch.model_copy(update={"layout": arch.layout.moved(positions)})
+
+
+def _positions(arch: Architecture, positions: dict[str, tuple[float, float]]) -> Layout:
+    """`arch`'s layout with exactly these node positions (its frames kept)."""
+    return arch.layout.model_copy(update={"nodes": positions})
 
 
 def insert_on_edge(arch: Architecture, edge: Edge, layer_type: str,
@@ -111,7 +114,7 @@ def subgraph(arch: Architecture, ids: Iterable[str]) -> dict:
     part = arch.model_copy(update={
         "nodes": [n for n in arch.nodes if n.id in keep],
         "edges": [e for e in arch.edges if e.source in keep and e.target in keep],
-        "layout": {k: v for k, v in arch.layout.items() if k in keep},
+        "layout": Layout(nodes={k: v for k, v in arch.layout.nodes.items() if k in keep}),
         "training": None,
     })
     return part.to_dict()
@@ -126,7 +129,17 @@ def paste(arch: Architecture, data: dict, offset: tuple[float, float] = (40.0, 4
         mapping[node.id] = unique_id(arch, node.id, mapping.values())
     nodes = [n.model_copy(update={"id": mapping[n.id]}) for n in part.nodes]
     edges = [e.model_copy(update={"source": mapping[e.source], "target": mapping[e.target]}) for e in part.edges]
-    layout = {mapping[k]: (x + offset[0], y + offset[1]) for k, (x, y) in part.layout.items() if k in mapping}
+    layout = {mapping[k]: (x + offset[0], y + offset[1]) for k, (x, y) in part.layout.nodes.items() if k in mapping}
     return arch.model_copy(update={
-        "nodes": [*arch.nodes, *nodes], "edges": [*arch.edges, *edges], "layout": {**arch.layout, **layout},
+        "nodes": [*arch.nodes, *nodes], "edges": [*arch.edges, *edges], "layout": arch.layout.moved(layout),
     }), [mapping[n.id] for n in part.nodes]
+
+
+def add_frame(arch: Architecture, frame: Frame) -> Architecture:
+    return arch.model_copy(update={"layout": arch.layout.model_copy(update={"frames": [*arch.layout.frames, frame]})})
+
+
+def set_frame(arch: Architecture, index: int, frame: Frame | None) -> Architecture:
+    """Replace the index-th frame, or remove it when `frame` is None."""
+    frames = [*arch.layout.frames[:index], *([frame] if frame is not None else []), *arch.layout.frames[index + 1:]]
+    return arch.model_copy(update={"layout": arch.layout.model_copy(update={"frames": frames})})

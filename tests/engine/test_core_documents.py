@@ -13,11 +13,11 @@ from layerloom.engine.files import MAX_FILE_BYTES
 
 TEMPLATES = sorted(path for path in (Path(__file__).resolve().parents[2] / "templates").glob("*.json")
                    if "format_version" in json.loads(path.read_text()))  # documents, not the gallery index
-SMALL = {"format_version": 1, "name": "Small", "nodes": [
+SMALL = {"format_version": 2, "name": "Small", "nodes": [
     {"id": "x", "type": "input", "params": {"shape": [4]}},
     {"id": "fc", "type": "linear", "params": {"out_features": 64, "init": "orthogonal"}},
     {"id": "y", "type": "output"},
-], "edges": [{"source": "x", "target": "fc"}, {"source": "fc", "target": "y"}], "layout": {"fc": [10.5, -3]}}
+], "edges": [{"source": "x", "target": "fc"}, {"source": "fc", "target": "y"}], "layout": {"nodes": {"fc": [10.5, -3]}}}
 
 
 def errors_of(text) -> list[str]:
@@ -38,7 +38,14 @@ def test_to_dict_leaves_defaults_out():
     assert data["nodes"][1] == {"id": "fc", "type": "linear", "params": {"init": "orthogonal"}}
     assert data["nodes"][2] == {"id": "y", "type": "output"}
     assert data["edges"][0] == {"source": "x", "target": "fc"}
-    assert data["layout"] == {"fc": [10.5, -3.0]}
+    assert data["layout"] == {"nodes": {"fc": [10.5, -3.0]}}
+
+
+def test_frames_round_trip_in_the_layout_section():
+    text = engine.dumps(engine.from_dict({**SMALL, "layout": {
+        "nodes": {"fc": [0, 0]}, "frames": [{"title": "Head", "color": "blue", "rect": [-20, -32, 200, 150]}]}}))
+    assert json.loads(text)["layout"]["frames"] == [{"title": "Head", "color": "blue", "rect": [-20.0, -32.0, 200.0, 150.0]}]
+    assert engine.loads(text).layout.frames[0].title == "Head"
 
 
 def test_save_writes_atomically(tmp_path, monkeypatch):
@@ -61,12 +68,14 @@ def test_save_writes_atomically(tmp_path, monkeypatch):
     (b"\x89PNG\r\n\x1a\n\x00\x00", "not UTF-8 text (byte 0); is this a binary file?"),
     ("[1, 2]", "expected a JSON object at the top level, got list"),
     ("{}", "format_version: missing 'format_version' (this file is not a LayerLoom document)"),
-    ('{"format_version": 7}', "format_version: is 7: the file was made by a newer LayerLoom (this one reads up to 1)"),
+    ('{"format_version": 7}', "format_version: is 7: the file was made by a newer LayerLoom (this one reads up to 2)"),
     ('{"format_version": "1"}', "format_version: must be a positive integer, got '1'"),
     ("[" * 100_000, "not valid JSON: nested too deeply"),
     ('{"format_version": ' + "9" * 5000 + "}", "not valid JSON: a number has too many digits"),
     ('{"format_version": 1, "name": "\\ud800"}', "not valid text: a \\u escape encodes half of a character (a lone surrogate)"),
-    ('{"format_version": 1, "layout": {"x": [NaN, 0]}}', "layout.x.0: Input should be a finite number"),
+    ('{"format_version": 1, "layout": {"x": [NaN, 0]}}', "layout.nodes.x.0: Input should be a finite number"),
+    ('{"format_version": 2, "layout": {"frames": [{"rect": [0, 0, -5, 10]}]}}',
+     "layout.frames.0.rect: Value error, width and height must be positive"),
     ('{"format_version": 1, "nodes": {"x": 1}}', "nodes: Input should be a valid list"),
 ])
 def test_bad_text_gets_one_clear_problem(text, expected):
@@ -110,12 +119,19 @@ def test_migrations_run_in_order_on_the_raw_data(monkeypatch):
     def add_description(raw: dict) -> dict:
         return {**raw, "description": f"units: {raw['nodes'][1]['params']['units']}"}
 
-    migrated = migrations.migrate(SMALL, current=3)
+    old = {**SMALL, "format_version": 1}
+    migrated = migrations.migrate(old, current=3)
     assert migrated["format_version"] == 3
     assert migrated["nodes"][1]["params"] == {"units": 64, "init": "orthogonal"}
     assert migrated["description"] == "units: 64"
-    assert SMALL["nodes"][1]["params"]["out_features"] == 64  # the input is left alone
-    assert migrations.migrate(SMALL) == SMALL  # already current
+    assert old["nodes"][1]["params"]["out_features"] == 64  # the input is left alone
+    assert migrations.migrate(migrated, current=3) == migrated  # already current
+
+
+def test_format_1_positions_move_into_layout_nodes():
+    current = migrations.migrate({**SMALL, "format_version": 1, "layout": {"fc": [10.5, -3]}})
+    assert current == SMALL and migrations.migrate(SMALL) == SMALL
+    assert "layout" not in migrations.migrate({"format_version": 1})
 
 
 def test_from_dict_migrates_before_validating(monkeypatch):

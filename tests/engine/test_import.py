@@ -53,7 +53,7 @@ def test_imported_model_computes_what_the_original_computes(name):
     original = _original(name)
     arch, weights, _, _ = import_module(original, SUPPORTED[name])
     assert engine.check(arch)[0] == []
-    assert set(arch.layout) == {n.id for n in arch.nodes}
+    assert set(arch.layout.nodes) == {n.id for n in arch.nodes}
     assert engine.loads(engine.dumps(arch)) == arch
     model = engine.compile_model(arch)
     model.load_state_dict(weights)
