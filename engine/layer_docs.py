@@ -40,6 +40,8 @@ def _layer_section(spec: LayerSpec) -> list[str]:
     ]
     if spec.presets:
         lines[-1] += " Palette presets: " + ", ".join(spec.presets) + "."
+    if spec.aliases:
+        lines[-1] += " Also found as: " + ", ".join(spec.aliases) + "."
     imported = _imported_from(spec)
     if imported:
         lines += ["", f"`layerloom import` maps: {imported}."]

@@ -234,3 +234,33 @@ def _explain(error: Exception, inputs: dict[str, list]) -> str:
     metas = [m for ms in inputs.values() for m in ms]
     label = "input shape" if len(metas) == 1 else "input shapes"
     return f"{message} ({label} {' and '.join(format_meta(m) for m in metas)})"
+
+
+def accepting_layers(meta, port: str = "out") -> list[tuple[str, str]]:
+    """(layer type, input port) for every layer that can take `meta` coming from an output named `port`: a
+    recurrent state goes into a recurrent layer's state port (kind and dtype checked: its sequence input must
+    come too); anything else into a layer's one required input, tried with the layer's default params (a
+    vector is not offered to a 2D convolution). A `meta` of None (not inferred yet) checks nothing."""
+    from .document import make_node
+    from .layers import REGISTRY
+    found = []
+    for spec in REGISTRY.values():
+        if port == "state":
+            target = spec.input_port("state")
+            if target is not None and (meta is None or not _input_problem(spec, {"state": [meta]})):
+                found.append((spec.type, "state"))
+            continue
+        required = [p for p in spec.inputs if not p.optional]
+        if len(required) == 1:
+            inputs = {required[0].name: [meta] * max(1, required[0].min_count)}
+            if meta is None or not isinstance(_infer_node(make_node("probe", spec.type), inputs), str):
+                found.append((spec.type, required[0].name))
+    return found
+
+
+def feeding_layers(port: str) -> list[tuple[str, str]]:
+    """(layer type, output port) for every layer whose output may go into an input port named `port`: a
+    recurrent state port takes a recurrent layer's state, any other port a layer's main output."""
+    from .layers import REGISTRY
+    wanted = "state" if port == "state" else "out"
+    return [(spec.type, wanted) for spec in REGISTRY.values() if wanted in spec.outputs]

@@ -101,9 +101,14 @@ _SAMPLES = {
     GeluParams: (Sample(), Sample(params={"approximate": "tanh"})),
     SoftmaxParams: (Sample({"in": [(4, 6)]}), Sample({"in": [(4, 6)]}, {"dim": 1})),
 }
+_ALIASES = {
+    "relu": ("rectifier",), "leaky_relu": ("lrelu",), "silu": ("swish",), "sigmoid": ("logistic",),
+    "tanh": ("hyperbolic tangent",), "softmax": ("probabilities",), "log_softmax": ("logsoftmax",),
+}
 for _type, _cls, _params, _name, _doc in _ACTIVATIONS:
     register(LayerSpec(
         type=_type, category="Activations", params=_params, palette_name=_name, doc=_doc,
+        aliases=_ALIASES.get(_type, ()),
         build=_softmax_builder(_cls) if _params is SoftmaxParams else _build(_cls),
         export=module_code(_cls), imports=_patterns(_type, _cls, _params),
         card=("dim",) if _params is SoftmaxParams else (), samples=_SAMPLES.get(_params, (Sample(),)),

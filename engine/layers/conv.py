@@ -95,13 +95,13 @@ def _conv_import(layer_type: str, cls: type[nn.Module], size) -> Patterns:
 _CARD = ("out_channels", "kernel_size", "stride", "padding")
 register(LayerSpec(
     type="conv1d", category="Convolution", params=Conv1dParams, build=_conv_builder(nn.Conv1d, 1),
-    palette_name="Conv 1D", doc="Slides learned filters along a (channels, length) sequence.",
+    palette_name="Conv 1D", aliases=("temporal convolution",), doc="Slides learned filters along a (channels, length) sequence.",
     export=_conv_code(nn.Conv1d), imports=_conv_import("conv1d", nn.Conv1d, one), card=_CARD,
     samples=(Sample({"in": [(3, 10)]}), Sample({"in": [(4, 9)]}, {"padding": "same", "dilation": 2, "groups": 2})),
 ))
 register(LayerSpec(
     type="conv2d", category="Convolution", params=Conv2dParams, build=_conv_builder(nn.Conv2d, 2),
-    palette_name="Conv 2D", doc="Slides learned filters over a (channels, height, width) image.",
+    palette_name="Conv 2D", aliases=("convolution", "cnn"), doc="Slides learned filters over a (channels, height, width) image.",
     export=_conv_code(nn.Conv2d), imports=_conv_import("conv2d", nn.Conv2d, pair), card=_CARD,
     samples=(Sample({"in": [(3, 8, 8)]}),
              Sample({"in": [(2, 9, 7)]}, {"kernel_size": [3, 1], "stride": 2, "padding": 1})),
@@ -109,6 +109,7 @@ register(LayerSpec(
 register(LayerSpec(
     type="conv_transpose2d", category="Convolution", params=ConvTranspose2dParams,
     build=_conv_builder(nn.ConvTranspose2d, 2), palette_name="Transposed conv 2D",
+    aliases=("deconvolution", "deconv", "upconv"),
     doc="Learned upsampling of an image (the decoder half of an encoder-decoder).",
     export=_conv_code(nn.ConvTranspose2d), imports=_conv_import("conv_transpose2d", nn.ConvTranspose2d, pair),
     card=_CARD[:3],

@@ -62,12 +62,14 @@ def _functional_dropout(input, p=0.5, training=True, inplace=False) -> Layer:
 
 register(LayerSpec(
     type="linear", category="Dense", params=LinearParams, build=build_linear, palette_name="Linear (dense)",
+    aliases=("dense", "fc", "fully connected", "affine", "perceptron"),
     doc="Fully connected layer y = xW^T + b over the last dimension.",
     export=_linear_code, imports=Patterns(modules={nn.Linear: _linear_import}), card=("out_features",),
     samples=(Sample(), Sample({"in": [(4, 6)]}, {"out_features": 3, "bias": False})),
 ))
 register(LayerSpec(
     type="embedding", category="Dense", params=EmbeddingParams, build=build_embedding, palette_name="Embedding",
+    aliases=("lookup table", "word vectors"),
     input_dtypes=(torch.int64,),
     doc="Looks up a learned vector for each int64 token id.",
     export=module_code(nn.Embedding, "num_embeddings", "embedding_dim"),

@@ -16,12 +16,12 @@ class InputParams(LayerParams):
 
 
 register(LayerSpec(
-    type="input", category="Inputs and outputs", params=InputParams, inputs=(), palette_name="Input",
+    type="input", category="Inputs and outputs", params=InputParams, inputs=(), palette_name="Input", aliases=("data", "placeholder"),
     doc="A model input: one sample of the given shape (the batch dimension is implicit).", card=("shape", "dtype"),
     samples=(Sample({}, {"shape": [3, 4]}), Sample({}, {"shape": [7], "dtype": "int64"})),
 ))
 register(LayerSpec(
-    type="output", category="Inputs and outputs", outputs=(), palette_name="Output",
+    type="output", category="Inputs and outputs", outputs=(), palette_name="Output", aliases=("prediction", "result"),
     doc="A model output: what arrives here is returned by the model and compared with the target.",
     samples=(Sample(),),
 ))

@@ -78,6 +78,7 @@ def _cat(tensors, dim=0) -> Layer:
 _MANY = (InputPort("in", multiple=True, min_count=2),)
 register(LayerSpec(
     type="add", category="Merge and residual", build=build_add, inputs=_MANY, palette_name="Add (residual)",
+    aliases=("residual", "skip", "shortcut", "sum"),
     doc="Element-wise sum of two or more inputs of one shape: the residual (skip) connection.",
     export=lambda p, _: Inline(lambda xs: " + ".join(xs)),
     imports=Patterns(functions={operator.add: _add, torch.add: _add}, methods={"add": _add}),
@@ -85,7 +86,7 @@ register(LayerSpec(
 ))
 register(LayerSpec(
     type="concat", category="Merge and residual", params=ConcatParams, build=build_concat, inputs=_MANY,
-    palette_name="Concat", doc="Joins two or more inputs along one dimension.", input_dtypes=(torch.float32, torch.int64),
+    palette_name="Concat", aliases=("concatenate", "cat", "merge"), doc="Joins two or more inputs along one dimension.", input_dtypes=(torch.float32, torch.int64),
     export=lambda p, _: Inline(lambda xs: f"torch.cat([{', '.join(xs)}], dim={p.dim})"),
     imports=Patterns(functions={torch.cat: _cat, torch.concat: _cat}), card=("dim",),
     samples=(Sample({"in": [(6,), (4,)]}), Sample({"in": [(2, 3, 3), (5, 3, 3)]}, {"dim": 1})),

@@ -64,12 +64,14 @@ def _layernorm_import(m: nn.LayerNorm) -> Layer:
 
 register(LayerSpec(
     type="batchnorm", category="Normalization", params=BatchNormParams, build=build_batchnorm, palette_name="Batch norm",
+    aliases=("bn", "batch normalization"),
     doc="Normalizes each feature or channel over the batch (1d for vectors and (C, L), 2d for images).",
     export=_batchnorm_code, imports=Patterns(modules={cls: _batchnorm_import for cls in _BATCHNORMS.values()}),
     samples=(Sample(), Sample({"in": [(3, 8)]}), Sample({"in": [(3, 4, 4)]})),
 ))
 register(LayerSpec(
     type="layernorm", category="Normalization", params=LayerNormParams, build=build_layernorm, palette_name="Layer norm",
+    aliases=("ln", "layer normalization"),
     doc="Normalizes each sample over its trailing dimensions.",
     export=_layernorm_code, imports=Patterns(modules={nn.LayerNorm: _layernorm_import}),
     samples=(Sample({"in": [(5, 6)]}), Sample({"in": [(3, 4, 4)]}, {"normalized_dims": 2})),

@@ -115,10 +115,13 @@ _POOLS = [
      "Adaptive avg pool 2D", "Averages down to a fixed output size (global average pooling with output_size 1).",
      (Sample({"in": [(3, 8, 8)]}), Sample({"in": [(3, 7, 5)]}, {"output_size": [2, 3]}))),
 ]
+_ALIASES = {"max": ("max pooling", "downsample"), "avg": ("average pooling", "mean pooling"),
+            "adaptive_avg": ("global average pooling", "gap")}
 for _type, _cls, _function, _rank, _params, _name, _doc, _samples in _POOLS:
     _first = "output_size" if _type.startswith("adaptive") else "kernel_size"
     register(LayerSpec(
         type=_type, category="Pooling", params=_params, build=_pool_builder(_cls, _rank), palette_name=_name, doc=_doc,
+        aliases=_ALIASES[_type.rsplit("pool", 1)[0]],
         export=module_code(_cls, _first), imports=_patterns(_type, _cls, _function), card=(_first,),
         samples=_samples,
     ))

@@ -169,6 +169,8 @@ def _import_batch_first(m: nn.RNNBase) -> Layer:
 
 TORCH_RECURRENT = (nn.RNN, nn.LSTM, nn.GRU)  # they return (output, final state), the state in torch's layout
 _PORTS = (InputPort("in"), InputPort("state", optional=True))
+_ALIASES = {"rnn": ("elman", "vanilla rnn", "recurrent"), "lstm": ("long short-term memory",),
+            "gru": ("gated recurrent unit",)}
 _SEQUENCE = {"in": [(5, 3)]}
 for _type, _cls, _torch, _params, _name, _doc, _samples in [
     ("rnn", RNNLayer, nn.RNN, RnnParams, "RNN", "Plain (Elman) recurrent layer: h_t = f(W x_t + U h_(t-1) + b).",
@@ -185,7 +187,7 @@ for _type, _cls, _torch, _params, _name, _doc, _samples in [
     register(LayerSpec(
         type=_type, category="Recurrent", params=_params, build=_builder(_cls), inputs=_PORTS,
         outputs=("out", "state"), step_ports=("out",), palette_name=_name, doc=_doc,
-        presets={f"Bi{_name}": {"bidirectional": True}},
+        presets={f"Bi{_name}": {"bidirectional": True}}, aliases=_ALIASES[_type],
         export=_code(_torch), card=("hidden_size", "num_layers", "bidirectional"), samples=_samples,
         imports=Patterns(modules={_torch: _import(_type)}, subclasses={_torch: _import_batch_first}),
     ))

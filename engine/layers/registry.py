@@ -78,6 +78,7 @@ class LayerSpec:
     inputs: tuple[InputPort, ...] = (InputPort(),)
     outputs: tuple[str, ...] = ("out",)
     palette_name: str | None = None
+    aliases: tuple[str, ...] = ()  # other names people search for it by ("dense", "fc")
     presets: dict[str, dict] = field(default_factory=dict)  # palette entries with preset params, e.g. BiLSTM
     input_dtypes: tuple[torch.dtype, ...] = (torch.float32,)  # what the tensor inputs may hold
     # Output ports whose first dimension is the input sequence's step count: shapes are inferred on a

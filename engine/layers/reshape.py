@@ -183,14 +183,14 @@ _ANY_DTYPE = (torch.float32, torch.int64)
 _FLATTEN_MODULE = {nn.Flatten: lambda m: _flatten(None, m.start_dim, m.end_dim)}
 register(LayerSpec(
     type="flatten", category="Reshaping", params=FlattenParams, build=build_flatten, input_dtypes=_ANY_DTYPE,
-    palette_name="Flatten", doc="Flattens each sample to a vector (for example before a dense layer).",
+    palette_name="Flatten", aliases=("vectorize",), doc="Flattens each sample to a vector (for example before a dense layer).",
     export=_flatten_code,
     imports=Patterns(modules=_FLATTEN_MODULE, functions={torch.flatten: _flatten}, methods={"flatten": _flatten}),
     samples=(Sample({"in": [(3, 4, 4)]}), Sample({"in": [(3, 4, 4)]}, {"start_dim": 2})),
 ))
 register(LayerSpec(
     type="reshape", category="Reshaping", params=ReshapeParams, build=build_reshape, input_dtypes=_ANY_DTYPE,
-    palette_name="Reshape", doc="Gives each sample a new shape with the same number of elements.",
+    palette_name="Reshape", aliases=("view",), doc="Gives each sample a new shape with the same number of elements.",
     export=lambda p, _: Inline(lambda xs: f"{xs[0]}.reshape({xs[0]}.shape[0], {', '.join(map(str, p.shape))})"),
     imports=Patterns(functions={torch.reshape: lambda input, shape: _reshape(input, shape)},
                      methods={"view": _reshape, "reshape": _reshape, "unsqueeze": _unsqueeze}),
@@ -198,13 +198,14 @@ register(LayerSpec(
 ))
 register(LayerSpec(
     type="upsample", category="Reshaping", params=UpsampleParams, build=build_upsample, palette_name="Upsample",
+    aliases=("interpolate", "resize", "upscale"),
     doc="Enlarges a sequence or image by interpolation.",
     export=_upsample_code, imports=Patterns(modules={nn.Upsample: _upsample_import}), card=("scale_factor",),
     samples=(Sample({"in": [(3, 4, 4)]}), Sample({"in": [(3, 5)]}, {"scale_factor": 1.5, "mode": "linear"})),
 ))
 register(LayerSpec(
     type="repeat", category="Reshaping", params=RepeatParams, build=_rank_check(1, "a vector (features,)", Repeat),
-    input_dtypes=_ANY_DTYPE, palette_name="Repeat vector",
+    input_dtypes=_ANY_DTYPE, palette_name="Repeat vector", aliases=("tile", "one to many"),
     doc="Repeats a vector at every step: one input, a sequence out (one-to-many).",
     imports=Patterns(methods={"expand": _expand}),
     export=lambda p, _: Inline(lambda xs: f"{xs[0]}.unsqueeze(1).expand(-1, {p.steps}, -1)"),
@@ -212,7 +213,7 @@ register(LayerSpec(
 ))
 register(LayerSpec(
     type="last_step", category="Reshaping", build=_rank_check(2, "a sequence (steps, features)", LastStep),
-    input_dtypes=_ANY_DTYPE, palette_name="Last step", doc="Keeps a sequence's last step (many-to-one).",
+    input_dtypes=_ANY_DTYPE, palette_name="Last step", aliases=("final step", "many to one"), doc="Keeps a sequence's last step (many-to-one).",
     export=lambda p, _: Inline(lambda xs: f"{xs[0]}[:, -1]"),
     imports=Patterns(functions={operator.getitem: _tensor_index}),
     samples=(Sample({"in": [(5, 3)]}),),
