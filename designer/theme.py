@@ -28,8 +28,12 @@ CATEGORY_COLORS: dict[str, str] = {
 # which carries the 3:1 against a light background where the lighter members of the palette cannot.
 HEALTH_COLORS = {"healthy": "#009e73", "vanishing": "#56b4e9", "exploding": "#d55e00", "dead": "#cc79a7",
                  "saturated": "#f0e442", "nonfinite": "#e69f00"}
+# Canvas frames: the document names a frame's color, these are what it looks like (a translucent fill on the canvas).
+FRAME_COLORS = {"gray": "#8a9099", "blue": "#4c8fdf", "green": "#4caf6a", "yellow": "#d6b43c",
+                "orange": "#e08a3c", "red": "#d9534f", "purple": "#9b6bd3"}
 _SHARED = {"header_text": "#ffffff", "badge": "#c62828", **HEALTH_COLORS,
-           **{f"category:{name}": color for name, color in CATEGORY_COLORS.items()}}
+           **{f"category:{name}": color for name, color in CATEGORY_COLORS.items()},
+           **{f"frame:{name}": color for name, color in FRAME_COLORS.items()}}
 
 DARK_ROLES = {
     **_SHARED,

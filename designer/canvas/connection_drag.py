@@ -73,6 +73,8 @@ class ConnectionDrag:
         if target is None:
             if detached:
                 document.apply(base, "Disconnect")
+            elif QLineF(anchor.center(), point).length() > SNAP_DISTANCE:   # dragged out, not just clicked
+                self.scene.wire_dropped.emit(anchor.node_id, anchor.name, anchor.is_output, point)
             return
         edge = self._edge(anchor, target)
         if edge == detached:

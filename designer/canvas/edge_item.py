@@ -9,8 +9,9 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem
 
 from layerloom.engine import Edge
 from .. import theme
-from . import style
+from . import routing, style
 from .style import HoverHighlight
+from .node_item import NodeItem
 from .port_item import PortItem
 
 
@@ -21,6 +22,19 @@ def curve(start: QPointF, end: QPointF) -> QPainterPath:
         reach = max(reach, 120.0)
     path = QPainterPath(start)
     path.cubicTo(start + QPointF(reach, 0), end - QPointF(reach, 0), end)
+    return path
+
+
+def laned(start: QPointF, end: QPointF, y: float) -> QPainterPath:
+    """From `start` out to the right, along the lane at height `y`, and into `end` from the left."""
+    bend = routing.BEND
+    forward = end.x() > start.x() + 2 * bend
+    out_x, in_x = (start.x() + bend, end.x() - bend) if forward else (start.x(), end.x())
+    reach = bend / 2 if forward else bend
+    path = QPainterPath(start)
+    path.cubicTo(QPointF(start.x() + reach, start.y()), QPointF(start.x() + reach, y), QPointF(out_x, y))
+    path.lineTo(in_x, y)
+    path.cubicTo(QPointF(end.x() - reach, y), QPointF(end.x() - reach, end.y()), end)
     return path
 
 
@@ -37,6 +51,7 @@ class EdgeItem(HoverHighlight, QGraphicsItem):
         self._path = QPainterPath()
         self._label_rect = QRectF()
         self.setFlags(QGraphicsItem.ItemIsSelectable)
+        self.setCacheMode(QGraphicsItem.DeviceCoordinateCache)   # a repaint draws the unchanged edges from pixmaps
         self.setAcceptHoverEvents(True)
         self.setZValue(-1)
         self.update_path()
@@ -58,9 +73,21 @@ class EdgeItem(HoverHighlight, QGraphicsItem):
             self.update()
 
     def update_path(self) -> None:
-        self.prepareGeometryChange()
-        self._path = curve(self.source.center(), self.target.center())
+        """Follow the ports, around the cards in the way."""
+        start, end = self.source.center(), self.target.center()
+        lane = routing.route((start.x(), start.y()), (end.x(), end.y()), self._cards(start, end))
+        self.prepareGeometryChange()   # after asking the scene's index, never between this and the new bounds
+        self._path = curve(start, end) if lane is None else laned(start, end, lane)
         self._place_label()
+
+    def _cards(self, start: QPointF, end: QPointF) -> list:
+        """The cards near the edge, as rects (the scene's index answers without visiting the others)."""
+        scene = self.scene()
+        if scene is None:
+            return []
+        reach = QRectF(start, end).normalized().adjusted(-routing.BEND, -600, routing.BEND, 600)
+        return [item.card_rect() for item in scene.items(reach, Qt.IntersectsItemBoundingRect)
+                if isinstance(item, NodeItem)]
 
     def _place_label(self) -> None:
         self._label_rect = QRectF()
@@ -89,14 +116,15 @@ class EdgeItem(HoverHighlight, QGraphicsItem):
             color = color.lighter(135)
         if self.isSelected():
             color, width = style.ACCENT, 3.0
-        pen = QPen(color, width)
+        readable = option.levelOfDetailFromTransform(painter.worldTransform()) >= style.DETAIL_ZOOM
+        pen = QPen(color, width if readable else width * 0.75)
+        pen.setCosmetic(not readable)   # a zoomed-out edge stays a visible line, in pixels
         pen.setCapStyle(Qt.RoundCap)
         if self.problems:
             pen.setStyle(Qt.DashLine)
         painter.setPen(pen)
         painter.setBrush(Qt.NoBrush)
         painter.drawPath(self._path)
-        readable = option.levelOfDetailFromTransform(painter.worldTransform()) >= style.DETAIL_ZOOM
         if readable and not self._label_rect.isNull():
             painter.setPen(QPen(color, 1))
             painter.setBrush(style.LABEL_BG)

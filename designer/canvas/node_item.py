@@ -10,7 +10,8 @@ from PySide6.QtWidgets import QGraphicsItem
 from layerloom.engine import NodeBase, NodeInfo
 from .. import theme
 from layerloom.engine.train.diagnosis import NodeHealth
-from . import style
+from . import card_lod, style
+from .geometry import card_size, has_footer
 from .port_item import PortItem
 
 
@@ -34,6 +35,10 @@ class NodeItem(QGraphicsItem):
     def node_id(self) -> str:
         return self.node.id
 
+    @property
+    def type_color(self) -> QColor:
+        return self._color
+
     # model -> item ----------------------------------------------------------------
     def set_node(self, node: NodeBase) -> None:
         """Show new params of the same node (a new type gets a new item, since its ports differ)."""
@@ -51,11 +56,19 @@ class NodeItem(QGraphicsItem):
             self.health = health
             self._refresh()
 
+    def card_rect(self) -> tuple[float, float, float, float]:
+        """The card in scene coordinates: x, y, width, height."""
+        return self.x(), self.y(), self._rect.width(), self._rect.height()
+
     def port(self, name: str, is_output: bool) -> PortItem | None:
         return (self.outputs if is_output else self.inputs).get(name)
 
     def ports(self) -> list[PortItem]:
         return [*self.inputs.values(), *self.outputs.values()]
+
+    def set_ports_visible(self, visible: bool) -> None:
+        for port in self.ports():
+            port.setVisible(visible)
 
     # geometry -----------------------------------------------------------------------
     def _build(self, ports: bool = True) -> None:
@@ -64,18 +77,13 @@ class NodeItem(QGraphicsItem):
         self._title = spec.palette_name or self.node.type
         self._params = style.key_params(self.node)
         self._port_rows = max(len(spec.inputs), len(spec.outputs), 1)
-        self._has_footer = spec.initializable or self.node.type == "output"
-        top = style.HEADER_HEIGHT + style.ID_ROW
-        height = top + self._port_rows * style.PORT_ROW + 6
-        if self._params:
-            height += 4 + len(self._params) * style.PARAM_ROW
-        if self._has_footer:
-            height += style.PARAM_ROW + 2
-        self._rect = QRectF(0, 0, style.NODE_WIDTH, height + 4)
+        self._has_footer = has_footer(self.node)
+        self._rect = QRectF(0, 0, *card_size(self.node))
         self._bounds = self._rect.adjusted(-5, -5, 5, 7)
         if ports:
             self.inputs = {p.name: PortItem(self, p.name, False, self._color) for p in spec.inputs}
             self.outputs = {name: PortItem(self, name, True, self._color) for name in spec.outputs}
+        top = style.HEADER_HEIGHT + style.ID_ROW
         for row, port in enumerate(self.inputs.values()):
             port.setPos(0, top + (row + 0.5) * style.PORT_ROW)
         for row, port in enumerate(self.outputs.values()):
@@ -98,6 +106,24 @@ class NodeItem(QGraphicsItem):
     def paint(self, painter, option, widget=None) -> None:
         rect, corner = self._rect, style.CORNER
         painter.setRenderHint(painter.RenderHint.Antialiasing)
+        zoom = option.levelOfDetailFromTransform(painter.worldTransform())
+        detailed = zoom >= style.DETAIL_ZOOM
+        if not detailed:   # too small to read: the type's color, the id, and the health tint filling the card
+            tint = theme.color(self.health.level) if self.health is not None else None
+            card_lod.paint(painter, rect, self._color, tint, self.node.id, zoom)
+        else:
+            self._paint_card(painter)
+        border, width = style.CARD_BORDER, 1.0
+        if self.problems:
+            border, width = style.ERROR, 2.0
+        if self.isSelected():
+            border, width = style.ACCENT, 2.5
+        painter.setPen(QPen(border, width if detailed else width / max(zoom, 0.2)))
+        painter.setBrush(Qt.NoBrush)
+        painter.drawRoundedRect(rect, corner, corner)
+
+    def _paint_card(self, painter) -> None:
+        rect, corner = self._rect, style.CORNER
         if self.health is not None:     # an outlined ring, so the health color shows on either theme's canvas
             painter.setBrush(Qt.NoBrush)
             painter.setPen(QPen(style.HEALTH_OUTLINE, 7))
@@ -109,20 +135,10 @@ class NodeItem(QGraphicsItem):
         painter.drawRoundedRect(rect.translated(0, 3), corner, corner)
         painter.setBrush(style.CARD)
         painter.drawRoundedRect(rect, corner, corner)
-        detailed = option.levelOfDetailFromTransform(painter.worldTransform()) >= style.DETAIL_ZOOM
-        self._paint_header(painter, detailed)
-        if detailed:
-            self._paint_body(painter)
-        border, width = style.CARD_BORDER, 1.0
-        if self.problems:
-            border, width = style.ERROR, 2.0
-        if self.isSelected():
-            border, width = style.ACCENT, 2.5
-        painter.setPen(QPen(border, width))
-        painter.setBrush(Qt.NoBrush)
-        painter.drawRoundedRect(rect, corner, corner)
+        self._paint_header(painter)
+        self._paint_body(painter)
 
-    def _paint_header(self, painter, detailed: bool) -> None:
+    def _paint_header(self, painter) -> None:
         rect = QRectF(0, 0, self._rect.width(), style.HEADER_HEIGHT)
         path = QPainterPath()
         path.addRoundedRect(rect, style.CORNER, style.CORNER)
@@ -134,8 +150,6 @@ class NodeItem(QGraphicsItem):
         painter.setPen(Qt.NoPen)
         painter.setBrush(gradient)
         painter.drawPath(path.united(square))
-        if not detailed:
-            return
         right = rect.right() - 8
         if self.problems:
             badge = QRectF(right - 16, 4, 16, 16)

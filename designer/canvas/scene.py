@@ -3,16 +3,19 @@ from __future__ import annotations
 
 from typing import Callable
 
-from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene, QMenu
 
-from layerloom.engine import Architecture, Edge
+from layerloom.engine import Architecture, Edge, make_node
 from ..document import DocumentModel
-from ..edits import EditError, add_node, move_nodes
+from ..edits import EditError, add_node, move_nodes, set_frame
 from layerloom.engine.train.diagnosis import NodeHealth
 from . import style
 from .connection_drag import ConnectionDrag
 from .edge_item import EdgeItem
+from .frame_item import FrameItem
+from .geometry import card_size
+from .placement import bounds, free_spot
 from .node_item import NodeItem
 from .port_item import PortItem
 
@@ -21,7 +24,7 @@ MenuBuilder = Callable[[QGraphicsItem | None, QPointF], QMenu | None]
 
 def positions(arch: Architecture) -> dict[str, tuple[float, float]]:
     """Every node's position: its layout entry, else a column to the right of the laid-out nodes."""
-    placed = {n.id: arch.layout[n.id] for n in arch.nodes if n.id in arch.layout}
+    placed = {n.id: arch.layout.nodes[n.id] for n in arch.nodes if n.id in arch.layout.nodes}
     right = max((x for x, _ in placed.values()), default=-style.LAYOUT_DX) + style.LAYOUT_DX
     row = 0
     for node in arch.nodes:
@@ -35,11 +38,13 @@ class GraphScene(QGraphicsScene):
     """Observes a DocumentModel: `changed` diffs items by node id, `checked` restyles problems and shapes."""
 
     message = Signal(str)   # a one-line explanation for the status bar (refused connections...)
+    wire_dropped = Signal(str, str, bool, QPointF)   # node, port, is_output: a new connection let go on empty canvas
 
     def __init__(self, document: DocumentModel, parent=None):
         super().__init__(parent)
         self.document = document
         self.nodes: dict[str, NodeItem] = {}
+        self.frames: list[FrameItem] = []
         self.edges: dict[Edge, EdgeItem] = {}
         self.snap_to_grid = True
         self.menu_builder: MenuBuilder | None = None
@@ -47,6 +52,7 @@ class GraphScene(QGraphicsScene):
         self._edges_at: dict[str, list[EdgeItem]] = {}
         self._health: dict[str, NodeHealth] = {}
         self._syncing = False
+        self.detailed = True    # full cards with ports; False when zoomed out to simplified cards
         self._press_positions: dict[str, QPointF] | None = None
         self.setSceneRect(-50_000, -50_000, 100_000, 100_000)
         self.setBackgroundBrush(style.BACKGROUND)
@@ -69,25 +75,50 @@ class GraphScene(QGraphicsScene):
             stale = {i for i, item in self.nodes.items() if i not in wanted or item.node.type != wanted[i].type}
             for edge in [e for e in self.edges if e.source in stale or e.target in stale or e not in edge_set]:
                 self.removeItem(self.edges.pop(edge))
+            changed = [self.nodes[i].sceneBoundingRect() for i in stale]   # where edges may now run straighter
             for node_id in stale:
                 self.removeItem(self.nodes.pop(node_id))
             self._edges_at = {}   # rebuilt below; moved nodes' edges follow then
-            moved = [i for i, (x, y) in positions(arch).items() if self._sync_node(wanted[i], QPointF(x, y))]
+            moved = []
+            for node_id, (x, y) in positions(arch).items():
+                before = self.nodes[node_id].sceneBoundingRect() if node_id in self.nodes else None
+                if self._sync_node(wanted[node_id], QPointF(x, y)) or before is None:
+                    changed += [self.nodes[node_id].sceneBoundingRect()] + ([before] if before is not None else [])
+                    moved += [node_id] if before is not None else []
             for edge in arch.edges:
                 if edge not in self.edges:
                     self._add_edge(edge)
             self._index_edges()
             for node_id in moved:
                 self.node_moved(self.nodes[node_id])
+            self.reroute(changed)
+            self._sync_frames(arch.layout.frames)
         finally:
             self._syncing = False
         self._on_selection_changed()
+
+    def _sync_frames(self, frames) -> None:
+        if [item.frame for item in self.frames] == frames:
+            return
+        for item in self.frames:
+            self.removeItem(item)
+        self.frames = [FrameItem(index, frame) for index, frame in enumerate(frames)]
+        for item in self.frames:
+            self.addItem(item)
+
+    def set_detailed(self, detailed: bool) -> None:
+        """Show the cards' ports or not: a simplified card has none to aim at, and hidden ports cost no painting."""
+        if detailed != self.detailed:
+            self.detailed = detailed
+            for item in self.nodes.values():
+                item.set_ports_visible(detailed)
 
     def _sync_node(self, node, position: QPointF) -> bool:
         """Create or update the node's item; True when an existing item moved."""
         item = self.nodes.get(node.id)
         if item is None:
             item = self.nodes[node.id] = NodeItem(node)
+            item.set_ports_visible(self.detailed)
             item.set_health(self._health.get(node.id))
             item.setPos(position)
             self.addItem(item)
@@ -106,6 +137,7 @@ class GraphScene(QGraphicsScene):
         if source_port is not None and target_port is not None:   # other edges are listed as problems
             self.edges[edge] = item = EdgeItem(edge, source_port, target_port)
             self.addItem(item)
+            item.update_path()   # now that it sees the cards it must go around
 
     def _index_edges(self) -> None:
         self._edges_at = {node_id: [] for node_id in self.nodes}
@@ -179,6 +211,13 @@ class GraphScene(QGraphicsScene):
         for edge in self._edges_at.get(item.node_id, ()):
             edge.update_path()
 
+    def reroute(self, rects: list[QRectF]) -> None:
+        """Route again the edges passing where cards came, went or moved."""
+        edges = {item for rect in rects for item in self.items(rect, Qt.IntersectsItemBoundingRect)
+                 if isinstance(item, EdgeItem)}
+        for edge in edges:
+            edge.update_path()
+
     def mousePressEvent(self, event) -> None:
         super().mousePressEvent(event)
         if event.button() == Qt.LeftButton and isinstance(self.mouseGrabberItem(), NodeItem):
@@ -202,18 +241,19 @@ class GraphScene(QGraphicsScene):
         moved = {i: (self.nodes[i].x(), self.nodes[i].y()) for i, pos in pressed.items()
                  if i in self.nodes and self.nodes[i].pos() != pos}
         if moved:
+            self.reroute([self.nodes[i].sceneBoundingRect() for i in moved]
+                         + [self.nodes[i].sceneBoundingRect().translated(pressed[i] - self.nodes[i].pos()) for i in moved])
             arch = self.document.arch
             # nodes without a layout entry get one too, so that the fallback column does not shift under them
-            unplaced = {i: (item.x(), item.y()) for i, item in self.nodes.items() if i not in arch.layout}
+            unplaced = {i: (item.x(), item.y()) for i, item in self.nodes.items() if i not in arch.layout.nodes}
             self.document.apply(move_nodes(arch, {**unplaced, **moved}), "Move" if len(moved) == 1 else
                                 f"Move {len(moved)} nodes")
 
     # helpers for the view, the actions and tests ---------------------------------------
     def add_layer(self, layer_type: str, params: dict | None, at: QPointF) -> str | None:
-        """Add a node centred near `at` (snapped); returns its id, or None with a message."""
-        corner = self.snap(at - QPointF(style.NODE_WIDTH / 2, style.HEADER_HEIGHT))
+        """Add a node near `at`, clear of the other cards; returns its id, or None with a message."""
         try:
-            arch, node_id = add_node(self.document.arch, layer_type, (corner.x(), corner.y()), params)
+            arch, node_id = add_node(self.document.arch, layer_type, self.free_corner(layer_type, at, params), params)
         except (EditError, ValueError) as error:
             self.message.emit(f"Cannot add {layer_type}: {error}")
             return None
@@ -221,15 +261,44 @@ class GraphScene(QGraphicsScene):
         self.document.select([node_id])
         return node_id
 
+    def free_corner(self, layer_type: str, at: QPointF, params: dict | None = None) -> tuple[float, float]:
+        """Where a new card of that layer goes to be centred near `at` without touching another card."""
+        width, height = card_size(make_node("new", layer_type, **(params or {})))
+        corner = self.snap(at - QPointF(width / 2, style.HEADER_HEIGHT))
+        return free_spot((corner.x(), corner.y(), width, height), self.card_rects())
+
+    def frame_moved(self, index: int, rect: tuple[float, float, float, float],
+                    nodes: dict[str, tuple[float, float]]) -> None:
+        """A frame dragged (with the nodes it holds) or resized: one undo step."""
+        before = self.document.arch.layout.frames[index]
+        arch = set_frame(move_nodes(self.document.arch, nodes), index, before.model_copy(update={"rect": rect}))
+        self.document.apply(arch, "Resize frame" if rect[2:] != before.rect[2:] else "Move frame")
+        self.reroute([self.frames[index].sceneBoundingRect()] if index < len(self.frames) else [])
+
+    def nodes_in(self, rect: QRectF) -> list[tuple[str, NodeItem]]:
+        """The nodes whose card's centre lies in `rect` (those a frame holds)."""
+        return [(i, item) for i, item in self.nodes.items() if rect.contains(item.sceneBoundingRect().center())]
+
+    def contents_rect(self) -> QRectF:
+        """What fit-to-view shows: every card and frame (a null rect when there is none)."""
+        rects = self.card_rects() + [frame.frame.rect for frame in self.frames]
+        if not rects:
+            return QRectF()
+        x, y, width, height = bounds(rects)
+        return QRectF(x, y, width, height)
+
+    def card_rects(self, skip: frozenset[str] = frozenset()) -> list[tuple[float, float, float, float]]:
+        return [item.card_rect() for node_id, item in self.nodes.items() if node_id not in skip]
+
     def port_item(self, node_id: str, port: str, is_output: bool) -> PortItem | None:
         item = self.nodes.get(node_id)
         return item.port(port, is_output) if item else None
 
     def contextMenuEvent(self, event) -> None:
         item = self.itemAt(event.scenePos(), self.views()[0].transform()) if self.views() else None
-        while item is not None and not isinstance(item, (NodeItem, EdgeItem)):
+        while item is not None and not isinstance(item, (NodeItem, EdgeItem, FrameItem)):
             item = item.parentItem()
-        if item is not None and not item.isSelected():
+        if isinstance(item, (NodeItem, EdgeItem)) and not item.isSelected():
             self.clearSelection()
             item.setSelected(True)
         menu = self.menu_builder(item, event.scenePos()) if self.menu_builder else None

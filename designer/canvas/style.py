@@ -19,7 +19,7 @@ CORNER = 7.0
 LAYOUT_DX = 240.0           # auto-layout column and row steps, sized to the cards and edge labels
 LAYOUT_DY = 150.0
 MAX_PARAM_ROWS = 4
-DETAIL_ZOOM = 0.35          # below this zoom, cards and edges leave out text nobody could read
+DETAIL_ZOOM = 0.5           # below this zoom cards are drawn simplified and edges lose their labels
 
 # Colors follow the theme (designer.theme): `style.CARD` reads the current theme's role on every use.
 COLOR_ROLES = {

@@ -3,16 +3,21 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 from PySide6.QtCore import QLineF, QPoint, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QPainter, QPen
+from PySide6.QtGui import QCursor, QPainter, QPen, QPixmapCache
 from PySide6.QtWidgets import QFrame, QGraphicsView
 
+from layerloom.engine.layout import MARGIN
 from . import style
+from .minimap import Minimap
+from .quick_add import QuickAdd
 from .scene import GraphScene
 
 LAYER_MIME = "application/x-layerloom-layer"
 MIN_SCALE, MAX_SCALE = 0.1, 3.0
+PIXMAP_CACHE_KB = 128 * 1024
 EMPTY_HINT = ("Drag layers here from the Layers panel\nor start from a template: File › New from Template (Ctrl+Shift+N)\n\n"
               "Connect layers by dragging from an output port to an input port")
 
@@ -23,10 +28,15 @@ def parse_layer_drop(data: bytes) -> tuple[str, dict]:
     return str(value["type"]), dict(value.get("params") or {})
 
 
+def _local_files(mime) -> list[Path]:
+    return [Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile()] if mime.hasUrls() else []
+
+
 class GraphView(QGraphicsView):
     """Shows a GraphScene; wheel zooms about the cursor, middle button or Space+drag pans."""
 
     zoom_changed = Signal(float)
+    files_dropped = Signal(list)   # local paths dropped from a file manager
 
     def __init__(self, scene: GraphScene, parent=None):
         super().__init__(scene, parent)
@@ -38,6 +48,8 @@ class GraphView(QGraphicsView):
         self.setTransformationAnchor(QGraphicsView.AnchorUnderMouse)
         self.setViewportUpdateMode(QGraphicsView.SmartViewportUpdate)
         self.setCacheMode(QGraphicsView.CacheBackground)
+        # every item sets the pen, brush and font it paints with, and keeps inside its bounds: skip the extra work
+        self.setOptimizationFlags(QGraphicsView.DontSavePainterState | QGraphicsView.DontAdjustForAntialiasing)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         self.setFrameShape(QFrame.NoFrame)
@@ -45,6 +57,25 @@ class GraphView(QGraphicsView):
         self.setFocusPolicy(Qt.StrongFocus)
         self._pan_from: QPoint | None = None
         self._space = False
+        self._empty = not scene.nodes
+        # cards and edges repaint from cached pixmaps; Qt's default 10 MB cache thrashes past about 1,000 nodes
+        QPixmapCache.setCacheLimit(max(QPixmapCache.cacheLimit(), PIXMAP_CACHE_KB))
+        self.zoom_changed.connect(lambda zoom: scene.set_detailed(zoom >= style.DETAIL_ZOOM))
+        self.quick_add = QuickAdd(self)
+        self.minimap = Minimap(self)
+        self.minimap.refresh()
+        scene.document.changed.connect(self._on_document_changed)
+
+    def _on_document_changed(self) -> None:
+        empty = not self.graph_scene().nodes
+        if empty != self._empty:   # the hint is painted over the whole view: repaint all of it, not just the items
+            self._empty = empty
+            self.viewport().update()
+
+    def cursor_point(self) -> QPointF | None:
+        """The scene point under the mouse; None when the mouse is not over the canvas."""
+        at = self.viewport().mapFromGlobal(QCursor.pos())
+        return self.mapToScene(at) if self.viewport().rect().contains(at) else None
 
     def graph_scene(self) -> GraphScene:
         return self.scene()
@@ -64,16 +95,13 @@ class GraphView(QGraphicsView):
 
     def fit_to_contents(self, max_scale: float = 1.0) -> None:
         """Show every node (at most at `max_scale`), centred."""
-        nodes = list(self.graph_scene().nodes.values())
-        if not nodes:
+        bounds = self.graph_scene().contents_rect()
+        if bounds.isNull():
             self.resetTransform()
             self.centerOn(0, 0)
             self.zoom_changed.emit(self.zoom())
             return
-        bounds = QRectF()
-        for item in nodes:
-            bounds = bounds.united(item.sceneBoundingRect())
-        bounds = bounds.adjusted(-60, -60, 60, 60)
+        bounds = bounds.adjusted(-MARGIN, -MARGIN, MARGIN, MARGIN)
         self.fitInView(bounds, Qt.KeepAspectRatio)
         if self.zoom() > max_scale:
             self.resetTransform()
@@ -83,6 +111,10 @@ class GraphView(QGraphicsView):
             self.scale(MIN_SCALE, MIN_SCALE)
         self.centerOn(bounds.center())
         self.zoom_changed.emit(self.zoom())
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self.minimap.refresh()
 
     def wheelEvent(self, event) -> None:
         delta = event.angleDelta().y() or event.angleDelta().x()
@@ -117,6 +149,16 @@ class GraphView(QGraphicsView):
             return
         super().mouseReleaseEvent(event)
 
+    def mouseDoubleClickEvent(self, event) -> None:
+        if event.button() == Qt.LeftButton and self.itemAt(event.position().toPoint()) is None:
+            self.quick_add.open_at(self.mapToScene(event.position().toPoint()))
+            event.accept()
+            return
+        super().mouseDoubleClickEvent(event)
+
+    def focusNextPrevChild(self, next: bool) -> bool:
+        return False   # Tab belongs to the canvas (it opens the layer search), not to focus changes
+
     def keyPressEvent(self, event) -> None:
         if event.key() == Qt.Key_Space and not event.isAutoRepeat():
             self._space = True
@@ -131,20 +173,25 @@ class GraphView(QGraphicsView):
             self.viewport().setCursor(Qt.ArrowCursor)
         super().keyReleaseEvent(event)
 
-    # drops from the palette -------------------------------------------------------------------
+    # drops from the palette, and files -----------------------------------------------------------
     def dragEnterEvent(self, event) -> None:
-        if event.mimeData().hasFormat(LAYER_MIME):
+        if event.mimeData().hasFormat(LAYER_MIME) or _local_files(event.mimeData()):
             event.acceptProposedAction()
         else:
             super().dragEnterEvent(event)
 
     def dragMoveEvent(self, event) -> None:
-        if event.mimeData().hasFormat(LAYER_MIME):
+        if event.mimeData().hasFormat(LAYER_MIME) or _local_files(event.mimeData()):
             event.acceptProposedAction()
         else:
             super().dragMoveEvent(event)
 
     def dropEvent(self, event) -> None:
+        files = _local_files(event.mimeData())
+        if files:
+            event.acceptProposedAction()
+            self.files_dropped.emit(files)
+            return
         if not event.mimeData().hasFormat(LAYER_MIME):
             super().dropEvent(event)
             return

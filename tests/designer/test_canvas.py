@@ -105,7 +105,7 @@ def test_moving_a_node_is_one_snapped_undo_step(canvas):
     item = scene.nodes["act"]
     start = item.sceneBoundingRect().center()
     drag(view, start, start + QPointF(47, 93))
-    x, y = document.arch.layout["act"]
+    x, y = document.arch.layout.nodes["act"]
     assert x % 20 == 0 and y % 20 == 0 and (x, y) != (520, 0)
     assert document.undo_stack.count() == 1 and document.undo_stack.undoText() == "Move"
     edge = scene.edges[Edge(source="act", target="fc2")]
@@ -162,7 +162,7 @@ def test_copy_paste_and_duplicate_make_unique_ids(canvas):
     assert "y" not in scene.nodes
     actions.paste_clipboard(QPointF(400, 400))
     (new_id,) = document.selection
-    assert document.arch.layout[new_id] == (400, 400)
+    assert document.arch.layout.nodes[new_id] == (400, 400)
 
 
 def test_insert_layer_on_an_edge(canvas):
@@ -173,7 +173,7 @@ def test_insert_layer_on_an_edge(canvas):
     assert {Edge(source="act", target=new_id), Edge(source=new_id, target="fc2")} <= set(document.arch.edges)
     menu = actions.context_menu(scene.edges[Edge(source="fc1", target="act")], QPointF())
     assert [a.text() for a in menu.actions()] == ["&Insert Layer", "&Disconnect"]
-    inline = [a.text() for m in actions.insert_menu(Edge(source="x", target="fc1"), QPointF()).findChildren(QMenu)
+    inline = [a.text() for m in actions.insert_menu(Edge(source="x", target="fc1")).findChildren(QMenu)
               for a in m.actions()]
     assert "Dropout" in inline and "Input" not in inline and "Add (residual)" in inline
 

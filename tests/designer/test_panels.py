@@ -87,7 +87,7 @@ def test_palette_double_click_adds_next_to_selection_and_undo_removes(palette, d
     assert new.type == "gru" and new.params.bidirectional
     assert document.selection == {new.id}
     fx, fy = positions(before)["fc"]
-    assert document.arch.layout[new.id] == (fx + LAYOUT_DX, fy)
+    assert document.arch.layout.nodes[new.id] == (fx + LAYOUT_DX, fy)
     document.undo_stack.undo()
     assert document.arch == before
 
@@ -98,7 +98,7 @@ def test_palette_places_nodes_on_free_slots(palette, document):
     second = palette.add_entry({"type": "linear", "params": {}})
     document.select([first])
     third = palette.add_entry({"type": "relu", "params": {}})
-    layout = document.arch.layout
+    layout = document.arch.layout.nodes
     assert layout[first] == (0.0, 0.0) and layout[second] == (LAYOUT_DX, 0.0)
     assert layout[third][0] == LAYOUT_DX and layout[third][1] > 0  # below the linear node, not on it
 

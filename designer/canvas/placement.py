@@ -1,0 +1,49 @@
+"""Where new cards go: the nearest free spot, and room made along the flow for an inserted node (no Qt)."""
+from __future__ import annotations
+
+import math
+from typing import Iterable
+
+Rect = tuple[float, float, float, float]   # x, y, width, height
+CLEARANCE = 20.0     # the least space kept between two cards
+STEP = 20.0          # the grid free spots are searched on
+MAX_RINGS = 200
+
+
+def overlaps(a: Rect, b: Rect, clearance: float = 0.0) -> bool:
+    return (a[0] < b[0] + b[2] + clearance and b[0] < a[0] + a[2] + clearance
+            and a[1] < b[1] + b[3] + clearance and b[1] < a[1] + a[3] + clearance)
+
+
+def bounds(rects: Iterable[Rect]) -> Rect:
+    rects = list(rects)
+    left, top = min(r[0] for r in rects), min(r[1] for r in rects)
+    return left, top, max(r[0] + r[2] for r in rects) - left, max(r[1] + r[3] for r in rects) - top
+
+
+def free_spot(want: Rect, taken: Iterable[Rect]) -> tuple[float, float]:
+    """The corner nearest to `want`'s, on the search grid, where a card of its size touches no taken card."""
+    x, y, w, h = want
+    reach = (MAX_RINGS + 1) * STEP
+    near = [r for r in taken if overlaps(r, (x - reach, y - reach, w + 2 * reach, h + 2 * reach))]
+    for ring in range(MAX_RINGS):
+        spots = [(x + i * STEP, y + j * STEP) for i in range(-ring, ring + 1) for j in range(-ring, ring + 1)
+                 if max(abs(i), abs(j)) == ring]
+        spots.sort(key=lambda p: math.hypot(p[0] - x, p[1] - y))
+        for px, py in spots:
+            if not any(overlaps((px, py, w, h), r, CLEARANCE) for r in near):
+                return px, py
+    return x, y + max((r[1] + r[3] for r in near), default=y) + CLEARANCE
+
+
+def push_right(rects: dict[str, Rect], first: set[str], room: Rect, dx: float) -> dict[str, tuple[float, float]]:
+    """New corners for the cards moved `dx` right so that `room` is free: `first` (the flow after the insertion),
+    the cards in `room`, and every card they would then touch."""
+    moving = set(first) | {i for i, r in rects.items() if overlaps(r, room, CLEARANCE)}
+    while True:
+        moved = [(r[0] + dx, r[1], r[2], r[3]) for i, r in rects.items() if i in moving]
+        hit = {i for i, r in rects.items() if i not in moving
+               and any(overlaps(r, m, CLEARANCE) for m in moved + [room])}
+        if not hit:
+            return {i: (rects[i][0] + dx, rects[i][1]) for i in moving}
+        moving |= hit
