@@ -3,21 +3,27 @@ from __future__ import annotations
 
 import json
 
+import networkx as nx
+
 from PySide6.QtCore import QMimeData, QObject, QPointF, Qt
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QGraphicsItem, QMenu
 
-from layerloom.engine import DocumentError, Edge
-from layerloom.engine.layout import auto_layout
+from layerloom.engine import DocumentError, Edge, from_dict, make_node
+from layerloom.engine.layout import GAP, auto_layout
 from . import edits
-from .canvas import GraphView, style
+from .canvas import GraphView, positions, style
 from .canvas.edge_item import EdgeItem
+from .canvas.frame_item import FrameItem
+from .canvas.geometry import card_size
+from .canvas.placement import bounds, free_spot, push_right
 from .canvas.node_item import NodeItem
 from .document import DocumentModel
-from .palette import palette_entries
+from .frame_actions import FrameActions
+from .keyboard_moves import KeyboardMoves
+from .layer_search import palette_entries
 
 NODES_MIME = "application/x-layerloom-nodes"
-PASTE_STEP = 40.0
 
 
 class CanvasActions(QObject):
@@ -26,7 +32,6 @@ class CanvasActions(QObject):
     def __init__(self, document: DocumentModel, view: GraphView):
         super().__init__(view)   # lives and dies with its view
         self.document, self.view, self.scene = document, view, view.graph_scene()
-        self._pastes = 0
         self.undo = document.undo_stack.createUndoAction(self, "&Undo")
         self.undo.setShortcuts(QKeySequence.Undo)
         self.redo = document.undo_stack.createRedoAction(self, "&Redo")
@@ -61,7 +66,21 @@ class CanvasActions(QObject):
         self.snap = QAction("&Snap to Grid", self, checkable=True, checked=self.scene.snap_to_grid)
         self.snap.setShortcut(QKeySequence("Ctrl+G"))
         self.snap.toggled.connect(self._on_snap_toggled)
+        self.minimap = QAction("&Minimap", self, checkable=True, checked=True)
+        self.minimap.setShortcut(QKeySequence("Ctrl+Shift+M"))
+        self.minimap.toggled.connect(view.minimap.set_enabled)
+        self.search = self._action("&Add Layer…", "Ctrl+K", self.search_layers)
+        self.search_key = self._action("Add Layer", "Tab", self.search_layers)
+        self.search_key.setShortcutContext(Qt.WidgetShortcut)   # Tab in a text field moves the focus as usual
+        view.addAction(self.search_key)
+        self.frames = FrameActions(document, view)
+        self.keys = KeyboardMoves(document, view)
         self.scene.menu_builder = self.context_menu
+
+    def search_layers(self) -> None:
+        """Search the layers at the mouse (or the canvas's middle): Enter adds one, after the selected node."""
+        at = self.view.cursor_point()
+        self.view.quick_add.open_at(at if at is not None else self.view.center_point())
 
     def _action(self, text: str, keys, slot) -> QAction:
         action = QAction(text, self)
@@ -86,7 +105,6 @@ class CanvasActions(QObject):
         mime.setData(NODES_MIME, data.encode())
         mime.setText(data)
         QGuiApplication.clipboard().setMimeData(mime)
-        self._pastes = 0
         self.scene.message.emit(f"Copied {len(self.document.selection)} node(s)")
 
     def cut_selection(self) -> None:
@@ -95,7 +113,8 @@ class CanvasActions(QObject):
             self._remove(self.document.selection, [], "Cut")
 
     def paste_clipboard(self, at: QPointF | None = None) -> None:
-        """Paste the clipboard's nodes, shifted a step further each time, or with their corner at `at`."""
+        """Paste the clipboard's nodes at `at`, else at the mouse when it is over the canvas, else where they were
+        copied from; in each case at the nearest place where they touch no other card."""
         if not self.can_paste():
             self.scene.message.emit("Nothing to paste: copy some nodes first")
             return
@@ -106,27 +125,29 @@ class CanvasActions(QObject):
         if not isinstance(data, dict):
             self.scene.message.emit("The clipboard does not hold LayerLoom nodes")
             return
-        if at is None:
-            self._pastes += 1
-            offset = (PASTE_STEP * self._pastes, PASTE_STEP * self._pastes)
-        else:
-            corners = list((data.get("layout") or {}).values()) or [(0, 0)]
-            offset = (at.x() - min(x for x, _ in corners), at.y() - min(y for _, y in corners))
-        self._insert(data, offset, "Paste")
+        self._insert(data, at if at is not None else self.view.cursor_point(), "Paste")
 
     def duplicate_selection(self) -> None:
         if self._has_selection():
-            self._insert(edits.subgraph(self.document.arch, self.document.selection), (PASTE_STEP, PASTE_STEP),
-                         "Duplicate")
+            self._insert(edits.subgraph(self.document.arch, self.document.selection), None, "Duplicate")
 
     def _has_selection(self) -> bool:
         if not self.document.selection:
             self.scene.message.emit("Select some nodes first")
         return bool(self.document.selection)
 
-    def _insert(self, data: dict, offset: tuple[float, float], text: str) -> None:
+    def _insert(self, data: dict, at: QPointF | None, text: str) -> None:
         try:
-            arch, ids = edits.paste(self.document.arch, data, offset)
+            part = from_dict(data)
+        except DocumentError as error:
+            self.scene.message.emit(f"Cannot paste: {error.problems[0]}")
+            return
+        placed = positions(part)
+        x, y, width, height = bounds([(*placed[n.id], *card_size(n)) for n in part.nodes] or [(0, 0, 0, 0)])
+        corner = (at.x(), at.y()) if at is not None else (x, y)
+        free_x, free_y = free_spot((*corner, width, height), self.scene.card_rects())
+        try:
+            arch, ids = edits.paste(self.document.arch, data, (free_x - x, free_y - y))
         except DocumentError as error:
             self.scene.message.emit(f"Cannot paste: {error.problems[0]}")
             return
@@ -148,19 +169,26 @@ class CanvasActions(QObject):
         self.document.select(n.id for n in self.document.arch.nodes)
 
     def layout_graph(self) -> None:
-        self.document.apply(auto_layout(self.document.arch, style.LAYOUT_DX, style.LAYOUT_DY), "Auto layout")
+        canvas = self.view.viewport().size()
+        self.document.apply(auto_layout(self.document.arch, card_size, (canvas.width(), canvas.height())),
+                            "Auto layout")
         self.view.fit_to_contents()
 
     def _on_snap_toggled(self, checked: bool) -> None:
         self.scene.snap_to_grid = checked
 
     # inserting ---------------------------------------------------------------------------------------
-    def insert_on_edge(self, edge: Edge, entry: dict, at: QPointF | None = None) -> str | None:
-        """Split `edge` with a new node of the palette entry's type and preset params."""
-        at = at or self.scene.edges[edge].midpoint()
-        corner = self.scene.snap(at - QPointF(style.NODE_WIDTH / 2, style.HEADER_HEIGHT))
+    def insert_on_edge(self, edge: Edge, entry: dict) -> str | None:
+        """Split `edge` with a new node of the palette entry's type and preset params, in the place of the edge's
+        target: the target and what follows it move along the flow to make room."""
+        arch = self.document.arch
+        rects = {node_id: item.card_rect() for node_id, item in self.scene.nodes.items()}
+        width, height = card_size(make_node("new", entry["type"], **entry["params"]))
+        room = (*rects[edge.target][:2], width, height)
+        after = nx.descendants(arch.graph(), edge.target) | {edge.target}
         try:
-            arch, new_id = edits.insert_on_edge(self.document.arch, edge, entry["type"], (corner.x(), corner.y()))
+            arch = edits.move_nodes(arch, push_right(rects, after, room, width + GAP[0]))
+            arch, new_id = edits.insert_on_edge(arch, edge, entry["type"], room[:2])
             if entry.get("params"):
                 arch = edits.set_params(arch, new_id, entry["params"])
         except edits.EditError as error:
@@ -177,20 +205,22 @@ class CanvasActions(QObject):
             self.scene.message.emit("Select one connection first (click it)")
             return
         middle = self.scene.edges[edges[0]].midpoint()
-        self.insert_menu(edges[0], middle).exec(self.view.viewport().mapToGlobal(self.view.mapFromScene(middle)))
+        self.insert_menu(edges[0]).exec(self.view.viewport().mapToGlobal(self.view.mapFromScene(middle)))
 
-    def insert_menu(self, edge: Edge, at: QPointF) -> QMenu:
-        return self._layer_menu(QMenu("&Insert Layer", self.view), lambda e: self.insert_on_edge(edge, e, at),
+    def insert_menu(self, edge: Edge) -> QMenu:
+        return self._layer_menu(QMenu("&Insert Layer", self.view), lambda e: self.insert_on_edge(edge, e),
                                 only_inline=True)
 
     # context menus --------------------------------------------------------------------------------------
     def context_menu(self, item: QGraphicsItem | None, at: QPointF) -> QMenu:
         menu = QMenu(self.view)
+        if isinstance(item, FrameItem):
+            return self.frames.menu(item)
         if isinstance(item, EdgeItem):
-            menu.addMenu(self.insert_menu(item.edge, at))
+            menu.addMenu(self.insert_menu(item.edge))
             menu.addAction("&Disconnect", lambda: self._remove([], [item.edge], "Disconnect"))
         elif isinstance(item, NodeItem):
-            menu.addActions([self.cut, self.copy, self.duplicate, self.delete])
+            menu.addActions([self.cut, self.copy, self.duplicate, self.delete, self.frames.create])
         else:
             self._layer_menu(menu.addMenu("&Add Layer"), lambda e: self.scene.add_layer(e["type"], e["params"], at))
             paste = menu.addAction("&Paste Here", lambda: self.paste_clipboard(at))

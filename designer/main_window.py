@@ -6,7 +6,7 @@ from pathlib import Path
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
-    QApplication, QDockWidget, QLabel, QMainWindow, QMenu, QMessageBox, QScrollArea, QTabWidget, QToolBar, QWidget,
+    QApplication, QDockWidget, QLabel, QMainWindow, QMenu, QScrollArea, QTabWidget, QToolBar, QWidget,
 )
 
 from . import theme
@@ -16,10 +16,12 @@ from .dashboard import DashboardDock
 from .document import DocumentModel
 from .export_dialog import ExportController
 from .files import FileController
+from .import_offer import ImportOffer
 from .inspector import InspectorWidget
 from .palette import PaletteWidget
 from .problems_panel import ProblemsPanel
 from .recovery import AUTOSAVE_MS, Recovery
+from .shortcut_sheet import ShortcutSheet
 from .summary_panel import SummaryPanel
 
 MESSAGE_MS = 8000
@@ -61,6 +63,7 @@ class MainWindow(QMainWindow):
             dock.setTitleBarWidget(QWidget())   # the tab already names it
         problems_dock.raise_()
         self._sized = False
+        self.training_actions = self._training_actions()
         self._build_menus()
         self._build_toolbar()
         self._build_status_bar()
@@ -71,6 +74,8 @@ class MainWindow(QMainWindow):
         self.dashboard.node_requested.connect(self.center_node)
         self.dashboard.run_started.connect(lambda _: self.show_training())
         self.scene.message.connect(lambda text: self.statusBar().showMessage(text, MESSAGE_MS))
+        self.view.files_dropped.connect(self.open_dropped)
+        self.setAcceptDrops(True)
         self.document.checked.connect(self._on_checked)
         self.document.path_changed.connect(self._on_title_changed)
         self.document.changed.connect(self._on_title_changed)
@@ -131,14 +136,14 @@ class MainWindow(QMainWindow):
         menu = self.menuBar().addMenu("&View")
         menu.addActions([actions.zoom_in, actions.zoom_out, actions.actual_size, actions.fit])
         menu.addSeparator()
-        menu.addAction(actions.snap)
+        menu.addActions([actions.snap, actions.minimap])
         menu.addSeparator()
         self._build_theme_menu(menu.addMenu("&Theme"))
         self._panels_menu = menu.addMenu("&Panels")
         self._panels_menu.addActions([d.toggleViewAction() for d in self.findChildren(QDockWidget)])
         menu = self.menuBar().addMenu("&Graph")
-        menu.addAction("&Add Layer…", "Ctrl+K", self.find_layer)
-        menu.addActions([actions.insert, actions.auto_layout])
+        menu.addActions([actions.search, actions.insert, actions.frames.create, actions.auto_layout])
+        self.menuBar().addMenu("&Training").addActions(self.training_actions)
         self.menuBar().addMenu("&Help").addAction("&Keyboard Shortcuts", "F1", self.show_shortcuts)
 
     def _build_theme_menu(self, menu: QMenu) -> None:
@@ -162,28 +167,32 @@ class MainWindow(QMainWindow):
         self.view.resetCachedContent()
         self._on_checked()
 
-    def find_layer(self) -> None:
-        """Jump to the palette's search box: type a name, Enter adds the first match."""
-        dock = self.findChild(QDockWidget, "Layers")
-        dock.show()
-        dock.raise_()
-        self.palette.search.setFocus()
-        self.palette.search.selectAll()
-
-    def shortcut_lines(self) -> list[str]:
-        """'Ctrl+D  Duplicate' for every menu command that has a shortcut."""
-        lines = []
-        for menu in self.menuBar().findChildren(QMenu):
-            for action in menu.actions():
-                keys = ", ".join(k.toString(QKeySequence.NativeText) for k in action.shortcuts())
-                if keys and action.text():
-                    lines.append(f"{keys}\t{action.text().replace('&', '').rstrip('…')}")
-        return list(dict.fromkeys(lines))
-
     def show_shortcuts(self) -> None:
-        extra = ["Wheel\tZoom about the cursor", "Middle drag, Space+drag\tPan", "Drag on empty canvas\tSelect several",
-                 "Drag from a port\tConnect (drop on empty canvas: disconnect)", "F (canvas)\tFit to view"]
-        QMessageBox.information(self, "Keyboard shortcuts", "\n".join(self.shortcut_lines() + extra))
+        ShortcutSheet(self).exec()
+
+    # dropped files ---------------------------------------------------------------------------------------
+    def open_dropped(self, paths: list[Path]) -> None:
+        """Open a dropped .json document (asking about unsaved changes first); offer to import a dropped .py."""
+        path = paths[0]
+        if path.suffix.lower() == ".json":
+            self.files.open_path(path)
+        elif path.suffix.lower() == ".py":
+            self.import_offer = ImportOffer(path, self)
+            self.import_offer.imported.connect(self.files.open_path)
+            self.import_offer.open()
+        else:
+            self.statusBar().showMessage(f"{path.name}: drop a .json document to open it, or a .py file to import "
+                                         "a PyTorch model from it", MESSAGE_MS)
+
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        paths = [Path(url.toLocalFile()) for url in event.mimeData().urls() if url.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.open_dropped(paths)
 
     def _build_toolbar(self) -> None:
         bar = QToolBar("Main", self)
@@ -196,7 +205,7 @@ class MainWindow(QMainWindow):
         bar.addSeparator()
         bar.addActions([self.canvas_actions.auto_layout, self.canvas_actions.fit])
         bar.addSeparator()
-        bar.addActions(self._training_actions())
+        bar.addActions(self.training_actions)
         self.addToolBar(Qt.TopToolBarArea, bar)
 
     def _training_actions(self) -> list[QAction]:

@@ -9,27 +9,17 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QLabel, QLineEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
 from layerloom.engine import NodeBase
-from layerloom.engine.layers import CATEGORIES, REGISTRY
+from layerloom.engine.layers import REGISTRY
 
 from . import edits
 from .canvas import LAYER_MIME, positions
 from .canvas.style import LAYOUT_DX, LAYOUT_DY
 from .document import DocumentModel
+from .layer_search import palette_entries
 from .panel_style import category_icon, mute
 
 ENTRY_ROLE = Qt.UserRole + 1          # the entry as {"type": ..., "params": {...}}
 SEARCH_ROLE = Qt.UserRole + 2         # lower-case text the search box matches
-
-
-def palette_entries() -> list[tuple[str, str, dict]]:
-    """(category, palette name, entry) for every layer type and preset, in palette order."""
-    entries = []
-    for category in CATEGORIES:
-        for spec in (s for s in REGISTRY.values() if s.category == category):
-            entries.append((category, spec.palette_name or spec.type, {"type": spec.type, "params": {}}))
-            for name, params in spec.presets.items():
-                entries.append((category, name, {"type": spec.type, "params": dict(params)}))
-    return entries
 
 
 def display_name(node: NodeBase) -> str:

@@ -12,6 +12,7 @@ from layerloom import engine
 from layerloom.designer import edits, export_dialog
 from layerloom.designer.export_dialog import ExportDialog, ExportRequest
 from layerloom.designer.main_window import MainWindow
+from layerloom.designer.shortcut_sheet import rows
 from layerloom.engine.export import Exported, ExportError
 from layerloom.engine.export.python_source import class_name
 
@@ -118,7 +119,7 @@ def test_failures_are_shown_in_a_message_box(window, tmp_path, qtbot):
 
 
 def test_export_is_in_the_file_menu_with_a_shortcut(window):
-    assert "Ctrl+E\tExport" in window.shortcut_lines()
+    assert ("File", "Ctrl+E", "Export") in rows(window)
     file_menu = window.menuBar().actions()[0].menu()
     assert window.exporter.action in file_menu.actions()
 
