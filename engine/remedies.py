@@ -50,12 +50,12 @@ def _renamed(arch: Architecture, nodes: list[NodeBase], old: str, new: str) -> A
     nodes = [n.model_copy(update={"id": names.get(n.id, n.id)}) for n in nodes]
     edges = [e.model_copy(update={"source": names.get(e.source, e.source), "target": names.get(e.target, e.target)})
              for e in arch.edges]
-    layout = {names.get(k, k): v for k, v in arch.layout.items()}
+    layout = arch.layout.model_copy(update={"nodes": {names.get(k, k): v for k, v in arch.layout.nodes.items()}})
     return arch.model_copy(update={"nodes": nodes, "edges": edges, "layout": layout})
 
 
 def _laid_out_again(original: Architecture, variant: Architecture) -> Architecture:
-    return auto_layout(variant) if original.layout else variant
+    return auto_layout(variant) if original.layout.nodes else variant
 
 
 # the remedies --------------------------------------------------------------------------------------------------

@@ -24,9 +24,9 @@ def _font(pixels: int) -> QFont:
 
 
 def text_color(background: QColor) -> QColor:
-    """Black or white, whichever has the higher contrast on `background`."""
-    back = background.name()
-    return QColor(max(("#111111", "#ffffff"), key=lambda text: theme.contrast(text, back)))
+    """The light or the dark theme's card text, whichever has the higher contrast on `background`."""
+    choices = (theme.THEMES["dark"]["card_text"], theme.THEMES["light"]["card_text"])
+    return QColor(max(choices, key=lambda text: theme.contrast(text, background.name())))
 
 
 def paint(painter, rect: QRectF, type_color: QColor, tint: QColor | None, text: str, zoom: float) -> None:
