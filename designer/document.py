@@ -48,6 +48,7 @@ class DocumentModel(QObject):
     checked = Signal()              # problems and shapes are up to date with the document
     selection_changed = Signal()
     path_changed = Signal()
+    opened = Signal()               # another document replaced this one (New, Open, a template, a recovery)
     _check_done = Signal(int, object)   # from the worker thread: (generation, (problems, shapes))
 
     MOVE_MERGE_ID = 1
@@ -83,6 +84,7 @@ class DocumentModel(QObject):
         self.undo_stack.setClean()
         self.path_changed.emit()
         self.selection_changed.emit()
+        self.opened.emit()
 
     def select(self, ids) -> None:
         ids = frozenset(ids) & {n.id for n in self.arch.nodes}

@@ -31,7 +31,7 @@ HEALTH_COLORS = {"healthy": "#009e73", "vanishing": "#56b4e9", "exploding": "#d5
 # Canvas frames: the document names a frame's color, these are what it looks like (a translucent fill on the canvas).
 FRAME_COLORS = {"gray": "#8a9099", "blue": "#4c8fdf", "green": "#4caf6a", "yellow": "#d6b43c",
                 "orange": "#e08a3c", "red": "#d9534f", "purple": "#9b6bd3"}
-_SHARED = {"header_text": "#ffffff", "badge": "#c62828", **HEALTH_COLORS,
+_SHARED = {"header_text": "#ffffff", "ink": "#000000", "badge": "#c62828", **HEALTH_COLORS,
            **{f"category:{name}": color for name, color in CATEGORY_COLORS.items()},
            **{f"frame:{name}": color for name, color in FRAME_COLORS.items()}}
 
@@ -129,7 +129,8 @@ class Theme:
 
 THEMES = {"dark": Theme("dark", DARK_ROLES), "light": Theme("light", LIGHT_ROLES)}
 # Diagnosis banner rows: the role colouring each kind's stripe and tint; the text is the theme's text.
-BANNER_STRIPES = {**{level: level for level in HEALTH_LEVELS}, "failed": "problem", "cleared": "text_muted"}
+BANNER_STRIPES = {**{level: level for level in HEALTH_LEVELS}, "failed": "problem", "cleared": "text_muted",
+                  "trial": "accent"}
 BANNER_TINT = 0.16   # how much of a stripe's color tints its row
 
 
@@ -139,6 +140,12 @@ def mix(color: str, back: str, share: float) -> str:
     parts = (round(x * share + y * (1 - share)) for x, y in
              ((a.red(), b.red()), (a.green(), b.green()), (a.blue(), b.blue())))
     return "#{:02x}{:02x}{:02x}".format(*parts)
+
+
+def readable_on(back: str) -> str:
+    """White or black text, whichever reads better on `back` (one of them always has 4.5:1)."""
+    light, dark = _current["header_text"], _current["ink"]
+    return light if contrast(light, back) >= contrast(dark, back) else dark
 
 
 def luminance(color: str) -> float:

@@ -1,5 +1,5 @@
-"""Commands that act on a diagnosis: `remedy` writes a one-change variant of a document, `compare` sets runs
-side by side."""
+"""Commands that help act on a document: `datasets` says which bundled datasets fit it, `remedy` writes a
+one-change variant of it, `compare` sets runs of it side by side."""
 from __future__ import annotations
 
 import sys
@@ -9,10 +9,14 @@ from . import files
 from .remedies import REMEDIES, RemedyError, derive, why_not
 from .templates import document_argument
 from .train.compare import check_comparable, format_table, summarize_folder, verdict
+from .train.fitting import fitting_datasets, format_fits
 from .train.setup import TrainingError
 
 
 def register(sub) -> None:
+    p = sub.add_parser("datasets", help="which bundled datasets fit a document's input and output, and why others do not")
+    p.add_argument("file", metavar="FILE", type=document_argument)
+    p.set_defaults(run=_cmd_datasets)
     p = sub.add_parser("remedy", help="write a variant of a document with one remedy applied (--list: which apply)")
     p.add_argument("file", metavar="FILE", type=document_argument)
     p.add_argument("--list", action="store_true", help="list the remedies and whether each applies (the default)")
@@ -27,6 +31,11 @@ def register(sub) -> None:
 def _fail(message: str) -> int:
     print(message, file=sys.stderr)
     return 1
+
+
+def _cmd_datasets(args) -> int:
+    print(format_fits(fitting_datasets(files.load(args.file))))
+    return 0
 
 
 def _cmd_remedy(args) -> int:

@@ -1,13 +1,14 @@
-"""The diagnosis banner: why a run failed, the problems active now (their layers are links), and below them,
-collapsed, the problems that cleared."""
+"""The diagnosis banner: why a run failed, the problems active now (their layers are links, their remedy a
+button that tests it), and below them, collapsed, the problems that cleared."""
 from __future__ import annotations
 
 from html import escape
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QMenu, QToolButton, QVBoxLayout, QWidget
 
 from layerloom.designer import theme
+from layerloom.engine.remedies import REMEDIES
 
 from .run_store import RunSeries
 
@@ -55,10 +56,11 @@ def banner_rows(run: RunSeries | None, expanded: bool = False) -> list[tuple[str
 
 
 class DiagnosisBanner(QFrame):
-    """Hidden while all is well; one tinted row per problem otherwise; `node_clicked(id)` when a layer name is
-    clicked."""
+    """Hidden while all is well; one tinted row per problem otherwise. `node_clicked(id)` when a layer name is
+    clicked, `remedy_requested(kind)` when a remedy button is."""
 
     node_clicked = Signal(str)
+    remedy_requested = Signal(str)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -70,6 +72,7 @@ class DiagnosisBanner(QFrame):
         self._run: RunSeries | None = None
         self.expanded = False
         self.labels: list[QLabel] = []
+        self.buttons: list[QToolButton] = []
         self.hide()
 
     def show_run(self, run: RunSeries | None) -> None:
@@ -80,7 +83,7 @@ class DiagnosisBanner(QFrame):
         self._rows = rows
         while self._layout.count():
             self._layout.takeAt(0).widget().deleteLater()
-        self.labels = []
+        self.labels, self.buttons = [], []
         for role, text, remedies in rows:
             self._layout.addWidget(self._row(role, text, remedies))
         self.setVisible(bool(rows))
@@ -98,7 +101,24 @@ class DiagnosisBanner(QFrame):
         label.linkActivated.connect(self._on_link)
         self.labels.append(label)
         layout.addWidget(label, 1)
+        if remedies:
+            layout.addWidget(self._remedy_button(remedies), 0, Qt.AlignVCenter)
         return row
+
+    def _remedy_button(self, kinds: tuple[str, ...]) -> QToolButton:
+        """'Test: <first remedy>'; the others in its menu. Testing trains a one-change variant beside the original."""
+        button = QToolButton(text=f"Test: {REMEDIES[kinds[0]].title}", toolTip=(
+            "Train a copy of this document with only this change, beside the original (same seed and data), "
+            "and compare them."))
+        button.clicked.connect(lambda: self.remedy_requested.emit(kinds[0]))
+        if len(kinds) > 1:
+            menu = QMenu(button)
+            for kind in kinds:
+                menu.addAction(f"Test: {REMEDIES[kind].title}", lambda kind=kind: self.remedy_requested.emit(kind))
+            button.setMenu(menu)
+            button.setPopupMode(QToolButton.MenuButtonPopup)
+        self.buttons.append(button)
+        return button
 
     def _on_link(self, link: str) -> None:
         if link in (MORE, LESS):

@@ -1,5 +1,5 @@
-"""DashboardDock: the train panel, the diagnosis banner and the chart tabs, redrawn from the run buffers
-at a few frames per second, whatever the rate of incoming events."""
+"""DashboardDock: the train panel, the diagnosis banner and the chart tabs for the open document, redrawn from
+the run buffers at a few frames per second, whatever the rate of incoming events."""
 from __future__ import annotations
 
 from collections import deque
@@ -8,24 +8,28 @@ from pathlib import Path
 from typing import Sequence
 
 from PySide6.QtCore import QStandardPaths, Qt, QTimer, Signal
-from PySide6.QtWidgets import (QLabel, QMessageBox, QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QLabel, QMessageBox, QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from layerloom.designer import theme
 from layerloom.designer.document import DocumentModel
+from layerloom.engine.remedies import RemedyError, derive
 from layerloom.engine.train.runfolder import EVENTS, MODEL
 
 from .banner import DiagnosisBanner
-from .charts import BpttChart, ClippingChart, FlowChart, LossChart
+from .charts import BpttChart, ClippingChart, FlowChart, LayersChart, LossChart
+from .charts.style import run_color
 from .predict_panel import PredictPanel
+from .run_files import document_name
 from .run_store import RunSeries
 from .runner import Runner
 from .runs import RunsView
 from .stream import LineFeed
 from .train_panel import TrainPanel
+from .trial import RemedyTrial
 
 FRAME_MS = 200     # 5 frames per second
-TABS = (("Loss", LossChart), ("Gradient flow", FlowChart), ("Through time (BPTT)", BpttChart),
-        ("Clipping && updates", ClippingChart))
+TABS = (("Loss", LossChart), ("Gradient flow", FlowChart), ("Per layer", LayersChart),
+        ("Through time (BPTT)", BpttChart), ("Clipping && updates", ClippingChart))
 
 
 def default_runs_dir(document: DocumentModel) -> Path:
@@ -33,6 +37,18 @@ def default_runs_dir(document: DocumentModel) -> Path:
     if document.path is not None:
         return document.path.parent / "runs"
     return Path(QStandardPaths.writableLocation(QStandardPaths.AppDataLocation)) / "runs"
+
+
+def legend_text(runs: list[RunSeries]) -> str:
+    """What the charts show: one run's name, or each run's color and its document (its name when they share one)."""
+    if len(runs) == 1:
+        run = runs[0]
+        named = run.document and run.document not in run.name
+        return f"<b>{escape(run.name)}</b>" + (f" · {escape(run.document)}" if named else "")
+    documents = [run.document for run in runs]
+    labels = documents if len(set(documents)) == len(documents) else [run.name for run in runs]
+    return "&nbsp;&nbsp;&nbsp;".join(f"<span style='color:{run_color(i)}'>━━</span>&nbsp;<b>{escape(label)}</b>"
+                                     for i, label in enumerate(labels))
 
 
 class DashboardDock(QWidget):
@@ -49,8 +65,7 @@ class DashboardDock(QWidget):
         self.document = document
         self.train_args = list(train_args)
         self._fixed_runs_dir = Path(runs_dir) if runs_dir is not None else None
-        self.primary: RunSeries | None = None
-        self.other: RunSeries | None = None
+        self.runs: list[RunSeries] = []
         self._drawn = None
         self._health: dict = {}
         self.runner = Runner(self)
@@ -61,12 +76,15 @@ class DashboardDock(QWidget):
         self.panel.probe_requested.connect(self.probe)
         self.banner = DiagnosisBanner()
         self.banner.node_clicked.connect(self.node_requested)
-        self.showing = theme.set_role(QLabel(), "muted")
+        self.banner.remedy_requested.connect(self.try_remedy)
+        self.trial = RemedyTrial()
+        self.trial.apply_requested.connect(self._use_variant)
+        self.showing = QLabel(textFormat=Qt.RichText)
         self.tabs = QTabWidget()
         self.charts = []
         self._build_charts()
-        self.runs_view = RunsView(self.runs_dir)
-        self.runs_view.show_requested.connect(self.open_run)
+        self.runs_view = RunsView(self.runs_dir, document.arch.name)
+        self.runs_view.show_requested.connect(self.show_runs_of)
         self.runs_view.predict_requested.connect(self.open_predict)
         self.tabs.addTab(self.runs_view, "Runs")
         self.predict_panel = PredictPanel()
@@ -74,6 +92,7 @@ class DashboardDock(QWidget):
         self.tabs.currentChanged.connect(self._on_tab_changed)
         self._layout()
         document.path_changed.connect(lambda: self.runs_view.set_runs_dir(self.runs_dir))
+        document.opened.connect(self.reset)
         document.changed.connect(self._show_status)     # tints only for nodes the document still has
         self._pieces: deque = deque()
         self._piece_timer = QTimer(self, singleShot=True, interval=0)
@@ -107,8 +126,8 @@ class DashboardDock(QWidget):
         right = QWidget()
         column = QVBoxLayout(right)
         column.setContentsMargins(4, 4, 4, 4)
-        column.addWidget(self.banner)
-        column.addWidget(self.showing)
+        for widget in (self.banner, self.trial, self.showing):
+            column.addWidget(widget)
         column.addWidget(self.tabs, 1)
         splitter = QSplitter(Qt.Horizontal)
         splitter.addWidget(scroll)
@@ -127,39 +146,56 @@ class DashboardDock(QWidget):
     def running(self) -> bool:
         return self.runner.running
 
+    @property
+    def primary(self) -> RunSeries | None:
+        return self.runs[0] if self.runs else None
+
     def start_training(self) -> RunSeries | None:
-        """Train the document as it is now, in a child process; the charts follow the new run."""
+        """Train the document as it is now, in a child process; without a training section, offer the datasets
+        that fit instead of guessing one."""
         if self.running:
             return None
         if self.document.arch.training is None:
-            self.document.apply(self.document.arch.model_copy(update={"training": self.panel.training}),
-                                "Add training settings")
-        try:
-            run = self.runner.train(self.document.arch, self.runs_dir, self.train_args)
-        except OSError as error:
-            self.panel.show_problem(f"Cannot start the run: {error}")
+            self.panel.offer_datasets()
             return None
-        self._begin(run)
-        self.runs_view.active = run.folder
-        return run
+        run = self._train([self.document.arch])
+        return run[0] if run else None
 
     def probe(self) -> RunSeries | None:
-        """Forward and backward once at initialization, shown on the graph and in the gradient-flow chart."""
+        """Forward and backward once at initialization, shown on the graph and in the Per layer tab."""
         if self.running:
             return None
         run = self.runner.probe(self.document.arch)
-        self._begin(run)
-        self.tabs.setCurrentIndex(1)
+        self._begin([run])
+        self.tabs.setCurrentWidget(self.charts[2])
         return run
+
+    def try_remedy(self, kind: str) -> list[RunSeries] | None:
+        """Train the document and its variant with remedy `kind` side by side, and overlay them."""
+        if self.running:
+            return None
+        if self.document.arch.training is None:
+            self.panel.show_problem("Testing a remedy trains the document: choose a dataset first.")
+            return None
+        try:
+            variant = derive(self.document.arch, kind)
+        except RemedyError as error:
+            self.panel.show_problem(str(error))
+            return None
+        runs = self._train([self.document.arch, variant])
+        if runs:
+            self.trial.start(kind, variant, runs)
+            self.tabs.setCurrentIndex(0)
+        return runs
 
     def stop(self) -> None:
         self.runner.stop()
 
-    def open_run(self, folder: Path | None, other: Path | None = None) -> None:
-        """Chart a past run (None keeps the one shown), optionally with another overlaid dashed."""
-        if folder is not None:
-            self.primary = self._load(Path(folder))
-        self.other = self._load(Path(other)) if other is not None else None
+    def show_runs_of(self, folders: list[Path], add: bool = False) -> None:
+        """Chart past runs (added to those shown with `add`), several overlaid each in its color."""
+        shown = [run.folder for run in self.runs if run.folder] if add else []
+        self.runs = [self._load(Path(folder)) for folder in dict.fromkeys([*shown, *map(Path, folders)])]
+        self.trial.clear()
         if self.tabs.currentWidget() not in self.charts:
             self.tabs.setCurrentIndex(0)
         self._redraw()
@@ -168,6 +204,15 @@ class DashboardDock(QWidget):
         """The Predict tab, for the finished run in `folder`."""
         self.predict_panel.set_run(folder)
         self.tabs.setCurrentWidget(self.predict_panel)
+
+    def reset(self) -> None:
+        """Another document was opened: the dashboard starts over for it (runs of the last one are stopped)."""
+        self.runner.stop()
+        self.runs = []
+        self.trial.clear()
+        self.panel.reset()
+        self.runs_view.set_document(self.document.arch.name)
+        self._redraw()
 
     def confirm_close(self) -> bool:
         """True when the window may close: no run going, or the person agreed to stop it."""
@@ -182,26 +227,44 @@ class DashboardDock(QWidget):
         return True
 
     # runs --------------------------------------------------------------------
-    def _begin(self, run: RunSeries) -> None:
-        self.primary, self.other = run, None
+    def _train(self, archs: list) -> list[RunSeries] | None:
+        try:
+            runs = [self.runner.train(arch, self.runs_dir, self.train_args) for arch in archs]
+        except OSError as error:
+            self.runner.stop()
+            self.panel.show_problem(f"Cannot start the run: {error}")
+            return None
+        self.trial.clear()
+        self._begin(runs)
+        return runs
+
+    def _begin(self, runs: list[RunSeries]) -> None:
+        self.runs = runs
         self.panel.set_running(True)
-        self.run_started.emit(run)
+        self.runs_view.active = {run.folder for run in runs}
+        self.run_started.emit(runs[0])
         self._redraw()
 
     def _on_run_finished(self, run: RunSeries) -> None:
+        if not self.running:
+            self.panel.set_running(False)
+            self.runs_view.active = set()
+            self.runs_view.refresh()
         if run.folder is not None and (run.folder / MODEL).is_file():
             self.predict_panel.set_run(run.folder)     # ready in the Predict tab
-        self.panel.set_running(False)
-        self.runs_view.active = None
-        self.runs_view.refresh()
+        self.trial.refresh()
         self._redraw()
         self.run_finished.emit(run)
 
+    def _use_variant(self, variant) -> None:
+        self.document.apply(variant, f"Use the variant: {self.trial.kind}")
+        self.trial.clear()
+
     def _load(self, folder: Path) -> RunSeries:
-        live = self.runner.run
-        if live is not None and live.folder == folder:
+        live = self.runner.live(folder)
+        if live is not None:
             return live
-        run = RunSeries(folder.name, folder)
+        run = RunSeries(folder.name, folder, document_name(folder))
         feed = LineFeed(run.feed, parent=self)
         feed.drained.connect(lambda: self._loaded(run, feed))
         path = folder / EVENTS
@@ -230,7 +293,7 @@ class DashboardDock(QWidget):
         if self._frame_state() != self._drawn:
             self._pieces.extend(self._frame_pieces())
             self._piece_timer.start()
-        elif self.primary is not None and self.primary.running:
+        elif self.running:
             self.panel.show_run(self.primary)     # the time left moves on between events
 
     def _on_piece(self) -> None:
@@ -246,23 +309,20 @@ class DashboardDock(QWidget):
             piece()
 
     def _frame_state(self):
-        runs = tuple((id(run), run.version) if run else None for run in (self.primary, self.other))
-        return runs, self.tabs.currentIndex()
+        return tuple((id(run), run.version) for run in self.runs), self.tabs.currentIndex()
 
     def _frame_pieces(self) -> list:
         """The visible chart's pieces, then the panel, the banner and the canvas tints (even while hidden)."""
         self._drawn = self._frame_state()
         chart = self.tabs.currentWidget()
-        pieces = chart.pieces(self.primary, self.other) if chart in self.charts and self.isVisible() else []
+        pieces = chart.frame(self.runs) if chart in self.charts and self.isVisible() else []
         return [*pieces, self._show_status]
 
     def _show_status(self) -> None:
         self.panel.show_run(self.primary)
         self.banner.show_run(self.primary)
-        shown = [f"<b>{escape(self.primary.name)}</b>"] if self.primary else []
-        if self.other:
-            shown.append(f"{escape(self.other.name)} (dashed)")
-        self.showing.setText("  vs  ".join(shown))
+        self.trial.refresh()
+        self.showing.setText(legend_text(self.runs) if self.runs else "")
         nodes = {node.id for node in self.document.arch.nodes}
         health = {node: value for node, value in self.primary.health().items() if node in nodes} if self.primary else {}
         if health != self._health:

@@ -26,7 +26,7 @@ def progress_text(run: RunSeries | None) -> tuple[float | None, str]:
     if run is None:
         return None, "not started"
     fraction, left = run.progress()
-    step = run.latest.step if run.latest else 0
+    step = run.end.step if run.end else (run.latest.step if run.latest else 0)   # steps are logged every K
     parts = [f"step {step}/{run.total_steps}" if run.total_steps else f"step {step}"]
     epochs = (run.config or {}).get("epochs")
     if run.latest is not None and run.mode == "train":

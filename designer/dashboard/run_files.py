@@ -17,11 +17,22 @@ class RunInfo:
 
     folder: Path
     name: str
+    document: str
     status: str
     step: int = 0
     metrics: dict = field(default_factory=dict)
     has_model: bool = False
     modified: float = 0.0
+
+
+def document_name(folder: Path) -> str:
+    """The name of the document a run trained, from its architecture.json ('' when unreadable)."""
+    try:
+        with (folder / ARCHITECTURE).open("rb") as handle:
+            name = json.load(handle).get("name", "")
+    except (OSError, ValueError, AttributeError):
+        return ""
+    return name if isinstance(name, str) else ""
 
 
 def is_run(folder: Path) -> bool:
@@ -57,8 +68,8 @@ def read_info(folder: Path) -> RunInfo:
             status, metrics = event.get("status", "completed"), event.get("metrics") or metrics
         elif kind == "error":
             status = "failed"
-    return RunInfo(folder, folder.name, status, int(step), dict(metrics), (folder / MODEL).is_file(),
-                   path.stat().st_mtime)
+    return RunInfo(folder, folder.name, document_name(folder), status, int(step), dict(metrics),
+                   (folder / MODEL).is_file(), path.stat().st_mtime)
 
 
 def list_runs(runs_dir: Path | None) -> list[RunInfo]:

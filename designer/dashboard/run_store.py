@@ -16,6 +16,7 @@ from typing import Callable
 import numpy as np
 from pydantic import BaseModel
 
+from layerloom.engine.train.compare import RunSummary
 from layerloom.engine.train.diagnosis import Evidence, NodeHealth, node_health
 from layerloom.engine.train.events import (ActivationStats, ClearedEvent, DiagnosisEvent, EndEvent, EpochEvent,
                                            ErrorEvent, StartEvent, StepEvent)
@@ -75,12 +76,13 @@ class Profile:
     reverse: np.ndarray | None = None
 
 
-@dataclass
+@dataclass(eq=False)
 class RunSeries:
     """The state of one run (live, opened from disk, or a probe), fed one event at a time."""
 
     name: str
     folder: Path | None = None
+    document: str = ""       # the name of the document trained
     mode: str = "train"
     status: str = "running"
     config: dict | None = None
@@ -107,7 +109,11 @@ class RunSeries:
     stderr: str = ""
     started: float = field(default_factory=time.monotonic)
     version: int = 0
+    summary: RunSummary = None
     _getter: Callable = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self.summary = RunSummary(self.name, self.document)
 
     # feeding -----------------------------------------------------------------
     def feed(self, event: BaseModel) -> None:
@@ -115,6 +121,7 @@ class RunSeries:
         handler = getattr(self, f"_on_{event.event}", None)
         if handler is not None:
             handler(event)
+            self.summary.feed(event)
             self.version += 1
 
     def _on_start(self, event: StartEvent) -> None:

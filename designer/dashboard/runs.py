@@ -1,4 +1,5 @@
-"""The Runs tab: every run folder, open or compare runs in the charts, evaluate a run, sample from it."""
+"""The Runs tab: the run folders (the open document's first, filterable), open or compare runs in the charts,
+evaluate a run (metrics and a confusion-matrix heatmap), sample from it."""
 from __future__ import annotations
 
 import json
@@ -6,17 +7,17 @@ import math
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QPlainTextEdit, QPushButton,
-                               QSplitter, QTableWidget, QTableWidgetItem, QTreeWidget, QTreeWidgetItem, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPlainTextEdit,
+                               QSizePolicy, QSplitter, QToolButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
-from layerloom.designer import theme
+from layerloom.engine.remedies import base_name
 
+from .confusion import ConfusionMatrix
 from .process import EngineProcess, engine_command
 from .run_files import RunInfo, list_runs
 
-COLUMNS = ("Run", "Status", "Step", "Val loss", "Val accuracy")
+COLUMNS = ("Run", "Document", "Status", "Step", "Val loss", "Val accuracy")
+METRICS_WIDTH = 150     # the metrics beside a confusion matrix
 
 
 def metric_text(metrics: dict, key: str) -> str:
@@ -26,58 +27,43 @@ def metric_text(metrics: dict, key: str) -> str:
     return f"{value:.1%}" if "accuracy" in key and math.isfinite(value) else f"{value:.4g}"
 
 
-def confusion_table(matrix: list[list[int]], labels: list[str] | None = None) -> QTableWidget:
-    """A confusion matrix (rows: true class, columns: predicted) as a table shaded by row share."""
-    size = len(matrix)
-    labels = [str(label) for label in labels] if labels and len(labels) == size else [str(i) for i in range(size)]
-    table = QTableWidget(size, size)
-    table.setHorizontalHeaderLabels([f"→ {label}" for label in labels])
-    table.setVerticalHeaderLabels(labels)
-    table.setEditTriggers(QAbstractItemView.NoEditTriggers)
-    for row, counts in enumerate(matrix):
-        total = sum(counts) or 1
-        for col, count in enumerate(counts):
-            item = QTableWidgetItem(str(count))
-            item.setTextAlignment(Qt.AlignCenter)
-            share = count / total
-            color = theme.color("healthy" if row == col else "exploding")
-            color.setAlphaF(min(0.85, 0.08 + share))
-            item.setBackground(color)
-            item.setToolTip(f"true {labels[row]}, predicted {labels[col]}: {count} ({share:.0%} of the row)")
-            table.setItem(row, col, item)
-    table.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
-    return table
+def ordered(runs: list[RunInfo], document: str) -> list[RunInfo]:
+    """The runs of `document` and its variants first, each group newest first (as listed)."""
+    return sorted(runs, key=lambda info: base_name(info.document) != base_name(document))
 
 
 class RunsView(QWidget):
-    """Lists `runs_dir`; `show_requested(primary, other)` asks the dock to chart runs (None keeps the current)."""
+    """Lists `runs_dir`; `show_requested(folders, add)` asks the dock to chart runs (added to those shown)."""
 
-    show_requested = Signal(object, object)
+    show_requested = Signal(list, bool)
     predict_requested = Signal(object)   # a run folder: its model answers the person's own inputs
 
-    def __init__(self, runs_dir: Path | None = None, parent: QWidget | None = None):
+    def __init__(self, runs_dir: Path | None = None, document: str = "", parent: QWidget | None = None):
         super().__init__(parent)
-        self.runs_dir = runs_dir
-        self.active: Path | None = None
+        self.runs_dir, self.document = runs_dir, document
+        self.active: set[Path] = set()
+        self.filter = QLineEdit(placeholderText="Filter runs by name or document…", clearButtonEnabled=True)
+        self.filter.textChanged.connect(self._apply_filter)
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(COLUMNS)
         self.tree.setRootIsDecorated(False)
         self.tree.setSelectionMode(QAbstractItemView.ExtendedSelection)
         self.tree.header().setSectionResizeMode(0, QHeaderView.Stretch)
+        self.tree.header().setSectionResizeMode(1, QHeaderView.Stretch)
         self.tree.itemDoubleClicked.connect(lambda *_: self._open())
         self.tree.itemSelectionChanged.connect(self._update_buttons)
-        buttons = QHBoxLayout()
         self.buttons = {}
+        buttons = QHBoxLayout()
         for name, tip, slot in (
             ("Open", "Show this run in the charts.", self._open),
-            ("Compare", "Overlay this run (dashed) on the one shown; with two selected, the first against the second.",
+            ("Compare", "Overlay the selected runs, each in its color; one selected: add it to the runs shown.",
              self._compare),
             ("Evaluate", "Validation metrics and, for classification, the confusion matrix.", self._evaluate),
             ("Sample", "Generate from a trained generative model (text, sequences).", self._sample),
             ("Predict", "Ask the trained model about your own images, photos or sentences.", self._predict),
             ("Refresh", "Read the runs folder again.", self.refresh),
         ):
-            button = QPushButton(name, toolTip=tip)
+            button = QToolButton(text=name, toolTip=tip)     # as wide as its word: the list keeps its room
             button.clicked.connect(slot)
             buttons.addWidget(button)
             self.buttons[name] = button
@@ -86,49 +72,70 @@ class RunsView(QWidget):
         self.result_title.setStyleSheet("font-weight: 600;")
         self.output = QPlainTextEdit(readOnly=True)
         self.output.setPlaceholderText("Evaluate or sample a run to see its output here.")
-        self.matrix: QTableWidget | None = None
-        results = QWidget()
-        self.results_layout = QVBoxLayout(results)
-        self.results_layout.setContentsMargins(0, 0, 0, 0)
-        self.results_layout.addWidget(self.result_title)
+        self.matrix: ConfusionMatrix | None = None
+        self.results_layout = QHBoxLayout()      # the matrix, when there is one, then the metrics beside it
         self.results_layout.addWidget(self.output)
-        top = QWidget()
-        top_layout = QVBoxLayout(top)
-        top_layout.setContentsMargins(0, 0, 0, 0)
-        top_layout.addWidget(self.tree)
-        top_layout.addLayout(buttons)
-        splitter = QSplitter(Qt.Vertical)
-        splitter.addWidget(top)
-        splitter.addWidget(results)
-        QVBoxLayout(self).addWidget(splitter)
+        self.splitter = QSplitter(Qt.Horizontal)
+        self.splitter.addWidget(self._column(self.filter, self.tree, buttons))
+        self.splitter.addWidget(self._column(self.result_title, self.results_layout))
+        for index in range(2):     # half each to start, whatever width the run list's columns would like
+            self.splitter.widget(index).setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
+            self.splitter.setStretchFactor(index, 1)
+        QVBoxLayout(self).addWidget(self.splitter)
         self._process: EngineProcess | None = None
         self._text: list[str] = []
         self.refresh()
+
+    @staticmethod
+    def _column(*parts) -> QWidget:
+        widget = QWidget()
+        layout = QVBoxLayout(widget)
+        layout.setContentsMargins(0, 0, 0, 0)
+        for part in parts:
+            (layout.addLayout if isinstance(part, QHBoxLayout) else layout.addWidget)(part, part is parts[-1])
+        return widget
 
     # listing -----------------------------------------------------------------
     def set_runs_dir(self, runs_dir: Path | None) -> None:
         self.runs_dir = runs_dir
         self.refresh()
 
+    def set_document(self, document: str) -> None:
+        """The open document: its runs come first."""
+        self.document = document
+        self.refresh()
+
     def refresh(self) -> None:
         self.tree.clear()
-        for info in list_runs(self.runs_dir):
-            status = "running" if self.active == info.folder else info.status
-            values = (info.name, status, str(info.step), metric_text(info.metrics, "val_loss"),
+        for info in ordered(list_runs(self.runs_dir), self.document):
+            status = "running" if info.folder in self.active else info.status
+            values = (info.name, info.document, status, str(info.step), metric_text(info.metrics, "val_loss"),
                       metric_text(info.metrics, "val_accuracy"))
             item = QTreeWidgetItem(list(values))
             item.setData(0, Qt.UserRole, info)
+            if base_name(info.document) == base_name(self.document):
+                font = item.font(1)
+                font.setBold(True)
+                item.setFont(1, font)
             self.tree.addTopLevelItem(item)
+        self._apply_filter(self.filter.text())
         self._update_buttons()
 
+    def _apply_filter(self, text: str) -> None:
+        words = text.lower().split()
+        for index in range(self.tree.topLevelItemCount()):
+            item = self.tree.topLevelItem(index)
+            haystack = f"{item.text(0)} {item.text(1)}".lower()
+            item.setHidden(not all(word in haystack for word in words))
+
     def selected(self) -> list[RunInfo]:
-        return [item.data(0, Qt.UserRole) for item in self.tree.selectedItems()]
+        return [item.data(0, Qt.UserRole) for item in self.tree.selectedItems() if not item.isHidden()]
 
     def _update_buttons(self) -> None:
         chosen = self.selected()
         busy = self._process is not None
         self.buttons["Open"].setEnabled(len(chosen) == 1)
-        self.buttons["Compare"].setEnabled(len(chosen) in (1, 2))
+        self.buttons["Compare"].setEnabled(len(chosen) >= 1)
         for name in ("Evaluate", "Sample", "Predict"):
             self.buttons[name].setEnabled(len(chosen) == 1 and chosen[0].has_model and not busy)
 
@@ -136,14 +143,12 @@ class RunsView(QWidget):
     def _open(self) -> None:
         chosen = self.selected()
         if len(chosen) == 1:
-            self.show_requested.emit(chosen[0].folder, None)
+            self.show_requested.emit([chosen[0].folder], False)
 
     def _compare(self) -> None:
         chosen = self.selected()
-        if len(chosen) == 2:
-            self.show_requested.emit(chosen[0].folder, chosen[1].folder)
-        elif len(chosen) == 1:
-            self.show_requested.emit(None, chosen[0].folder)
+        if chosen:
+            self.show_requested.emit([info.folder for info in chosen], len(chosen) == 1)
 
     def _predict(self) -> None:
         chosen = self.selected()
@@ -191,18 +196,20 @@ class RunsView(QWidget):
         except ValueError:
             result = None
         if not isinstance(result, dict) or not isinstance(result.get("metrics"), dict):
+            self._show_matrix(None)
             self.output.setPlainText(text)
             return
-        if result.get("confusion"):
-            self._show_matrix(confusion_table(result["confusion"], result.get("class_names")))
+        self._show_matrix(ConfusionMatrix(result["confusion"], result.get("class_names"))
+                          if result.get("confusion") else None)
         metrics = result["metrics"]
         lines = [f"{result.get('part', 'validation')}: {result.get('samples', '?')} samples"]
         lines += [f"{key}: {metric_text(metrics, key)}" for key in metrics]
         self.output.setPlainText("\n".join(lines))
 
-    def _show_matrix(self, table: QTableWidget | None) -> None:
+    def _show_matrix(self, matrix: ConfusionMatrix | None) -> None:
         if self.matrix is not None:
             self.matrix.deleteLater()
-        self.matrix = table
-        if table is not None:
-            self.results_layout.insertWidget(1, table, 1)
+        self.matrix = matrix
+        self.output.setMaximumWidth(16_777_215 if matrix is None else METRICS_WIDTH)
+        if matrix is not None:
+            self.results_layout.insertWidget(0, matrix, 1)

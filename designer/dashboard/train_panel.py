@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import zlib
+from html import escape
 from dataclasses import replace
 
 import torch
@@ -15,12 +16,14 @@ from layerloom.designer.document import DocumentModel
 from layerloom.designer.model_form import FieldEditor, ModelForm
 from layerloom.engine.config import DatasetRef, GradClip, OptimizerConfig, TrainingConfig
 from layerloom.engine.data import DATASETS
-from layerloom.engine.errors import error_problems
+from layerloom.engine.errors import DocumentError, error_problems
+from layerloom.engine.train.fitting import DatasetFit, fitting_datasets
 
 from .data_preview import DataPreview
 from .progress import format_metrics, progress_text, status_text
 from .run_store import RunSeries
 
+NOT_FITTING_SHOWN = 3    # reasons under the dataset list; the list's tooltips give every one
 MERGE_BASE = 0x7A000    # consecutive edits of one field merge into one undo step
 DEFAULT_TRAINING = TrainingConfig(dataset=DatasetRef(name="spirals"), loss="cross_entropy")
 CLIP_CHOICES = ((None, "none"), ("max_norm", "rescale to max norm"), ("value", "clamp each value"))
@@ -84,6 +87,10 @@ class TrainPanel(QWidget):
         config, optimizer = TrainingConfig.model_fields, OptimizerConfig.model_fields
         self.form.addRow(section("Data"))
         self._add("dataset", "Dataset", DatasetRef.model_fields["name"], choices=list(DATASETS))
+        self.editors["dataset"].editor.setPlaceholderText("choose a dataset")
+        self.fit_note = theme.set_role(QLabel(wordWrap=True, visible=False, textFormat=Qt.RichText), "muted")
+        self.form.addRow(self.fit_note)
+        self._fits: dict[str, DatasetFit] = {}
         self.dataset_form: ModelForm | None = None
         self._dataset_row = self.form.rowCount()
         self._add("val_fraction", "Validation share", config["val_fraction"])
@@ -125,7 +132,7 @@ class TrainPanel(QWidget):
 
     def _on_document_changed(self) -> None:
         config = self.training
-        self._show_dataset_form(config.dataset)
+        self._show_dataset_form(config.dataset if self.document.arch.training else None)
         clip = config.grad_clip
         kind = None if clip is None else ("max_norm" if clip.max_norm is not None else "value")
         values = {
@@ -138,10 +145,55 @@ class TrainPanel(QWidget):
         for name, value in values.items():
             self.editors[name].set_value(value)
         self.editors["clip_value"].setEnabled(kind is not None)
+        self._show_chosen_dataset()
 
-    def _show_dataset_form(self, dataset: DatasetRef) -> None:
+    def _show_chosen_dataset(self) -> None:
+        """The dataset list on the document's dataset, or on nothing while there is no training section."""
+        combo, training = self.editors["dataset"].editor, self.document.arch.training
+        combo.setCurrentIndex(combo.findData(training.dataset.name) if training else -1)
+        self.fit_note.setVisible(training is None and self.fit_note.isVisibleTo(self))
+
+    def reset(self) -> None:
+        """Another document: forget what fitted the last one."""
+        self._fill_datasets([(name, name, DATASETS[name].doc) for name in DATASETS])
+        self.fit_note.hide()
+        self.problem.hide()
+        self._show_chosen_dataset()
+
+    def offer_datasets(self) -> None:
+        """No training section yet: list the datasets that fit the graph first and say why the others do not."""
+        try:
+            fits = fitting_datasets(self.document.arch)
+        except DocumentError as error:
+            self.show_problem(f"Fix the graph before training: {error.problems[0]}")
+            return
+        self._fits = {fit.name: fit for fit in fits}
+        self._fill_datasets([(fit.name, fit.name if fit.fits else f"{fit.name} (does not fit)",
+                              fit.doc if fit.fits else f"Does not fit: {fit.reason}") for fit in fits])
+        fitting = [fit.name for fit in fits if fit.fits]
+        others = [fit for fit in fits if not fit.fits]
+        lines = [f"<b>Fit this graph:</b> {escape(', '.join(fitting))}. Choose one to train." if fitting else
+                 "<b>No bundled dataset fits this graph's input and output</b>: csv or npz read your own data."]
+        lines += [f"{escape(fit.name)}: {escape(fit.reason)}" for fit in others[:NOT_FITTING_SHOWN]]
+        if len(others) > NOT_FITTING_SHOWN:
+            lines.append(f"… and {len(others) - NOT_FITTING_SHOWN} more (hover the list)")
+        self.fit_note.setText("<br>".join(lines))
+        self.fit_note.show()
+        self._show_chosen_dataset()
+        self.editors["dataset"].editor.setFocus()
+
+    def _fill_datasets(self, items: list[tuple[str, str, str]]) -> None:
+        """(name, label, tooltip) per entry of the dataset list."""
+        combo = self.editors["dataset"].editor
+        combo.clear()
+        for name, label, tip in items:
+            combo.addItem(label, name)
+            combo.setItemData(combo.count() - 1, tip, Qt.ToolTipRole)
+
+    def _show_dataset_form(self, dataset: DatasetRef | None) -> None:
+        self.preview.setVisible(dataset is not None)
         self.preview.show_dataset(dataset)
-        spec = DATASETS.get(dataset.name)
+        spec = DATASETS.get(dataset.name) if dataset else None
         model = spec.params if spec else None
         if self.dataset_form is None or self.dataset_form.model is not model:
             if self.dataset_form is not None:
@@ -160,6 +212,9 @@ class TrainPanel(QWidget):
         data = self.training.model_dump()
         if name == "dataset":
             data["dataset"] = {"name": value, "params": {}}
+            fit = self._fits.get(value)
+            if self.document.arch.training is None and fit is not None and fit.fits:
+                data["loss"] = fit.loss
         elif name in ("lr", "momentum", "weight_decay"):
             data["optimizer"][name] = value
         elif name == "optimizer":

@@ -50,7 +50,7 @@ def dock(qtbot, tmp_path):
 
 
 def opened(qtbot, dock, folder):
-    dock.open_run(folder)
+    dock.show_runs_of([folder])
     qtbot.waitUntil(lambda: dock.primary.status == "completed", timeout=3000)
     dock._redraw()
     return dock.primary

@@ -6,7 +6,7 @@ import pytest
 
 from layerloom import engine
 from layerloom.engine.cli import main
-from layerloom.engine.remedies import REMEDIES, RemedyError, applicable, base_name, derive
+from layerloom.engine.remedies import RemedyError, applicable, base_name, derive
 
 TEMPLATES = "templates"
 

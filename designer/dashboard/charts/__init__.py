@@ -1,7 +1,8 @@
-"""The dashboard's live plots, one widget per tab, each fed by `show_runs(primary, other)` on a timer."""
+"""The dashboard's live plots, one widget per tab, each fed by `frame(runs)` on a timer."""
 from .bptt import BpttChart
 from .clipping import ClippingChart
 from .flow import FlowChart
+from .layers import LayersChart
 from .loss import LossChart
 
-__all__ = ["BpttChart", "ClippingChart", "FlowChart", "LossChart"]
+__all__ = ["BpttChart", "ClippingChart", "FlowChart", "LayersChart", "LossChart"]

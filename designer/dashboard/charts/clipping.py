@@ -23,7 +23,7 @@ def clip_summary(run: RunSeries | None) -> str:
 
 
 class ClippingChart(Chart):
-    """Is clipping doing the work, and are the updates of each layer a sane size?"""
+    """Is clipping doing the work, and are the updates of each layer a sane size? Several runs each in their color."""
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -33,48 +33,55 @@ class ClippingChart(Chart):
         self.views = [style.SteadyView(self.norm_plot, log_y=True), style.SteadyView(self.ratio_plot, log_y=True)]
         self.norm_legend = style.legend(self.norm_plot)
         self.ratio_legend = style.side_legend(self.view.ci, row=0, col=2)
-        before, after = style.color("train"), style.color("clipped")
-        self.norms = [(style.curve(self.norm_plot, before, None if dashed else "before clipping", dashed=dashed),
-                       style.curve(self.norm_plot, after, None if dashed else "after clipping", dashed=dashed))
-                      for dashed in (False, True)]
         reference = {"pen": style.pen(style.color("chart_reference"), dashed=True),
                      "labelOpts": {"color": style.color("chart_text"), "position": 0.05}}
         self.limit = pg.InfiniteLine(angle=0, label="max_norm", **reference)
         self.norm_plot.addItem(self.limit)
         reference = pg.InfiniteLine(np.log10(HEALTHY_RATIO), angle=0, label="1e-3", **reference)
         self.ratio_plot.addItem(reference)
-        self.ratios: list[style.LayerLines | None] = [None, None]
+        self.norms: list[tuple[pg.PlotDataItem, pg.PlotDataItem]] = []
+        self.ratios: list[style.LayerLines] = []
         self._key = None
 
-    def pieces(self, primary: RunSeries | None, other: RunSeries | None):
-        key = tuple((id(run), tuple(run.layers)) if run else None for run in (primary, other))
+    def pieces(self, runs: list[RunSeries]):
+        key = tuple((id(run), tuple(run.layers)) for run in runs)
         if key != self._key:
-            for lines in self.ratios:
-                if lines is not None:
-                    lines.remove()
-            self.ratios = [style.LayerLines(self.ratio_plot, run.layers, dashed=slot == 1) if run else None
-                           for slot, run in enumerate((primary, other))]
-            self.ratio_legend.clear()
-            if self.ratios[0] is not None:
-                self.ratios[0].list_in(self.ratio_legend)
+            self._rebuild(runs)
             self._key = key
-        return [partial(self._show_norms, primary, other), partial(self._show_ratios, primary, other)]
+        return [partial(self._show_norms, runs), partial(self._show_ratios, runs)]
 
-    def _show_norms(self, primary: RunSeries | None, other: RunSeries | None) -> None:
+    def _rebuild(self, runs: list[RunSeries]) -> None:
+        for item in (item for pair in self.norms for item in pair):
+            self.norm_plot.removeItem(item)
+        for lines in self.ratios:
+            lines.remove()
+        self.norm_legend.clear()
+        self.ratio_legend.clear()
+        alone = len(runs) == 1
+        self.norms = []
+        for slot in range(len(runs)):
+            before = style.color("train") if alone else style.run_color(slot)
+            after = style.color("clipped") if alone else style.run_color(slot)
+            self.norms.append((style.curve(self.norm_plot, before), style.curve(self.norm_plot, after, dashed=not alone)))
+        self.ratios = [style.LayerLines(self.ratio_plot, run.layers, None if alone else style.run_color(slot))
+                       for slot, run in enumerate(runs)]
+        if alone:
+            self.norm_legend.addItem(self.norms[0][0], "before clipping")
+            self.ratios[0].list_in(self.ratio_legend)
+
+    def _show_norms(self, runs: list[RunSeries]) -> None:
+        primary = runs[0] if runs else None
         style.set_title(self.norm_plot, clip_summary(primary))
         xs, ys = [], []
-        for (before, after), run in zip(self.norms, (primary, other)):
-            if run is None:
-                before.setData([], [])
-                after.setData([], [])
-                continue
+        for (before, after), run in zip(self.norms, runs):
             xs.append(run.column("step"))
             ys.append(run.column("grad_total"))
             before.setData(xs[-1], style.positive(ys[-1]))
             clipping = bool((run.config or {}).get("grad_clip"))
             after.setData(xs[-1] if clipping else [], style.positive(run.column("grad_clipped")) if clipping else [])
         self.views[0].fit(xs, ys + ([[primary.max_norm]] if primary and primary.max_norm else []))
-        self._show_clip_legend(primary is not None and bool((primary.config or {}).get("grad_clip")))
+        if len(runs) == 1:
+            self._show_clip_legend(bool((primary.config or {}).get("grad_clip")))
         limit = primary.max_norm if primary else None
         self.limit.setVisible(bool(limit))
         if limit:
@@ -89,11 +96,10 @@ class ClippingChart(Chart):
         elif listed and not clipping:
             self.norm_legend.removeItem(after)
 
-    def _show_ratios(self, primary: RunSeries | None, other: RunSeries | None) -> None:
+    def _show_ratios(self, runs: list[RunSeries]) -> None:
         xs, ys = [], []
-        for lines, run in zip(self.ratios, (primary, other)):
-            if lines is not None:
-                xs.append(run.column("step"))
-                ys.append(run.block("ratio"))
-                lines.set_data(xs[-1], ys[-1])
+        for lines, run in zip(self.ratios, runs):
+            xs.append(run.column("step"))
+            ys.append(run.block("ratio"))
+            lines.set_data(xs[-1], ys[-1])
         self.views[1].fit(xs, ys)

@@ -9,28 +9,17 @@ import pyqtgraph as pg
 from PySide6.QtCore import QRectF
 from PySide6.QtWidgets import QWidget
 
-from layerloom.designer.theme import HEALTH_LEVELS
-
-from layerloom.engine.train.diagnosis import VANISHING_RATIO
 from ..run_store import RunSeries
 from . import style
 from .base import Chart
+from .depth import GradientProfile, layer_ticks
 
-TICKS_MAX = 14         # layer names down the heatmap
-TICKS_ACROSS_MAX = 6   # layer names along the profile, where they sit side by side
-NAME_CHARS = 12
 AXIS_WIDTH = 84
 
 
-def layer_ticks(layers: list[str], offset: float = 0.0, most: int = TICKS_MAX) -> list[list[tuple[float, str]]]:
-    """Axis ticks naming layers (long names shortened), thinned to at most `most`."""
-    every = max(1, int(np.ceil(len(layers) / most)))
-    short = [name if len(name) <= NAME_CHARS else name[:NAME_CHARS - 1] + "…" for name in layers]
-    return [[(index + offset, name) for index, name in enumerate(short) if index % every == 0]]
-
-
 class FlowChart(Chart):
-    """Where the gradient goes: per-layer lines (colored by depth), the depth profile, and the heatmap."""
+    """Where the gradient goes: per-layer lines (colored by depth, or by run when several are compared), the
+    depth profile of every run, and the first run's heatmap."""
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -53,80 +42,48 @@ class FlowChart(Chart):
         grid.layout.setColumnStretchFactor(2, 2)
         self.lines_view = style.SteadyView(self.lines_plot, log_y=True)
         self.heat_view = style.SteadyView(self.heat_plot)
-        self.profile_view = style.SteadyView(self.profile_plot, log_y=True)
+        self.profile = GradientProfile(self.profile_plot)
         self.legend = style.side_legend(grid, row=0, col=1)
-        reference, outline = style.color("chart_reference"), style.color("health_outline")
-        self.profiles = [style.curve(self.profile_plot, reference, dashed=dashed) for dashed in (False, True)]
-        self.other_dots = pg.ScatterPlotItem(size=9, brush=None, pen=pg.mkPen(reference))
-        self.profile_plot.addItem(self.other_dots)
-        self.dots = {}      # one item per health level: one brush per item is far cheaper than one per point
-        for level in HEALTH_LEVELS:
-            self.dots[level] = pg.ScatterPlotItem(size=11, brush=pg.mkBrush(style.color(level)), pen=pg.mkPen(outline))
-            self.profile_plot.addItem(self.dots[level])
-        self.threshold = pg.InfiniteLine(angle=0, pen=style.pen(reference, dashed=True), label="vanishing below",
-                                         labelOpts={"color": style.color("chart_text"), "position": 0.5,
-                                                    "anchors": [(0.5, 0), (0.5, 0)]})
-        self.profile_plot.addItem(self.threshold, ignoreBounds=True)   # the dots' colors already tell
         self._key = None
-        self.lines: list[style.LayerLines | None] = [None, None]
+        self.lines: list[style.LayerLines] = []
 
-    def pieces(self, primary: RunSeries | None, other: RunSeries | None):
-        key = tuple((id(run), tuple(run.layers)) if run else None for run in (primary, other))
+    def pieces(self, runs: list[RunSeries]):
+        key = tuple((id(run), tuple(run.layers)) for run in runs)
         if key != self._key:
-            self._rebuild(primary, other)
+            self._rebuild(runs)
             self._key = key
-        return [partial(self._show_lines, primary, other), partial(self._show_profile, primary, other),
-                partial(self._show_heatmap, primary)]
+        return [partial(self._show_lines, runs), partial(self._show_profile, runs),
+                partial(self._show_heatmap, runs[0] if runs else None, len(runs) > 1)]
 
-    def _rebuild(self, primary: RunSeries | None, other: RunSeries | None) -> None:
+    def _rebuild(self, runs: list[RunSeries]) -> None:
         for lines in self.lines:
-            if lines is not None:
-                lines.remove()
-        self.lines = [style.LayerLines(self.lines_plot, run.layers, dashed=slot == 1) if run else None
-                      for slot, run in enumerate((primary, other))]
+            lines.remove()
+        alone = len(runs) == 1
+        self.lines = [style.LayerLines(self.lines_plot, run.layers, None if alone else style.run_color(slot))
+                      for slot, run in enumerate(runs)]
         self.legend.clear()
-        if self.lines[0] is not None:
+        if alone:
             self.lines[0].list_in(self.legend)
-        layers = primary.layers if primary else []
-        self.profile_plot.getAxis("bottom").setTicks(layer_ticks(layers, most=TICKS_ACROSS_MAX))
+        layers = runs[0].layers if runs else []
         self.heat_plot.getAxis("left").setTicks(layer_ticks(layers, 0.5))
-        self.profile_view.fixed_x = (-0.8, max(len(layers), 1) - 0.2)   # room for the end labels
         self.heat_view.fixed_y = (0.0, float(max(len(layers), 1)))
 
-    def _show_lines(self, primary: RunSeries | None, other: RunSeries | None) -> None:
+    def _show_lines(self, runs: list[RunSeries]) -> None:
         xs, ys = [], []
-        for lines, run in zip(self.lines, (primary, other)):
-            if lines is not None:
-                xs.append(run.column("step"))
-                ys.append(run.block("grad"))
-                lines.set_data(xs[-1], ys[-1])
+        for lines, run in zip(self.lines, runs):
+            xs.append(run.column("step"))
+            ys.append(run.block("grad"))
+            lines.set_data(xs[-1], ys[-1])
         self.lines_view.fit(xs, ys)
 
-    def _show_profile(self, primary: RunSeries | None, other: RunSeries | None) -> None:
-        step = primary.latest.step if primary and primary.latest else None
-        style.set_title(self.profile_plot, "Gradient flow" + (f" at step {step}" if step is not None else ""))
-        ys = []
-        for line, run in zip(self.profiles, (primary, other)):
-            ys.append(run.latest_grads() if run else np.empty(0))
-            line.setData(np.arange(len(ys[-1])), style.positive(ys[-1]))
-        self.profile_view.fit([], ys)
-        health = primary.health() if primary else {}
-        levels = np.array([health[n].level if n in health else "healthy" for n in primary.layers] if primary else [],
-                          dtype=object)
-        grads = primary.latest_grads() if primary else np.empty(0)
-        heights = style.log10(grads)
-        for level, dots in self.dots.items():
-            chosen = np.flatnonzero((levels == level) & np.isfinite(heights))
-            dots.setData(chosen, heights[chosen])
-        other_heights = style.log10(other.latest_grads()) if other else np.empty(0)
-        chosen = np.flatnonzero(np.isfinite(other_heights))
-        self.other_dots.setData(chosen, other_heights[chosen])
-        finite = grads[np.isfinite(grads) & (grads > 0)]
-        self.threshold.setVisible(finite.size > 1)
-        if finite.size > 1:
-            self.threshold.setValue(np.log10(VANISHING_RATIO * finite.max()))
+    def _show_profile(self, runs: list[RunSeries]) -> None:
+        steps = {run.latest.step for run in runs if run.latest}
+        at = f" at step {steps.pop()}" if len(steps) == 1 else (" at each run's latest step" if steps else "")
+        style.set_title(self.profile_plot, "Gradient flow" + at)
+        self.profile.show(runs)
 
-    def _show_heatmap(self, run: RunSeries | None) -> None:
+    def _show_heatmap(self, run: RunSeries | None, compared: bool) -> None:
+        style.set_title(self.heat_plot, "log10 ||grad||, layer × step" + (f" of {run.name}" if compared else ""))
         grads = run.block("grad") if run else np.empty((0, 0))
         if grads.size == 0:
             self.heatmap.clear()

@@ -24,6 +24,12 @@ def color(role: str) -> str:
     return theme.hex_of(role)
 
 
+def run_color(index: int) -> str:
+    """The color of the index-th of several overlaid runs (the dashboard's legend names them)."""
+    colors = theme.current().run_colors
+    return colors[index % len(colors)]
+
+
 def compact(value: float) -> str:
     """0.25, 3.1, 1e-5, 2e+6: short labels for a log axis."""
     if 1e-3 <= abs(value) < 1e4:
@@ -152,16 +158,16 @@ def curve(plot: pg.PlotItem, line, name: str | None = None, **pen_options) -> pg
 
 
 class LayerLines:
-    """One line per layer colored by depth; with more than GROUPS_MAX layers, neighbouring layers share an item
-    (broken between layers), since every item costs a setData and a paint."""
+    """One line per layer colored by depth (or all in one run's color); with more than GROUPS_MAX layers,
+    neighbouring layers share an item (broken between layers), since every item costs a setData and a paint."""
 
-    def __init__(self, plot: pg.PlotItem, layers: list[str], dashed: bool = False):
+    def __init__(self, plot: pg.PlotItem, layers: list[str], color: str | None = None):
         self.plot = plot
         count = len(layers)
         groups = min(count, GROUPS_MAX)
         self.bounds = np.linspace(0, count, groups + 1).round().astype(int)
         spans = list(zip(self.bounds[:-1], self.bounds[1:]))
-        self.items = [curve(plot, line, dashed=dashed) for line in depth_colors(groups)]
+        self.items = [curve(plot, line) for line in ([color] * groups if color else depth_colors(groups))]
         self.labels = [layers[start] if end - start == 1 else f"{layers[start]} … {layers[end - 1]}"
                        for start, end in spans]
         self._dots = False
