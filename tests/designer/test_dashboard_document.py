@@ -71,13 +71,14 @@ def test_train_without_a_training_section_lists_the_datasets_that_fit_and_starts
     next(a for a in window.findChildren(QAction) if a.text() == "Train").trigger()
     dock, panel = window.dashboard, window.dashboard.panel
     assert not dock.running and dock.runs == [] and window.document.arch.training is None
-    combo = panel.editors["dataset"]
+    combo = panel.editors["dataset"].editor
     assert combo.itemData(0) == "digits" and combo.currentIndex() == -1
     assert combo.itemText(1).endswith("(does not fit)")
     assert "expects (1, 8, 8)" in combo.itemData(1, Qt.ToolTipRole)
     assert panel.fit_note.isVisibleTo(dock) and "Fit this graph:</b> digits" in panel.fit_note.text()
     assert "spirals: gives inputs of shape (2,)" in panel.fit_note.text()
-    combo.edited.emit("digits")
+    combo.setCurrentIndex(combo.findData("digits"))     # as a click in the list does
+    combo.activated.emit(combo.currentIndex())
     assert window.document.arch.training.dataset.name == "digits"
     assert window.document.arch.training.loss == "cross_entropy" and not panel.fit_note.isVisibleTo(dock)
 
@@ -96,22 +97,14 @@ def _run_folder(root, name, document, steps=345, logged=10, classes=None):
     return folder
 
 
-@pytest.fixture
-def cnn_document():
-    document = DocumentModel(engine.load(template_path("cnn_digits")))
-    yield document
-    document.close()
-
-
-def test_the_runs_tab_reads(qtbot, tmp_path, cnn_document):
+def test_the_runs_tab_reads(qtbot, window, tmp_path):
     runs = tmp_path / "runs"
     mine = [_run_folder(runs, f"20240102-00000{i}-cnn", "cnn_digits") for i in range(3)]
     newest = _run_folder(runs, "20240103-000000-lstm", "lstm_adding")
     os.utime(newest / "events.jsonl", (time.time() + 60, time.time() + 60))     # the newest run is another's
-    dock = DashboardDock(cnn_document, runs_dir=runs)
-    qtbot.addWidget(dock)
-    dock.resize(1300, 380)
-    dock.show()
+    assert window.files.open_template(template_path("cnn_digits"))
+    dock = window.dashboard
+    window.show_training()          # the Training panel at the size Train gives it in a new window
     view = dock.runs_view
     dock.tabs.setCurrentWidget(view)
     listed = [view.tree.topLevelItem(i) for i in range(view.tree.topLevelItemCount())]
