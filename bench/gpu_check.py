@@ -32,7 +32,7 @@ def train_once(template: str, device: str, max_steps: int, folder: Path) -> dict
     trainer = Trainer(arch, TrainOptions(device=device, max_steps=max_steps, out_dir=folder),
                       on_event=lambda e: stamps.append((e.step, time.perf_counter())) if e.event == "step" else None)
     result = trainer.run()
-    if result.status == "error":
+    if result.status == "failed":
         raise SystemExit(f"{template} on {device}: {result.error}")
     (first_step, first_time), (last_step, last_time) = stamps[0], stamps[-1]
     evaluation = evaluate(folder, device)

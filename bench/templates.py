@@ -52,7 +52,7 @@ def train(info: TemplateInfo, run_dir: Path) -> Outcome:
     steps = [e for e in events if e.event == "step"]
     values = dict(result.metrics)
     note = ""
-    if result.status == "error":
+    if result.status == "failed":
         last = steps[-1] if steps else None
         if last is None or math.isfinite(last.loss + last.grad_norm_total):
             raise RuntimeError(f"{info.file}: {result.error}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 
 from layerloom.designer import theme
+from layerloom.engine.train.events import STATUS_TEXT
 
 from .run_store import RunSeries
 
@@ -11,8 +12,6 @@ METRIC_LABELS = (
     ("loss", "batch loss"), ("train_loss", "train loss"), ("val_loss", "val loss"),
     ("train_accuracy", "train accuracy"), ("val_accuracy", "val accuracy"),
 )
-ENDINGS = {"completed": "finished", "max_steps": "step limit reached", "cancelled": "stopped",
-           "probed": "probed at initialization", "failed": "failed", "unfinished": "unfinished"}
 
 
 def duration(seconds: float) -> str:
@@ -34,7 +33,7 @@ def progress_text(run: RunSeries | None) -> tuple[float | None, str]:
     if run.running:
         parts.append(f"{duration(left)} left" if left is not None else "starting…")
     else:
-        parts.append(ENDINGS.get(run.status, run.status))
+        parts.append(STATUS_TEXT[run.status])
     return fraction, " · ".join(parts)
 
 
@@ -46,7 +45,7 @@ def status_text(run: RunSeries | None) -> str:
     if run.running:
         return f"{run.name}: running{where}{size}"
     took = f" in {duration(run.end.seconds)}" if run.end else ""
-    return f"{run.name}: {ENDINGS.get(run.status, run.status)}{took}{where}{size}"
+    return f"{run.name}: {STATUS_TEXT[run.status]}{took}{where}{size}"
 
 
 def format_metrics(metrics: dict[str, float]) -> str:

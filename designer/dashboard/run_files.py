@@ -6,7 +6,10 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from layerloom.engine.train.events import EndEvent, EpochEvent, RunStatus, status_after
 from layerloom.engine.train.runfolder import ARCHITECTURE, EVENTS, MODEL
+
+from .stream import parse_line
 
 TAIL_BYTES = 64_000
 
@@ -18,7 +21,7 @@ class RunInfo:
     folder: Path
     name: str
     document: str
-    status: str
+    status: RunStatus
     step: int = 0
     metrics: dict = field(default_factory=dict)
     has_model: bool = False
@@ -39,35 +42,20 @@ def is_run(folder: Path) -> bool:
     return (folder / EVENTS).is_file() and (folder / ARCHITECTURE).is_file()
 
 
-def _json_lines(data: bytes) -> list[dict]:
-    found = []
-    for line in data.splitlines():
-        try:
-            item = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(item, dict):
-            found.append(item)
-    return found
-
-
 def read_info(folder: Path) -> RunInfo:
-    """Status, last step and final (or latest epoch) metrics, from the end of events.jsonl."""
+    """Status, last step and final (or latest epoch) metrics, from the events at the end of events.jsonl."""
     path = folder / EVENTS
     size = path.stat().st_size
     with path.open("rb") as handle:
         handle.seek(max(0, size - TAIL_BYTES))
-        tail = _json_lines(handle.read())
+        tail = [event for event in map(parse_line, handle.read().splitlines()) if event is not None]
     status, step, metrics = "unfinished", 0, {}
-    for event in tail:
-        kind = event.get("event")
-        step = event.get("step") or step
-        if kind == "epoch":
-            metrics = event.get("metrics", {})
-        elif kind == "end":
-            status, metrics = event.get("status", "completed"), event.get("metrics") or metrics
-        elif kind == "error":
-            status = "failed"
+    for event in tail:   # the first line may be cut short by the seek: it does not parse and is left out
+        status, step = status_after(status, event), getattr(event, "step", None) or step
+        if isinstance(event, EpochEvent):
+            metrics = event.metrics
+        elif isinstance(event, EndEvent):
+            metrics = event.metrics or metrics
     return RunInfo(folder, folder.name, document_name(folder), status, int(step), dict(metrics),
                    (folder / MODEL).is_file(), path.stat().st_mtime)
 

@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from layerloom.engine.train.compare import RunSummary
 from layerloom.engine.train.diagnosis import Evidence, NodeHealth, node_health
 from layerloom.engine.train.events import (ActivationStats, ClearedEvent, DiagnosisEvent, EndEvent, EpochEvent,
-                                           ErrorEvent, StartEvent, StepEvent)
+                                           ErrorEvent, RunStatus, StartEvent, StepEvent, status_after)
 
 HISTORY_ROWS = 512       # rows kept per run: about one per pixel column of a chart
 BPTT_KEPT = 6
@@ -84,7 +84,7 @@ class RunSeries:
     folder: Path | None = None
     document: str = ""       # the name of the document trained
     mode: str = "train"
-    status: str = "running"
+    status: RunStatus = "running"
     config: dict | None = None
     device: str = ""
     parameters: int = 0
@@ -178,10 +178,10 @@ class RunSeries:
             self.cleared[event.key] = (found, event)
 
     def _on_end(self, event: EndEvent) -> None:
-        self.end, self.status = event, event.status
+        self.end, self.status = event, status_after(self.status, event)
 
     def _on_error(self, event: ErrorEvent) -> None:
-        self.error, self.status = event, "failed"
+        self.error, self.status = event, status_after(self.status, event)
 
     def finish(self, exit_code: int, stderr: str = "", stopped: bool = False) -> None:
         """The process is gone: settle the status when the stream did not say how it ended."""

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLab
                                QSizePolicy, QSplitter, QToolButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from layerloom.engine.remedies import base_name
+from layerloom.engine.train.events import STATUS_TEXT
 
 from .confusion import ConfusionMatrix
 from .process import EngineProcess, engine_command
@@ -109,7 +110,8 @@ class RunsView(QWidget):
         self.tree.clear()
         for info in ordered(list_runs(self.runs_dir), self.document):
             status = "running" if info.folder in self.active else info.status
-            values = (info.name, info.document, status, str(info.step), metric_text(info.metrics, "val_loss"),
+            values = (info.name, info.document, STATUS_TEXT[status], str(info.step),
+                      metric_text(info.metrics, "val_loss"),
                       metric_text(info.metrics, "val_accuracy"))
             item = QTreeWidgetItem(list(values))
             item.setData(0, Qt.UserRole, info)

@@ -8,12 +8,12 @@ from typing import Callable
 from pydantic import BaseModel, ValidationError
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from layerloom.engine.train.events import parse_event
+from layerloom.engine.train.events import line_prefix, parse_event
 
 SLICE_SECONDS = 0.008      # parse for at most this long, then let the event loop breathe
 MAX_BACKLOG = 4000         # lines waiting; beyond it, every other step event is dropped
 STEP_RATE = 1000           # live step events parsed per second at most (the charts keep 512 rows anyway)
-STEP_PREFIX = b'{"event":"step"'
+STEP_PREFIX = line_prefix("step")  # step lines are thinned and rate-limited before they are parsed
 
 
 def parse_line(line: bytes) -> BaseModel | None:

@@ -149,7 +149,7 @@ def _cmd_train(args) -> int:
         signal.signal(signal.SIGINT, previous)
         if sink:
             sink.close()
-    if result.status == "error":
+    if result.status == "failed":
         raise TrainingError(result.error)
     if not lead:
         return 0

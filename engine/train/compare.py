@@ -12,7 +12,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from ..remedies import base_name
-from .events import parse_event
+from .events import RunStatus, parse_event, status_after
 from .runfolder import EVENTS, RunFolder
 from .setup import TrainingError
 
@@ -45,7 +45,7 @@ class RunSummary:
 
     name: str
     document: str = ""
-    status: str = "unfinished"
+    status: RunStatus = "unfinished"
     steps: int = 0
     seconds: float | None = None
     grad_ratio: float | None = None     # first weighted layer's gradient norm over the last's, at the first logged step
@@ -55,7 +55,7 @@ class RunSummary:
     cleared: dict[str, str] = field(default_factory=dict)
 
     def feed(self, event) -> None:
-        kind = event.event
+        kind, self.status = event.event, status_after(self.status, event)
         if kind == "step":
             norms = list(event.grad_norm.values())
             if self.grad_ratio is None and len(norms) >= 2:
@@ -72,10 +72,8 @@ class RunSummary:
         elif kind == "cleared" and event.key in self.active:
             self.cleared[event.key] = f"{self.active.pop(event.key)} at step {event.step}"
         elif kind == "end":
-            self.status, self.steps, self.seconds = event.status, event.step, event.seconds
+            self.steps, self.seconds = event.step, event.seconds
             self.metrics.update(event.metrics)
-        elif kind == "error":
-            self.status = "failed"
 
 
 def summarize_folder(folder: str | Path) -> RunSummary:

@@ -8,11 +8,19 @@ import json
 import sys
 import threading
 from pathlib import Path
-from typing import Annotated, Any, Callable, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 DiagnosisKind = Literal["vanishing", "exploding", "dead_relu", "saturation"]
+EndStatus = Literal["completed", "max_steps", "cancelled", "probed"]
+# How a run stands, the one vocabulary of the trainer, the run folders and the dashboard: running, how an end
+# event says it ended, failed (an error event, or a process that died) or unfinished (a log that stops short).
+RunStatus = Literal["running", "completed", "max_steps", "cancelled", "probed", "failed", "unfinished"]
+STATUS_TEXT: dict[str, str] = {
+    "running": "running", "completed": "finished", "max_steps": "step limit reached", "cancelled": "stopped",
+    "probed": "probed at initialization", "failed": "failed", "unfinished": "unfinished",
+}
 
 
 class _Event(BaseModel):
@@ -121,7 +129,7 @@ class EndEvent(_Event):
     """The run ended (completed, max_steps, cancelled) or the probe finished, with final metrics."""
 
     event: Literal["end"] = "end"
-    status: Literal["completed", "max_steps", "cancelled", "probed"]
+    status: EndStatus
     step: int
     metrics: dict[str, float]
     seconds: float
@@ -140,7 +148,6 @@ Event = Annotated[
     Union[StartEvent, StepEvent, EpochEvent, DiagnosisEvent, ClearedEvent, EndEvent, ErrorEvent],
     Field(discriminator="event"),
 ]
-EventCallback = Callable[[BaseModel], None]
 _EVENT_ADAPTER = TypeAdapter(Event)
 
 
@@ -152,7 +159,24 @@ def parse_event(line: str | bytes) -> BaseModel:
 def to_json(event: BaseModel) -> str:
     """One event as a compact JSON line without its newline; unset optional fields are left out, and
     non-finite floats are written as NaN / Infinity (which Python's json and `parse_event` read back)."""
-    return json.dumps(event.model_dump(mode="json", exclude_none=True), separators=(",", ":"))
+    return _dumps(event.model_dump(mode="json", exclude_none=True))
+
+
+def _dumps(data: dict) -> str:
+    return json.dumps(data, separators=(",", ":"))
+
+
+def line_prefix(kind: str) -> bytes:
+    """How every line `to_json` writes for events of this kind begins (`event` is each model's first field), so a
+    reader that must keep up can sort lines before parsing them."""
+    return _dumps({"event": kind})[:-1].encode()
+
+
+def status_after(status: str, event: BaseModel) -> str:
+    """A run's status once it has read `event`: an end event says how the run ended, an error that it failed."""
+    if isinstance(event, EndEvent):
+        return event.status
+    return "failed" if isinstance(event, ErrorEvent) else status
 
 
 class EventSink:

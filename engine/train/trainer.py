@@ -25,7 +25,7 @@ from ..errors import DocumentError
 from .advice import ModelFacts
 from .diagnosis import Diagnoser
 from .distributed import Group
-from .events import EndEvent, EpochEvent, ErrorEvent, EventSink, ParameterCounts, StartEvent
+from .events import EndEvent, EpochEvent, ErrorEvent, EventSink, ParameterCounts, RunStatus, StartEvent
 from .gradients import Clipper, FiniteCheck
 from .losses import LossMismatch, Objective, measure
 from .monitor import GradientMonitor
@@ -56,7 +56,7 @@ class TrainOptions:
 class RunResult:
     """How a run ended, after how many steps, and its final metrics."""
 
-    status: str  # completed | max_steps | cancelled | error
+    status: RunStatus  # completed, max_steps, cancelled or failed
     step: int
     metrics: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
@@ -320,4 +320,4 @@ class Trainer:
 
     def _fail(self, message: str, step: int | None, node: str | None) -> RunResult:
         self.emit(ErrorEvent(message=message, step=step, node=node))
-        return RunResult("error", self.step, seconds=self._seconds(), error=message)
+        return RunResult("failed", self.step, seconds=self._seconds(), error=message)

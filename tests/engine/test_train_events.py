@@ -5,9 +5,11 @@ import math
 import pytest
 from pydantic import ValidationError
 
+from typing import get_args
+
 from layerloom.engine.train.events import (
-    ActivationStats, DiagnosisEvent, EndEvent, EpochEvent, ErrorEvent, EventSink, ParameterCounts, StartEvent,
-    StepEvent, parse_event, to_json,
+    STATUS_TEXT, ActivationStats, DiagnosisEvent, EndEvent, EndStatus, EpochEvent, ErrorEvent, Event, EventSink,
+    ParameterCounts, RunStatus, StartEvent, StepEvent, line_prefix, parse_event, status_after, to_json,
 )
 
 EXAMPLES = [
@@ -63,3 +65,18 @@ def test_sink_appends_one_flushed_line_per_event(tmp_path):
 def test_sink_dash_writes_to_stdout(capsys):
     EventSink("-")(EXAMPLES[2])
     assert parse_event(capsys.readouterr().out.strip()) == EXAMPLES[2]
+
+
+def test_each_kind_of_line_begins_with_its_prefix_and_no_other():
+    kinds = {model.model_fields["event"].default for model in get_args(get_args(Event)[0])}
+    assert {e.event for e in EXAMPLES} <= kinds
+    for event in EXAMPLES:
+        line = to_json(event).encode()
+        assert [kind for kind in kinds if line.startswith(line_prefix(kind))] == [event.event]
+
+
+def test_one_vocabulary_of_run_status():
+    assert set(STATUS_TEXT) == set(get_args(RunStatus)) and set(get_args(EndStatus)) < set(get_args(RunStatus))
+    ended = EndEvent(status="max_steps", step=4, metrics={}, seconds=1.0)
+    assert status_after("running", ended) == "max_steps" and status_after("running", EXAMPLES[-1]) == "failed"
+    assert status_after("unfinished", EXAMPLES[1]) == "unfinished"

@@ -132,7 +132,7 @@ def test_non_finite_values_are_reported_with_step_and_layer_and_not_applied(tmp_
     initial = engine.compile_model(arch).state_dict()
     result, events = _train(arch, _regression(inputs, target), out_dir=tmp_path)
     [error] = _of(events, "error")
-    assert result.status == "error" and (error.step, error.node) == (1, node)
+    assert result.status == "failed" and (error.step, error.node) == (1, node)
     assert what in error.message and "last good" in error.message
     kept = load_weights(tmp_path / "model.pt")
     assert all(torch.equal(kept[key], initial[key]) for key in initial)
@@ -143,7 +143,7 @@ def test_exploding_training_stops_before_the_weights_turn_non_finite(tmp_path):
                  "optimizer": {"name": "sgd", "lr": 10.0}})
     inputs = torch.randn(64, 2) * 100
     result, events = _train(arch, _regression(inputs, inputs * 1000), out_dir=tmp_path, log_every=0)
-    assert result.status == "error" and _of(events, "error")[0].step > 1
+    assert result.status == "failed" and _of(events, "error")[0].step > 1
     assert "exploding" in [e.kind for e in _of(events, "diagnosis")]
     assert all(torch.isfinite(t).all() for t in load_weights(tmp_path / "model.pt").values())
 
@@ -196,5 +196,5 @@ def test_problems_end_the_run_with_a_clear_error_event(arch, options, words):
     if options.get("device") == "cuda" and torch.cuda.is_available():
         pytest.skip("a CUDA device is present")
     result, events = _train(arch, **options)
-    assert result.status == "error" and words in result.error
+    assert result.status == "failed" and words in result.error
     assert [e.event for e in events][-1] == "error" and words in events[-1].message
