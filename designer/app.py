@@ -51,6 +51,8 @@ def run(file: str | None = None, screenshot: str | None = None) -> int:
 
 def _screenshot(app, window_class, file: str | None, out: Path) -> int:
     """Render a new window (on `file`) to `out`; a file with problems prints them and opens no window."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
     from layerloom.engine import DocumentError, load
     if file:
         try:
@@ -63,13 +65,19 @@ def _screenshot(app, window_class, file: str | None, out: Path) -> int:
         window.files.open_path(file)
     window.resize(*SCREENSHOT_SIZE)
     window.show()
-    app.processEvents()
-    window.document.wait_for_check(CHECK_TIMEOUT_MS)
-    app.processEvents()
-    window.view.fit_to_contents()
-    app.processEvents()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    ok = window.grab().save(str(out))
+    loop, saved = QEventLoop(), []
+
+    def shoot() -> None:  # runs in the event loop, once the window is shown and laid out
+        window.document.wait_for_check(CHECK_TIMEOUT_MS)
+        window.view.fit_to_contents()
+        QTimer.singleShot(0, save)  # after the view has settled at its new zoom
+
+    def save() -> None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        saved.append(window.grab().save(str(out)))
+        loop.quit()
+    QTimer.singleShot(0, shoot)
+    loop.exec()
     window.document.undo_stack.setClean()   # nothing was edited: close without asking
     window.close()
-    return 0 if ok else 1
+    return 0 if saved[0] else 1

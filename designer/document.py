@@ -9,7 +9,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QEventLoop, QObject, QTimer, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from layerloom import engine
@@ -50,6 +50,7 @@ class DocumentModel(QObject):
     path_changed = Signal()
     opened = Signal()               # another document replaced this one (New, Open, a template, a recovery)
     _check_done = Signal(int, object)   # from the worker thread: (generation, (problems, shapes))
+    _settled = Signal()                 # no check is running
 
     MOVE_MERGE_ID = 1
 
@@ -112,14 +113,18 @@ class DocumentModel(QObject):
         return [p for p in self.problems if p.node == node_id]
 
     def wait_for_check(self, timeout_ms: int = 10_000) -> None:
-        """Block until the current document is checked (for tests and screenshots)."""
-        from PySide6.QtCore import QCoreApplication, QDeadlineTimer, QEventLoop
-        deadline = QDeadlineTimer(timeout_ms)
-        while (self._timer.isActive() or self._pending) and not deadline.hasExpired():
-            if self._timer.isActive():
-                self._timer.stop()
-                self._start_check()
-            QCoreApplication.processEvents(QEventLoop.AllEvents, 20)
+        """Block until the current document is checked (for tests and screenshots), running a local event loop
+        until no check is left; a pending one starts now instead of after the debounce."""
+        if self._timer.isActive():
+            self._timer.stop()
+            self._start_check()
+        if not self._pending:
+            return
+        loop = QEventLoop()
+        self._settled.connect(loop.quit)
+        QTimer.singleShot(timeout_ms, loop, loop.quit)
+        loop.exec()
+        self._settled.disconnect(loop.quit)
 
     def _replace(self, arch: Architecture) -> None:
         self.arch = arch
@@ -145,10 +150,11 @@ class DocumentModel(QObject):
 
     def _on_check_done(self, generation: int, result) -> None:
         self._pending -= 1
-        if generation != self._generation:
-            return
-        self.problems, self.shapes = result
-        self.checked.emit()
+        if generation == self._generation:
+            self.problems, self.shapes = result
+            self.checked.emit()
+        if not self._pending:
+            self._settled.emit()
 
     def close(self) -> None:
         self._timer.stop()

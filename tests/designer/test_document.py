@@ -1,9 +1,11 @@
 """The designer's document: undoable snapshots, background checking, saving."""
+import threading
+
 import pytest
 
 from layerloom import engine
 from layerloom.designer import edits
-from layerloom.designer.document import DocumentModel
+from layerloom.designer.document import CHECK_DELAY_MS, DocumentModel
 
 
 @pytest.fixture
@@ -58,13 +60,26 @@ def test_selection_drops_deleted_nodes(document, qtbot):
     assert document.selection == {"relu1"}
 
 
-def test_stale_check_results_are_discarded(document, qtbot):
+def test_stale_check_results_are_discarded(document, qtbot, monkeypatch):
+    """A check that finishes after the document changed again must not show its answer, even for a moment."""
     broken, _ = edits.add_node(document.arch, "linear")
-    fixed = document.arch
+    fixed, entered, release, check = document.arch, threading.Event(), threading.Event(), engine.check
+
+    def slow_check(arch):  # the broken document's check runs until the next edit has been made
+        if arch is broken:
+            entered.set()
+            release.wait(10)
+        return check(arch)
+    monkeypatch.setattr(engine, "check", slow_check)
+    seen = []
+    document.checked.connect(lambda: seen.append(list(document.problems)))
     document.apply(broken, "break")
-    document.apply(fixed, "fix")  # a different snapshot equal to the original document
+    qtbot.waitUntil(entered.is_set, timeout=5000)   # the first debounce ended and its check is running
+    document.apply(fixed, "fix")                    # a second debounce window, while the first check runs
+    qtbot.wait(4 * CHECK_DELAY_MS)                  # the second check is queued behind the first
+    release.set()
     document.wait_for_check()
-    assert document.problems == []
+    assert seen == [[]]   # only the current document's answer was shown
 
 
 def test_save_round_trips_and_marks_clean(document, tmp_path):
