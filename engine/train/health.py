@@ -60,12 +60,6 @@ def measure_output(module: nn.Module, output: torch.Tensor) -> tuple[Reading, li
     return Reading("saturated", y.numel(), y.numel()), scalars + [beyond.clamp_(min=0).ceil_().sum(dtype=torch.float32)]
 
 
-def activation_stats(module: nn.Module, output: torch.Tensor) -> ActivationStats:
-    """One layer's health, read at once (for tests and one-off use)."""
-    reading, scalars = measure_output(module, output)
-    return reading.stats(torch.stack([s.float() for s in scalars]).tolist())
-
-
 class Capture:
     """Hooks for one monitored forward pass: activation health of chosen layers and, optionally, the BPTT profile."""
 

@@ -6,7 +6,7 @@ from layerloom import engine
 from layerloom.engine.train.gradients import Clipper, FiniteCheck
 from layerloom.engine.config import GradClip
 from layerloom.engine.train.events import StepEvent
-from layerloom.engine.train.health import activation_stats
+from layerloom.engine.train.health import Capture
 from layerloom.engine.train.monitor import GradientMonitor
 
 
@@ -74,20 +74,26 @@ def test_a_logged_step_is_read_from_the_device_in_one_transfer(monkeypatch):
     assert reads == ["tolist"]
 
 
+def _health(module, inputs):
+    """A forward pass through the monitor's capture hooks, read as the monitor reads it."""
+    with Capture({"layer": module}, None) as capture:
+        output = module(inputs)
+    return output, capture.activations(torch.stack([s.float() for s in capture.scalars]).tolist())["layer"]
+
+
 def test_dead_relu_units_are_those_never_positive_in_the_batch():
-    output = torch.tensor([[0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 2.0, 0.0]])
-    stats = activation_stats(torch.nn.ReLU(), output)
+    output, stats = _health(torch.nn.ReLU(), torch.tensor([[0.0, 1.0, -1.0, 0.0], [-3.0, 0.0, 2.0, 0.0]]))
     assert stats.dead_fraction == 0.5 and stats.saturated_fraction is None
     assert stats.mean == pytest.approx(float(output.mean()))
     assert stats.std == pytest.approx(float(output.std(correction=0)))
 
 
-@pytest.mark.parametrize("module, values, fraction", [
-    (torch.nn.Tanh(), [0.995, -0.999, 0.5, 0.0], 0.5),
-    (torch.nn.Sigmoid(), [0.005, 0.995, 0.5, 0.98], 0.5),
+@pytest.mark.parametrize("module, inputs, fraction", [
+    (torch.nn.Tanh(), [3.0, -3.8, 0.55, 0.0], 0.5),      # tanh 0.995, -0.999, 0.5, 0
+    (torch.nn.Sigmoid(), [-5.3, 5.3, 0.0, 3.9], 0.5),    # sigmoid 0.005, 0.995, 0.5, 0.98
 ])
-def test_saturation_counts_outputs_within_a_hundredth_of_the_bounds(module, values, fraction):
-    stats = activation_stats(module, torch.tensor([values]))
+def test_saturation_counts_outputs_within_a_hundredth_of_the_bounds(module, inputs, fraction):
+    _, stats = _health(module, torch.tensor([inputs]))
     assert stats.dead_fraction is None and stats.saturated_fraction == pytest.approx(fraction)
 
 
