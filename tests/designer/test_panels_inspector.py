@@ -99,7 +99,7 @@ def test_kernel_size_text_editor_accepts_one_or_two_numbers(document, inspector)
     ("3, 0", "item 2: Input should be greater than or equal to 1"),
     ("", "Enter a value"),
 ])
-def test_invalid_text_shows_the_error_and_changes_nothing(document, inspector, text, message):
+def test_invalid_text_shows_the_error_and_changes_nothing(document, inspector, qtbot, text, message):
     document.select(["conv1"])
     field = inspector.node_view.form.editors["kernel_size"]
     before = document.arch
@@ -107,6 +107,9 @@ def test_invalid_text_shows_the_error_and_changes_nothing(document, inspector, t
     assert document.arch == before and document.undo_stack.count() == 0
     assert not field.error.isHidden() and message in field.error.text()
     assert field.editor.property("invalid") is True
+    with qtbot.waitSignal(document.checked, timeout=10_000):   # the view refreshes: the refused entry stays
+        document.apply(document.arch.model_copy(update={"name": "renamed"}), "rename")
+    assert field.editor.text() == text and message in field.error.text()
     _commit_text(field.editor, "5")   # a valid entry clears the error
     assert field.error.isHidden() and _params(document, "conv1").kernel_size == 5
 
