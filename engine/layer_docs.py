@@ -59,6 +59,9 @@ def _imported_from(spec: LayerSpec) -> str:
     """'`nn.ReLU`, `F.relu`, `torch.relu`, `x.relu()`': what the importer turns into this layer."""
     names = [f"`nn.{cls.__name__}`" for cls in spec.imports.modules]
     for function in spec.imports.functions:
+        if isinstance(function, str):  # a function of a package LayerLoom does not depend on, by its path
+            names.append(f"`{function.rpartition('.')[0]}`")
+            continue
         owner = next((label for label, module in (("F", F), ("torch", torch)) if getattr(module, function.__name__,
                                                                                      None) is function), None)
         names.append(_OPERATORS.get(function) or f"`{owner or function.__module__}.{function.__name__}`")

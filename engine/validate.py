@@ -41,7 +41,9 @@ def _id_problems(arch: Architecture) -> list[Problem]:
 
 
 def connection_problems(arch: Architecture, edge: Edge) -> list[Problem]:
-    """Why `edge` cannot be added to `arch`, or nothing: the rules `validate` applies, for one new edge."""
+    """Why `edge` cannot be added to `arch`, or nothing: the rules `validate` applies, for one new edge, and
+    no second copy of an edge (which a document may hold into a port of several edges, as y + y, but which a
+    canvas would draw hidden behind the first)."""
     types = {n.id: n.type for n in arch.nodes}
     problems = _end_problems(types, edge)
     if problems:
@@ -63,7 +65,8 @@ def _edge_problems(arch: Architecture) -> list[Problem]:
     seen = set()
     for index, edge in enumerate(arch.edges):
         problems += _end_problems(types, edge, index)
-        if edge in seen:
+        target = REGISTRY[types[edge.target]].input_port(edge.target_port) if edge.target in types else None
+        if edge in seen and not (target is not None and target.multiple):  # y + y: one tensor, twice into add
             problems.append(Problem("duplicate edge", node=edge.target, edge=index))
         seen.add(edge)
     return problems

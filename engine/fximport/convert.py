@@ -11,14 +11,16 @@ from torch import fx, nn
 
 from ..document import Edge, free_id, make_node
 from ..layers import REGISTRY
-from .mapping import FUNCTIONS, METHODS, MODULES, RECURRENT, SUBCLASSES, Layer, Port, Unsupported, require
+from ..layers.learned import learned
+from ..layers.patterns import BatchSize, Param
+from .mapping import EXPORTED, FUNCTIONS, METHODS, MODULES, RECURRENT, SUBCLASSES, Layer, Port, Unsupported, require
 from .propagate import TensorInfo
 from .values import Failed, FinalState, Outputs, Sizes, TorchRecurrent, describe, is_tensor
-from ..layers.patterns import BatchSize
 
 # Calls on plain numbers (sizes read in forward) that are worked out while importing.
 _ARITHMETIC = {operator.add, operator.sub, operator.mul, operator.floordiv, operator.truediv, operator.mod,
-               operator.neg, operator.pow, int, float, len, max, min}
+               operator.neg, operator.pow, operator.eq, operator.ne, operator.lt, operator.le, operator.gt,
+               operator.ge, operator.not_, int, float, len, max, min}
 
 
 class GraphConverter:
@@ -39,6 +41,9 @@ class GraphConverter:
         self.values: dict[fx.Node, Any] = {}
         self.owners: dict[int, str] = {}  # id of a parameter or buffer -> the path of the module holding it
         self.called: set[str] = set()
+        self.learned: dict[str, Port] = {}  # a module tensor's path -> the parameter node holding it
+        self.layouts: dict[str, str] = {}  # node -> the layout of its fx node's value, where not batch-first
+        self.relaid_random = False  # dropout on a tensor that is not batch-first: its draws fall elsewhere
         self.order = {node: index for index, node in enumerate(root.graph.nodes)}
 
     def run(self) -> None:
@@ -47,12 +52,16 @@ class GraphConverter:
                 self.values[node] = getattr(self, f"_{node.op}")(node)
             except Unsupported as error:
                 self.problems.append(f"{describe(node, self.root)}: {error}")
-                self.values[node] = Failed(self._shape(node))
+                self.values[node] = self._failed(node)
         self._prune()
 
     def _shape(self, node: fx.Node) -> tuple[int, ...] | None:
         info = self.infos.get(node)
         return info.shape if isinstance(info, TensorInfo) else None
+
+    def _failed(self, node: fx.Node, layout: str = "batch") -> Failed:
+        info = self.infos.get(node)
+        return Failed(shape=getattr(info, "shape", None), dtype=getattr(info, "dtype", None), layout=layout)
 
     def _value(self, arg):
         return fx.node.map_aggregate(arg, lambda a: self.values[a] if isinstance(a, fx.Node) else a)
@@ -66,33 +75,65 @@ class GraphConverter:
         if node.name not in self.inputs:  # an optional argument the model never reads
             return None
         meta = self.inputs[node.name]
-        return self._add(node, Layer("input", {"shape": meta.shape, "dtype": meta.dtype}))
+        return self._add(node, Layer("input", {"shape": meta.shape, "dtype": meta.dtype}), layout=meta.layout)
 
     def _get_attr(self, node: fx.Node):
-        raise Unsupported("a parameter or buffer used directly in forward: only layers' own weights can be imported")
+        tensor = operator.attrgetter(node.target)(self.root)
+        require(isinstance(tensor, torch.Tensor), "reads an attribute that is not a tensor")
+        return Param(node.target, tensor)
 
     def _call_module(self, node: fx.Node):
         module = self.root.get_submodule(node.target)
-        convert = MODULES.get(type(module)) or next(
+        convert = EXPORTED.get(getattr(module, "layerloom_type", None)) or MODULES.get(type(module)) or next(
             (SUBCLASSES[cls] for cls in type(module).__mro__ if cls in SUBCLASSES), None)
         require(convert is not None, "no LayerLoom layer for this module")
         require(not (module._forward_hooks or module._forward_pre_hooks), "forward hooks are not imported")
         layer = convert(module)
         args = self._value(node.args)
         state = layer.type is not None and REGISTRY[layer.type].input_port("state") is not None
-        if type(module) in RECURRENT:
-            require(len(args) == 1 and not node.kwargs,
-                    "called with an initial state: LayerLoom's state port is batch-first, torch's is not")
         require(len(args) in ((1, 2) if state else (1,)) and not node.kwargs, "called with more than one argument")
         self._take_weights(node, module)
+        if type(module) in RECURRENT:
+            return self._torch_recurrent(node, module, layer, args)
         named = (("state", args[1]),) if len(args) == 2 else ()
         value = self._add(node, dataclasses.replace(layer, inputs=(args[0],), named=named), weights=module)
         if not isinstance(value, Port):
             return value
-        if type(module) in RECURRENT:
-            return TorchRecurrent(value.node, isinstance(module, nn.LSTM), module.bidirectional)
         outputs = REGISTRY[layer.type].outputs if layer.type else ("out",)
         return Outputs(tuple(Port(value.node, p) for p in outputs)) if len(outputs) > 1 else value
+
+    def _torch_recurrent(self, node: fx.Node, module: nn.RNNBase, layer: Layer, args: tuple):
+        """torch's recurrent module: the sequence time-major unless batch_first, the state (layers, N, H); both
+        laid out as LayerLoom's batch-first ports, which the tensors' layouts record."""
+        sequence = "batch" if module.batch_first else "time"
+        x = args[0]
+        require(not isinstance(x, Port) or x.layout == sequence,
+                f"batch_first={module.batch_first} reads dimension {0 if module.batch_first else 1} as the batch, "
+                f"but the batch is in dimension {1 if module.batch_first else 0} here")
+        named = ()
+        if len(args) == 2 and args[1] is not None:
+            initial = self._state_port(args[1], isinstance(module, nn.LSTM))
+            named = (("state", initial),)
+        value = self._add(node, dataclasses.replace(layer, inputs=(x,), named=named), weights=module, layout=sequence)
+        if not isinstance(value, Port) or isinstance(value, Failed):
+            return value
+        return TorchRecurrent(value.node, isinstance(module, nn.LSTM), module.bidirectional, sequence)
+
+    def _state_port(self, state, lstm: bool):
+        """An initial state in torch's layout, as the port that holds it: a GRU's h (a final state or an input
+        in (layers, N, H)), or an LSTM's (h, c) pair from another LSTM."""
+        if lstm and isinstance(state, tuple) and len(state) == 2 and all(isinstance(s, FinalState) for s in state):
+            parts, of = {s.part for s in state}, {s.of for s in state}
+            require(parts == {"h", "c"} and len(of) == 1 and state[0].part == "h",
+                    "an LSTM's initial state must be another LSTM's final (h, c)")
+            return Port(state[0].of.node, "state", layout="time")
+        if lstm and isinstance(state, FinalState) and state.part == "pair":
+            return Port(state.of.node, "state", layout="time")
+        require(not lstm, "an LSTM's initial (h, c) made of separate tensors has no LayerLoom port")
+        state = _as_tensor(state)
+        require(isinstance(state, Port) and state.layout == "time",
+                "the initial state must be in torch's (layers * directions, N, H) layout")
+        return state
 
     def _take_weights(self, node: fx.Node, module: nn.Module) -> None:
         """Check the module's state: called once, shared with no other module."""
@@ -111,11 +152,14 @@ class GraphConverter:
             return self._getitem(node, *args)
         if node.target is getattr:
             return self._attribute(*args)
+        if node.target is torch._assert:
+            require(args[0] is True, f"asserts {args[1] if len(args) > 1 else 'a condition'}, which fails")
+            return None
         if node.target in _ARITHMETIC and not _holds(args, _is_value):
             require(not _holds(args, lambda a: isinstance(a, BatchSize)),
                     "computes with the batch size: only x.size(0) itself can be used, as a reshape's first size")
             return node.target(*args, **kwargs)
-        convert = FUNCTIONS.get(node.target)
+        convert = FUNCTIONS.get(node.target) or FUNCTIONS.get(_qualified(node.target))
         require(convert is not None, "no LayerLoom layer for this function")
         return self._call(node, convert, args, kwargs)
 
@@ -125,35 +169,46 @@ class GraphConverter:
             return self._attribute(args[0], "shape", *args[1:], *kwargs.values())
         if node.target == "dim":
             return self._attribute(args[0], "ndim")
+        if node.target == "t":
+            return self._attribute(args[0], "T")
         convert = METHODS.get(node.target)
         require(convert is not None, "no LayerLoom layer for this tensor method")
         return self._call(node, convert, args, kwargs)
 
     def _attribute(self, tensor, name: str, *index):
-        """x.shape, x.size(), x.size(i), x.ndim: sizes are known numbers, except the batch size."""
-        require(name in ("shape", "ndim"), f"no LayerLoom equivalent of the attribute {name!r}")
-        if isinstance(tensor, Failed):
-            return Failed(None)
+        """x.shape, x.size(), x.size(i), x.ndim, x.dtype, x.device: known values, except the batch size; x.T of
+        a (N, T) tensor: the same values, time-major."""
+        require(name in ("shape", "ndim", "dtype", "device", "T"), f"no LayerLoom equivalent of the attribute {name!r}")
+        if name == "T" and isinstance(tensor, Port):
+            require(len(tensor.shape) == 2 and tensor.layout in ("batch", "time"),
+                    "x.T of a tensor of more than two dimensions reverses them all, the batch's too")
+            swapped = "time" if tensor.layout == "batch" else "batch"
+            return dataclasses.replace(tensor, shape=tensor.shape[::-1], layout=swapped, origin=None)
+        if isinstance(tensor, Failed) and tensor.shape is None:
+            return Failed()
+        if isinstance(tensor, Param):
+            return getattr(tensor.tensor, name) if not index else tensor.tensor.shape[index[0]]
         require(isinstance(tensor, Port), "reads the size of something that is not a tensor of the model")
-        sizes = Sizes(tensor)
+        if name in ("dtype", "device"):
+            return tensor.dtype if name == "dtype" else torch.device("cpu")
         if name == "ndim":
             return len(tensor.shape)
+        sizes = Sizes(tensor)
         return sizes[index[0]] if index else sizes
 
     def _call(self, node: fx.Node, convert, args: tuple, kwargs: dict, name: str | None = None):
-        stand_in = fx.node.map_aggregate(  # a failed input is checked as a tensor of its shape
-            (args, kwargs), lambda a: Port("?", shape=a.shape) if isinstance(a, Failed) else a)
         try:
-            layer = convert(*stand_in[0], **stand_in[1])
+            layer = convert(*args, **kwargs)
         except TypeError as error:  # arguments that do not fit torch's signature as the converter knows it
             raise Unsupported(f"unexpected arguments ({error})") from None
-        if _holds((args, kwargs), lambda a: isinstance(a, Failed)):
-            return Failed(self._shape(node))
+        if isinstance(layer, tuple):  # x.chunk(2, 1): one layer per piece
+            infos = self.infos.get(node) or ()
+            return tuple(self._add(node, piece, name, info=info) for piece, info in zip(layer, infos))
         return self._add(node, layer, name)
 
     def _getitem(self, node: fx.Node, container, item):
-        if isinstance(container, Failed):
-            return Failed(self._shape(node))
+        if isinstance(container, Failed) and container.shape is None:
+            return self._failed(node)
         if isinstance(container, (tuple, list, Sizes)):
             return container[item]
         if isinstance(container, Outputs):
@@ -161,17 +216,20 @@ class GraphConverter:
         if isinstance(container, TorchRecurrent):
             require(item in (0, 1, -1, -2), f"index {item!r} of a recurrent layer's (output, state) tuple")
             if item in (0, -2):
-                return Port(container.node, shape=self._shape(node))
+                info = self.infos.get(node)
+                return Port(container.node, shape=self._shape(node), dtype=getattr(info, "dtype", None),
+                            layout=container.layout)
             return FinalState(container, "pair" if container.lstm else "h")
         if isinstance(container, FinalState) and container.part == "pair":
             require(item in (0, 1, -1, -2), f"index {item!r} of an LSTM's (h, c) state")
             return FinalState(container.of, "h" if item in (0, -2) else "c")
         if isinstance(container, FinalState):
-            require(container.part == "h" and item == -1 and not container.of.bidirectional,
-                    "a final state is (layers * directions, N, H): only h[-1] of a one-way layer, its output's "
-                    "last step, can be imported")
-            layer = Layer("last_step", {}, (Port(container.of.node),))
-            return self._add(node, layer, f"{container.of.node}_last")
+            require(isinstance(item, int), f"index {item!r} of a final state: only h[i], one layer's, is supported")
+            if item == -1 and not container.of.bidirectional and container.part == "h":  # the output's last step
+                layer = Layer("last_step", {}, (Port(container.of.node),))
+                return self._add(node, layer, f"{container.of.node}_last")
+            select = Layer("select", {"dim": 1, "index": item}, (_as_tensor(container),))
+            return self._add(node, select, f"{container.of.node}_state", layout="batch")
         name = f"{container.node}_last" if isinstance(container, Port) else None
         return self._call(node, FUNCTIONS[operator.getitem], (container, item), {}, name)
 
@@ -182,20 +240,27 @@ class GraphConverter:
         results = result if isinstance(result, tuple) else (result,)
         for index, value in enumerate(self._value(results)):
             name = "output" if len(results) == 1 else f"output_{index}"
-            self._add(node, Layer("output", {}, (value,)), name)
+            value = _as_tensor(value)
+            self._add(node, Layer("output", {}, (value,)), name, layout=getattr(value, "layout", "batch"))
 
-    def _add(self, node: fx.Node, layer: Layer, name: str | None = None, weights: nn.Module | None = None):
-        """Create the layer's node (with its edges) and return its output port; Failed if an input failed."""
+    def _add(self, node: fx.Node, layer: Layer, name: str | None = None, weights: nn.Module | None = None,
+             info: TensorInfo | None = None, layout: str | None = None):
+        """Create the layer's node (with its edges) and return its output port (described by `info`, else by the
+        fx node's run; its layout `layout`, else its inputs'); Failed if an input failed."""
+        layer = self._learned_inputs(node, layer)
+        layer = dataclasses.replace(layer, inputs=tuple(_as_tensor(v) for v in layer.inputs))
+        if layout is None:
+            layer, layout = self._per_position(layer)
         inputs = [*layer.inputs, *(value for _, value in layer.named)]
         for index, value in enumerate(inputs):
             if not is_tensor(value):
                 raise Unsupported(_not_a_tensor(value, index))
         if layer.inplace:
             self._check_inplace(node)
-        if any(isinstance(value, Failed) for value in inputs):
-            return Failed(self._shape(node))
         if layer.type is None:
-            return dataclasses.replace(layer.inputs[0], origin=None)
+            return dataclasses.replace(layer.inputs[0], origin=None, layout=layer.layout or layer.inputs[0].layout)
+        if any(isinstance(value, Failed) for value in inputs):
+            return self._failed(node, layout)
         node_id = free_id(name or node.name, {n.id for n in self.nodes})
         try:
             self.nodes.append(make_node(node_id, layer.type, **layer.params))
@@ -210,7 +275,52 @@ class GraphConverter:
         if weights is not None:
             self.weights |= {f"{node_id}.{k}": t.detach().cpu().clone() for k, t in weights.state_dict().items()}
             self.held[node_id] = [id(t) for t in [*weights.parameters(), *weights.buffers()]]
-        return Port(node_id, shape=self._shape(node), origin=layer if len(node.users) == 1 else None)
+        for key, param, shape in layer.weights:
+            tensor = param.tensor.detach().cpu().clone()
+            self.weights[f"{node_id}.{key}"] = tensor if shape is None else tensor.reshape(shape)
+            self.held.setdefault(node_id, []).append(id(param.tensor))
+        info = info or self.infos.get(node)
+        if layout != "batch" and layer.type == "dropout":
+            self.relaid_random = True
+        if layout != "batch":
+            self.layouts[node_id] = layout
+        return Port(node_id, shape=getattr(info, "shape", None), dtype=getattr(info, "dtype", None),
+                    origin=layer if len(node.users) == 1 else None, layout=layout)
+
+    def _per_position(self, layer: Layer) -> tuple[Layer, str]:
+        """The layout of the layer's result: its inputs' (all the same), which only a layer computing each position
+        alone may read when it is not batch-first; a `dim` param is renumbered for the document."""
+        layouts = {v.layout for v in layer.inputs if isinstance(v, Port)}
+        layout = layouts.pop() if len(layouts) == 1 else "batch"
+        require(not layouts, "mixes time-major and batch-first tensors")
+        if layout == "batch" or layer.type is None or layer.type == "output":
+            return layer, layout
+        require(REGISTRY[layer.type].per_position,
+                f"reads a tensor whose batch is in dimension {1 if layout == 'time' else '0 with the steps'}: "
+                f"only layers that compute each position alone can, and {layer.type} does not")
+        if "dim" in layer.params:
+            dim = _document_dim(layer.params["dim"], layout)
+            layer = dataclasses.replace(layer, params={**layer.params, "dim": dim})
+        return layer, layout
+
+    def _learned_inputs(self, node: fx.Node, layer: Layer) -> Layer:
+        """A module's tensor used as an input (x * self.scale) becomes a parameter node, made once per tensor."""
+        if not any(isinstance(v, Param) for v in layer.inputs):
+            return layer
+        source = next((v for v in layer.inputs if isinstance(v, Port)), None)
+        require(source is not None, "uses the module's tensors with no tensor of the model beside them")
+        inputs = []
+        for value in layer.inputs:
+            if isinstance(value, Param):
+                if value.name not in self.learned:
+                    require(self.owners.get(id(value.tensor)) is None,
+                            f"self.{value.name} is also a weight of self.{self.owners.get(id(value.tensor))}")
+                    made = learned(value, source, len(source.shape))
+                    self.learned[value.name] = self._add(node, made, free_id(value.name, ()))
+                    self.owners[id(value.tensor)] = value.name
+                value = self.learned[value.name]
+            inputs.append(value)
+        return dataclasses.replace(layer, inputs=tuple(inputs))
 
     def _check_inplace(self, node: fx.Node) -> None:
         """A call that overwrites its input is refused when anything reads that memory afterwards, through the
@@ -239,8 +349,30 @@ class GraphConverter:
         self.used = {tensor for node_id, ids in self.held.items() if node_id in keep for tensor in ids}
 
 
+def _as_tensor(value):
+    """A recurrent module's final state used as a tensor: its state port, in torch's (layers, N, H) layout."""
+    if isinstance(value, FinalState):
+        require(value.part == "h" and not value.of.lstm or value.part == "pair",
+                "uses an LSTM's h or c alone: LayerLoom's LSTM state is the (h, c) pair")
+        return Port(value.of.node, "state", layout="time")
+    return value
+
+
+def _document_dim(dim: int, layout: str) -> int:
+    """A torch dimension of a time-major (T, N, ...) or flat (T * N, ...) tensor, numbered in the document's
+    (N, T, ...)."""
+    require(dim < 0 or dim >= (2 if layout == "time" else 1), f"dim {dim} is the batch's or the steps'")
+    return dim if dim < 0 else dim + (0 if layout == "time" else 1)
+
+
 def _is_value(value) -> bool:
-    return is_tensor(value) or isinstance(value, (Sizes, Outputs, TorchRecurrent, FinalState))
+    return is_tensor(value) or isinstance(value, (Sizes, Outputs, TorchRecurrent, FinalState, Param))
+
+
+def _qualified(function) -> str:
+    """'torchvision.ops.stochastic_depth.stochastic_depth': how layers name functions of packages LayerLoom does
+    not depend on."""
+    return f"{getattr(function, '__module__', '')}.{getattr(function, '__name__', '')}"
 
 
 def _holds(value, test) -> bool:

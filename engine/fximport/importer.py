@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import math
+import operator
 from typing import NamedTuple, Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import fx, nn
 
 from ..compiler import compile_model
@@ -14,9 +16,10 @@ from ..layout import auto_layout
 from ..validate import check
 from .convert import GraphConverter
 from .propagate import propagate
-from .trace import trace
+from .trace import optional_arguments, trace
 from .values import ImportFailure, describe, target_text
-from .verify import EXAMPLE_BATCH, InputMeta, compare_modes, example_inputs, same_in_both_modes, unused_parameters
+from .verify import (EXAMPLE_BATCH, InputMeta, compare_modes, example_inputs, same_in_both_modes, torch_layout,
+                     unused_parameters)
 
 
 class Imported(NamedTuple):
@@ -36,12 +39,14 @@ def import_module(module: nn.Module, input_shapes: Sequence[Sequence[int]] | Non
     forward argument; an input read only by linear layers may be left out (None). The result is checked by
     running the original and the compiled document on the same inputs in training and eval mode. Raises
     ImportFailure listing everything that has no faithful LayerLoom equivalent."""
-    traces = {True: trace(module, training=True), False: trace(module, training=False)}
+    absent = optional_arguments(module, None if input_shapes is None else len(input_shapes))
+    traces = {mode: trace(module, training=mode, absent=absent) for mode in (True, False)}
     graph_module = traces[True]
     _float32_weights(graph_module)
     flagged = same_in_both_modes(graph_module, traces[False])
     metas = _input_metas(graph_module, input_shapes)
-    infos = propagate(graph_module, example_inputs(metas, EXAMPLE_BATCH, seed=0), _shapes_text(metas))
+    inputs = torch_layout(example_inputs(metas, EXAMPLE_BATCH, seed=0), metas)
+    infos = propagate(graph_module, inputs, _shapes_text(metas))
     converter = GraphConverter(graph_module, metas, infos, flagged)
     converter.run()
     if converter.problems:
@@ -82,12 +87,13 @@ def _input_metas(root: fx.GraphModule, shapes: Sequence[Sequence[int]] | None) -
     metas, missing = {}, []
     for index, node in enumerate(inputs):
         modules = [root.get_submodule(u.target) for u in node.users if u.op == "call_module"]
-        embeddings = [m.num_embeddings for m in modules if isinstance(m, nn.Embedding)]
         shape = list(shapes[index]) if shapes is not None else _inferred_shape(node, modules)
         if shape is None:
             missing.append(f"input '{node.name}' needs its shape per sample, without the batch dimension "
                            "(--input-shape, e.g. 1,28,28): only an input read by linear layers alone has one inferred")
-        metas[node.name] = InputMeta(shape, "int64" if embeddings else "float32", min(embeddings, default=2))
+        bound = _id_bound(node, root)
+        dtype = "float32" if bound is None else "int64"
+        metas[node.name] = InputMeta(shape, dtype, bound or 2, _input_layout(node, root))
     if missing:
         raise ImportFailure(missing)
     return metas
@@ -97,9 +103,62 @@ def _shapes_text(metas: dict[str, InputMeta]) -> str:
     return ", ".join(f"{name} (N, {', '.join(map(str, m.shape))})" for name, m in metas.items())
 
 
+_SAME_IDS = {"long", "int", "to", "type", "view", "reshape", "transpose", "permute", "contiguous", "t", "flatten",
+             "unsqueeze", operator.getitem, getattr, torch.transpose, torch.flatten, torch.reshape}
+
+
+def _id_bound(node: fx.Node, root: fx.GraphModule) -> int | None:
+    """For token ids (an input that reaches an embedding or F.one_hot, through casts, views and transposes): the
+    smallest vocabulary they index; None for other inputs."""
+    bounds, todo = [], [node]
+    while todo:
+        for user in todo.pop().users:
+            module = root.get_submodule(user.target) if user.op == "call_module" else None
+            if isinstance(module, nn.Embedding):
+                bounds.append(module.num_embeddings)
+            elif user.target is F.one_hot:
+                bounds.append((*user.args[1:], user.kwargs.get("num_classes", 2))[0])
+            elif user.op in ("call_method", "call_function") and user.target in _SAME_IDS:
+                todo.append(user)
+    return min(bounds) if bounds else None
+
+
+def _is_swap(node: fx.Node) -> bool:
+    """x.T, x.t(), x.transpose(0, 1), x.permute(1, 0, ...): the batch moves between dimensions 0 and 1."""
+    if node.target is getattr:
+        return node.args[1] == "T"
+    dims = [d for d in node.args[1:] if isinstance(d, int)]
+    if node.target in ("transpose", "swapaxes", torch.transpose, torch.swapaxes):
+        return sorted(dims) == [0, 1]
+    return node.target == "t" or (node.target in ("permute", torch.permute) and dims[:2] == [1, 0])
+
+
+_SAME_LAYOUT = {"long", "int", "float", "to", "type", "contiguous", F.one_hot, F.dropout, F.embedding}
+
+
+def _input_layout(node: fx.Node, root: fx.GraphModule) -> str:
+    """'time' for an input the model takes time-major: one that reaches a recurrent layer's time-major input, or
+    its initial state, through embeddings, one-hot encodings, dropout and casts, transposed an even number of
+    times; 'batch' otherwise."""
+    todo = [(node, False)]
+    while todo:
+        value, swapped = todo.pop()
+        for user in value.users:
+            module = root.get_submodule(user.target) if user.op == "call_module" else None
+            if type(module) in (nn.RNN, nn.LSTM, nn.GRU) and not module.batch_first and value in user.args[:2]:
+                return "batch" if swapped else "time"
+            if user.op in ("call_method", "call_function") and _is_swap(user):
+                todo.append((user, not swapped))
+            elif isinstance(module, (nn.Embedding, nn.Dropout)) or user.target in _SAME_LAYOUT:
+                todo.append((user, swapped))
+    return "batch"
+
+
 def _inferred_shape(node: fx.Node, modules: list[nn.Module]) -> list[int] | None:
-    """(in_features,) when the input is read only by linear layers, all of one input size."""
-    if len(modules) != len(node.users) or any(type(m) is not nn.Linear for m in modules):
+    """(in_features,) when the input is read only by linear layers, all of one input size (and by x.size())."""
+    sizes_only = [u for u in node.users
+                  if u.target in ("size", "dim") or (u.target is getattr and u.args[1] == "shape")]
+    if len(modules) + len(sizes_only) != len(node.users) or any(type(m) is not nn.Linear for m in modules):
         return None
     sizes = {m.in_features for m in modules}
     return [sizes.pop()] if len(sizes) == 1 else None

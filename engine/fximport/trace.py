@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import inspect
 import json
 import os
 import sys
 from pathlib import Path
+from typing import Sequence
 
 from torch import fx, nn
 
@@ -84,26 +86,28 @@ def construct(cls: type[nn.Module], args_json: str = "{}") -> nn.Module:
 
 class _Tracer(fx.Tracer):
     """fx's tracer, recording each node's source line; any torch recurrent module (a subclass too) is a leaf,
-    since its forward cannot be traced."""
+    since its forward cannot be traced, and so is a module class of a file LayerLoom exported."""
 
     def __init__(self):
         super().__init__()
         self.record_stack_traces = True
 
     def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
-        return isinstance(m, nn.RNNBase) or super().is_leaf_module(m, qualname)
+        exported = hasattr(type(m), "layerloom_type")  # a class LayerLoom's Python export defines for a layer
+        return exported or isinstance(m, nn.RNNBase) or super().is_leaf_module(m, qualname)
 
 
-def trace(module: nn.Module, training: bool | None = None) -> fx.GraphModule:
+def trace(module: nn.Module, training: bool | None = None, absent: Sequence[str] = ()) -> fx.GraphModule:
     """The module's fx graph (traced in training or eval mode when `training` is given, the module's modes left
-    as they were), without the values nothing uses (such as the state in `out, _ = self.lstm(x)`); calls that
-    work in place stay, so that importing can refuse them when they matter."""
+    as they were), the optional forward arguments named in `absent` left at their default of None, without the
+    values nothing uses (such as the state in `out, _ = self.lstm(x)`); calls that work in place stay, so that
+    importing can refuse them when they matter."""
     modes = {m: m.training for m in module.modules()}
     try:
         if training is not None:
             module.train(training)
         tracer = _Tracer()
-        graph = tracer.trace(module)
+        graph = tracer.trace(module, concrete_args=dict.fromkeys(absent) or None)
         graph_module = fx.GraphModule(tracer.root, graph, type(module).__name__)
     except Exception as error:
         raise ImportFailure(f"cannot trace {type(module).__name__} with torch.fx: {_first_line(error)}") from None
@@ -112,6 +116,17 @@ def trace(module: nn.Module, training: bool | None = None) -> fx.GraphModule:
             m.training = mode
     _eliminate_dead_code(graph_module.graph)
     return graph_module
+
+
+def optional_arguments(module: nn.Module, given: int | None) -> list[str]:
+    """The forward arguments that default to None and are not given: all of them when `given` (the number of
+    input shapes) does not cover more than the required arguments."""
+    parameters = [p for p in inspect.signature(module.forward).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    required = [p for p in parameters if p.default is p.empty]
+    if given is not None and given > len(required):
+        return [p.name for p in parameters[given:] if p.default is None]
+    return [p.name for p in parameters if p.default is None]
 
 
 def _eliminate_dead_code(graph: fx.Graph) -> None:

@@ -19,10 +19,11 @@ class ImportFailure(ValueError):
 
 
 @dataclasses.dataclass(frozen=True)
-class Failed:
-    """The value of a node that could not be mapped; its torch shape lets the calls using it still be checked."""
+class Failed(Port):
+    """The value of a node that could not be mapped: a tensor of its torch shape, so that the calls using it are
+    still checked, but of no document node."""
 
-    shape: tuple[int, ...] | None
+    node: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,6 +54,7 @@ class TorchRecurrent:
     node: str
     lstm: bool
     bidirectional: bool
+    layout: str = "batch"  # of its output sequence
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,7 +66,7 @@ class FinalState:
 
 
 def is_tensor(value) -> bool:
-    return isinstance(value, (Port, Failed))
+    return isinstance(value, Port)
 
 
 def class_text(cls: type) -> str:

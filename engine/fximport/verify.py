@@ -2,10 +2,12 @@
 on the same inputs in training and eval mode, or the import is refused with the first node that differs."""
 from __future__ import annotations
 
+import contextlib
 import warnings
 from typing import Any, NamedTuple
 
 import torch
+import torch.nn.functional as F
 from torch import fx, nn
 
 from ..compiler import compile_model
@@ -21,17 +23,34 @@ TOLERANCE = 1e-5   # relative to the largest output value (at least 1)
 
 
 class InputMeta(NamedTuple):
-    """A forward argument as an input node: per-sample shape, dtype, and the id bound of int64 token ids."""
+    """A forward argument as an input node: per-sample shape, dtype, the id bound of int64 token ids, and
+    where the model takes the batch (see Port.layout)."""
 
     shape: list[int]
     dtype: str
     high: int = 2
+    layout: str = "batch"
 
 
 def example_inputs(metas: dict[str, InputMeta], batch: int, seed: int) -> list[torch.Tensor]:
+    """Random inputs laid out as the document takes them (batch first)."""
     generator = torch.Generator().manual_seed(seed)
     return [torch.randint(0, m.high, (batch, *m.shape), generator=generator) if m.dtype == "int64"
             else torch.randn((batch, *m.shape), generator=generator) for m in metas.values()]
+
+
+def torch_layout(inputs: list[torch.Tensor], metas: dict[str, InputMeta]) -> list[torch.Tensor]:
+    """The same inputs as the original module takes them: time-major ones with the batch second."""
+    return [x.transpose(0, 1).contiguous() if m.layout == "time" else x for x, m in zip(inputs, metas.values())]
+
+
+def document_layout(value: torch.Tensor, layout: str, shape) -> torch.Tensor:
+    """A value of the original, laid out as the document's of `shape` (N, T, ...)."""
+    if layout == "time":
+        return value.transpose(0, 1)
+    if layout == "flat":
+        return value.reshape(shape[1], shape[0], *shape[2:]).transpose(0, 1)
+    return value
 
 
 def same_in_both_modes(train: fx.GraphModule, evaluation: fx.GraphModule) -> dict[fx.Node, tuple]:
@@ -84,19 +103,23 @@ def compare_modes(original: nn.Module, arch: Architecture, converter: GraphConve
     compiled = compile_model(arch)
     compiled.load_state_dict(converter.weights)
     inputs = example_inputs(metas, VERIFY_BATCH, seed=1)
+    originals = torch_layout(inputs, metas)
     state = {k: v.clone() for k, v in original.state_dict(keep_vars=False).items()}
     modes = {m: m.training for m in original.modules()}
     differences, lines = {}, []
     try:
         for mode in ("eval", "train"):
-            want, got = (_run(model, inputs, mode == "train") for model in (original, compiled))
+            with _dropout_by_value(converter.relaid_random):
+                want = _run(original, originals, mode == "train")
+                got = _run(compiled, inputs, mode == "train")
             differences[mode] = 0.0
             for name, a, b in zip(compiled.output_names, want, got):
+                a = document_layout(a, converter.layouts.get(name, "batch"), b.shape)
                 difference = _difference(a, b)
                 differences[mode] = max(differences[mode], difference)
                 scale = max(1.0, a.abs().max().item()) if a.is_floating_point() and a.numel() else 1.0
                 if difference > TOLERANCE * scale:
-                    where = _first_difference(converter, traces, compiled, inputs, mode == "train")
+                    where = _first_difference(converter, traces, compiled, (originals, inputs), mode == "train")
                     lines.append(f"in {mode} mode the document's output '{name}' differs from the original's by "
                                  f"{difference:.3g}{where}")
     finally:
@@ -106,6 +129,28 @@ def compare_modes(original: nn.Module, arch: Architecture, converter: GraphConve
     if lines:
         raise ImportFailure(lines)
     return differences
+
+
+@contextlib.contextmanager
+def _dropout_by_value(active: bool):
+    """While active, dropout keeps or drops each element by its value rather than by a random draw in memory
+    order, so that a time-major model and its batch-first document drop the same elements."""
+    if not active:
+        yield
+        return
+    original = F.dropout
+
+    def dropout(input, p=0.5, training=True, inplace=False):
+        if not training or p == 0.0:
+            return input
+        keep = torch.frac(torch.sin(input * 12.9898 + 78.233).abs() * 43758.5453) >= p
+        return input * keep / (1.0 - p)
+
+    F.dropout = dropout
+    try:
+        yield
+    finally:
+        F.dropout = original
 
 
 def _run(model: nn.Module, inputs: list[torch.Tensor], training: bool) -> tuple:
@@ -127,11 +172,13 @@ def _first_difference(converter: GraphConverter, traces: dict[bool, fx.GraphModu
                       inputs, training: bool) -> str:
     """'; the first node that differs is relu (...) at models.py:12', from both graphs run node by node (the
     original's as traced in the same mode)."""
-    want, got = _values(traces[training], inputs, training), _values(compiled, inputs, training)
+    want, got = _values(traces[training], inputs[0], training), _values(compiled, inputs[1], training)
     for node_id, source in converter.sources.items():
         a, b = want.get(source.name), got.get(node_id)
         a = a[0] if isinstance(a, tuple) else a
-        if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and _difference(a, b) > TOLERANCE:
+        if not (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor)):
+            continue
+        if _difference(document_layout(a, converter.layouts.get(node_id, "batch"), b.shape), b) > TOLERANCE:
             return f"; the first node that differs is {describe(source, converter.root)}"
     return ""
 

@@ -90,6 +90,9 @@ _ACTIVATIONS = [
     ("leaky_relu", nn.LeakyReLU, LeakyReluParams, "Leaky ReLU", "ReLU with a small slope for x < 0, so no unit dies."),
     ("elu", nn.ELU, EluParams, "ELU", "Smooth ReLU variant that saturates at -alpha."),
     ("gelu", nn.GELU, GeluParams, "GELU", "Smooth ReLU variant used in transformers."),
+    ("relu6", nn.ReLU6, LayerParams, "ReLU6", "min(max(0, x), 6): the bounded ReLU of MobileNet."),
+    ("hardswish", nn.Hardswish, LayerParams, "Hardswish", "x * relu6(x + 3) / 6: MobileNetV3's cheap swish."),
+    ("hardsigmoid", nn.Hardsigmoid, LayerParams, "Hardsigmoid", "relu6(x + 3) / 6: a piecewise-linear sigmoid."),
     ("silu", nn.SiLU, LayerParams, "SiLU (swish)", "x * sigmoid(x): smooth ReLU variant of EfficientNet and MobileNetV3."),
     ("sigmoid", nn.Sigmoid, LayerParams, "Sigmoid", "Squashes to (0, 1); saturates, so gradients vanish in deep stacks."),
     ("tanh", nn.Tanh, LayerParams, "Tanh", "Squashes to (-1, 1); saturates for large inputs."),
@@ -112,4 +115,5 @@ for _type, _cls, _params, _name, _doc in _ACTIVATIONS:
         build=_softmax_builder(_cls) if _params is SoftmaxParams else _build(_cls),
         export=module_code(_cls), imports=_patterns(_type, _cls, _params),
         card=("dim",) if _params is SoftmaxParams else (), samples=_SAMPLES.get(_params, (Sample(),)),
+        per_position=True,
     ))

@@ -1,4 +1,4 @@
-"""Layers that join several inputs: add (residual / skip connections) and concat."""
+"""Layers that join several inputs: add (residual / skip connections), multiply (gates) and concat."""
 from __future__ import annotations
 
 import operator
@@ -28,6 +28,16 @@ class Add(nn.Module):
         return out
 
 
+class Multiply(nn.Module):
+    """Multiplies its inputs element by element, broadcasting sizes of 1: a squeeze-and-excitation gate."""
+
+    def forward(self, *xs: torch.Tensor) -> torch.Tensor:
+        out = xs[0]
+        for x in xs[1:]:
+            out = out * x
+        return out
+
+
 class Concat(nn.Module):
     """Joins its inputs along one dimension."""
 
@@ -53,6 +63,16 @@ def build_add(_: LayerParams, inputs) -> nn.Module:
     return Add()
 
 
+def build_multiply(_: LayerParams, inputs) -> nn.Module:
+    shapes = [m.shape for m in inputs["in"]]
+    try:
+        torch.broadcast_shapes(*shapes)
+    except RuntimeError:
+        raise ValueError(
+            f"{_shapes_text(shapes)}; multiply needs sizes that are equal or 1 in each dimension") from None
+    return Multiply()
+
+
 def build_concat(p: ConcatParams, inputs) -> nn.Module:
     shapes = [m.shape for m in inputs["in"]]
     if len({len(s) for s in shapes}) > 1:
@@ -63,15 +83,26 @@ def build_concat(p: ConcatParams, inputs) -> nn.Module:
     return Concat(p.dim)
 
 
-def _add(input, other, alpha=1) -> Layer:
+def _chain(layer_type: str, input, other) -> Layer:
     """a + b; (a + b) + c, with a + b used nowhere else, is one add of three (it sums in the same order)."""
-    require(alpha == 1, f"alpha={alpha} is not supported")
     origin = getattr(input, "origin", None)
-    first = origin.inputs if origin is not None and origin.type == "add" else (input,)
-    return Layer("add", {}, (*first, other))
+    first = origin.inputs if origin is not None and origin.type == layer_type else (input,)
+    return Layer(layer_type, {}, (*first, other))
+
+
+def _add(input, other, alpha=1) -> Layer:
+    require(alpha == 1, f"alpha={alpha} is not supported")
+    return _chain("add", input, other)
+
+
+def _multiply(input, other) -> Layer:
+    return _chain("multiply", input, other)
 
 
 def _cat(tensors, dim=0) -> Layer:
+    """torch.cat of several tensors; of one, the tensor itself."""
+    if len(tensors) == 1:
+        return Layer(None, {}, tuple(tensors))
     return Layer("concat", {"dim": not_batch(dim)}, tuple(tensors))
 
 
@@ -83,6 +114,15 @@ register(LayerSpec(
     export=lambda p, _: Inline(lambda xs: " + ".join(xs)),
     imports=Patterns(functions={operator.add: _add, torch.add: _add}, methods={"add": _add}),
     samples=(Sample({"in": [(6,), (6,)]}), Sample({"in": [(2, 3), (2, 3), (2, 3)]})),
+    per_position=True,
+))
+register(LayerSpec(
+    type="multiply", category="Merge and residual", build=build_multiply, inputs=_MANY, palette_name="Multiply (gate)",
+    doc="Element-wise product of two or more inputs, sizes of 1 broadcast: a gate such as squeeze-and-excitation's.",
+    export=lambda p, _: Inline(lambda xs: " * ".join(xs)),
+    imports=Patterns(functions={operator.mul: _multiply, torch.mul: _multiply}, methods={"mul": _multiply}),
+    samples=(Sample({"in": [(3, 4, 4), (3, 1, 1)]}), Sample({"in": [(5,), (5,), (5,)]})),
+    per_position=True,
 ))
 register(LayerSpec(
     type="concat", category="Merge and residual", params=ConcatParams, build=build_concat, inputs=_MANY,

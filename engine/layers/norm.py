@@ -1,11 +1,12 @@
 """Batch and layer normalization."""
 from __future__ import annotations
 
+import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
 from .code import Code, Construct, arguments, changed, torch_defaults
-from .patterns import Layer, Patterns, require
+from .patterns import Layer, Param, Patterns, require
 from .registry import LayerParams, LayerSpec, Sample, first_input, register, shape_text
 
 
@@ -56,6 +57,19 @@ def _batchnorm_import(m) -> Layer:
     return Layer("batchnorm", {"eps": m.eps, "momentum": m.momentum, "affine": m.affine})
 
 
+def _functional_layernorm(input, normalized_shape, weight=None, bias=None, eps=1e-5) -> Layer:
+    """F.layer_norm(x, shape, self.weight, self.bias, eps), as a LayerNorm2d written by hand calls it."""
+    shape = tuple(normalized_shape)
+    require(tuple(input.shape[-len(shape):]) == shape, f"normalized_shape {list(shape)} is not the input's last sizes")
+    require((weight is None) == (bias is None), "a weight without a bias (or a bias without a weight) is not supported")
+    for tensor in (weight, bias):
+        require(tensor is None or (isinstance(tensor, Param) and tuple(tensor.tensor.shape) == shape),
+                f"weight and bias must be the module's tensors of shape {list(shape)}")
+    params = {"eps": eps, "normalized_dims": len(shape), "elementwise_affine": weight is not None}
+    weights = (("weight", weight, None), ("bias", bias, None)) if weight is not None else ()
+    return Layer("layernorm", params, (input,), weights=weights)
+
+
 def _layernorm_import(m: nn.LayerNorm) -> Layer:
     require(not m.elementwise_affine or m.bias is not None, "bias=False is not supported")
     params = {"eps": m.eps, "normalized_dims": len(m.normalized_shape), "elementwise_affine": m.elementwise_affine}
@@ -73,6 +87,8 @@ register(LayerSpec(
     type="layernorm", category="Normalization", params=LayerNormParams, build=build_layernorm, palette_name="Layer norm",
     aliases=("ln", "layer normalization"),
     doc="Normalizes each sample over its trailing dimensions.",
-    export=_layernorm_code, imports=Patterns(modules={nn.LayerNorm: _layernorm_import}),
+    export=_layernorm_code,
+    imports=Patterns(modules={nn.LayerNorm: _layernorm_import}, functions={F.layer_norm: _functional_layernorm}),
     samples=(Sample({"in": [(5, 6)]}), Sample({"in": [(3, 4, 4)]}, {"normalized_dims": 2})),
+    per_position=True,
 ))

@@ -27,6 +27,8 @@ class Layer:
     inplace: bool = False
     shape: tuple[int, ...] | None = None
     named: tuple = ()
+    weights: tuple = ()  # (state_dict key, Param, shape or None) of the module's tensors the node holds
+    layout: str | None = None  # for a pass-through (type None): the layout of the tensor passed on
 
 
 @dataclass(frozen=True)
@@ -39,11 +41,23 @@ class Port:
     port: str = "out"
     shape: tuple[int, ...] | None = field(default=None, compare=False)
     origin: Layer | None = field(default=None, compare=False, repr=False)
+    dtype: Any = field(default=None, compare=False)  # the torch tensor's dtype
+    # where the torch tensor keeps the batch: "batch" first, as in the document; "time" second (a time-major
+    # sequence, or a recurrent state in torch's (layers, N, H)); "flat" merged with the steps, as (T * N, F)
+    layout: str = field(default="batch", compare=False)
 
     @property
     def sample(self) -> tuple[int, ...]:
         """The shape of one sample."""
         return self.shape[1:]
+
+
+@dataclass(frozen=True)
+class Param:
+    """A parameter or buffer of the module used directly in forward (self.scale), `name` being its path."""
+
+    name: str
+    tensor: Any = field(compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -67,11 +81,14 @@ TRAINING = _Training()
 
 @dataclass(frozen=True)
 class Patterns:
-    """Module classes (matched exactly), functions and tensor method names, each with its converter; `subclasses`
-    are base classes whose subclasses the converter may accept, when no class matches exactly."""
+    """Module classes (matched exactly), functions (or a dotted path, for a package LayerLoom does not depend on)
+    and tensor method names, each with its converter; `subclasses` are base classes whose subclasses the
+    converter may accept, when no class matches exactly."""
 
     modules: dict[type, Callable[[Any], Layer]] = field(default_factory=dict)
     subclasses: dict[type, Callable[[Any], Layer]] = field(default_factory=dict)
+    # reads back the module class its export code defines (marked with `layerloom_type`, traced as a whole)
+    exported: Callable[[Any], Layer] | None = None
     functions: dict[Callable, Callable[..., Layer]] = field(default_factory=dict)
     methods: dict[str, Callable[..., Layer]] = field(default_factory=dict)
 

@@ -15,12 +15,14 @@ class Pool1dParams(LayerParams):
     kernel_size: Kernel = Field(2, description="Window length.")
     stride: Kernel | None = Field(None, description="Step between windows (default: kernel_size).")
     padding: Pad = Field(0, description="Padding on both sides.")
+    ceil_mode: bool = Field(False, description="Round the output size up: a last, partial window is kept.")
 
 
 class Pool2dParams(LayerParams):
     kernel_size: Kernel2d = Field(2, description="Window size: one number or [height, width].")
     stride: Kernel2d | None = Field(None, description="Step between windows (default: kernel_size).")
     padding: Pad2d = Field(0, description="Padding on each side.")
+    ceil_mode: bool = Field(False, description="Round the output size up: a last, partial window is kept.")
 
 
 class AdaptivePool1dParams(LayerParams):
@@ -45,12 +47,12 @@ def _pool(layer_type: str, size, input, kernel_size, stride=None, padding=0, dil
           return_indices=False, count_include_pad=True, divisor_override=None) -> Layer:
     """A max or average pooling layer, from a module's attributes or a functional call's arguments."""
     require(one(size(dilation)) == 1, f"dilation={dilation}: LayerLoom's pooling has no dilation")
-    require(not ceil_mode, "ceil_mode=True is not supported")
     require(not return_indices, "return_indices=True is not supported")
     require(count_include_pad, "count_include_pad=False is not supported")
     require(divisor_override is None, "divisor_override is not supported")
     kernel, stride = size(kernel_size), size(stride) if stride not in (None, [], ()) else None
-    params = {"kernel_size": kernel, "stride": None if stride == kernel else stride, "padding": size(padding)}
+    params = {"kernel_size": kernel, "stride": None if stride == kernel else stride, "padding": size(padding),
+              "ceil_mode": ceil_mode}
     return Layer(layer_type, params, (input,))
 
 
@@ -103,9 +105,10 @@ _POOLS = [
     ("maxpool1d", nn.MaxPool1d, F.max_pool1d, 1, Pool1dParams, "Max pool 1D", "Keeps the largest value in each window.",
      (Sample({"in": [(3, 8)]}), Sample({"in": [(3, 9)]}, {"kernel_size": 3, "stride": 2, "padding": 1}))),
     ("maxpool2d", nn.MaxPool2d, F.max_pool2d, 2, Pool2dParams, "Max pool 2D", "Keeps the largest value in each window.",
-     (Sample({"in": [(3, 8, 8)]}), Sample({"in": [(3, 9, 6)]}, {"kernel_size": [3, 2], "stride": 1}))),
+     (Sample({"in": [(3, 8, 8)]}), Sample({"in": [(3, 9, 6)]}, {"kernel_size": [3, 2], "stride": 1}),
+      Sample({"in": [(2, 13, 13)]}, {"kernel_size": 3, "stride": 2, "ceil_mode": True}))),
     ("avgpool1d", nn.AvgPool1d, F.avg_pool1d, 1, Pool1dParams, "Avg pool 1D", "Averages each window.",
-     (Sample({"in": [(3, 8)]}),)),
+     (Sample({"in": [(3, 8)]}), Sample({"in": [(3, 9)]}, {"ceil_mode": True}))),
     ("avgpool2d", nn.AvgPool2d, F.avg_pool2d, 2, Pool2dParams, "Avg pool 2D", "Averages each window.",
      (Sample({"in": [(3, 8, 8)]}, {"kernel_size": 3, "padding": 1}),)),
     ("adaptive_avgpool1d", nn.AdaptiveAvgPool1d, F.adaptive_avg_pool1d, 1, AdaptivePool1dParams,

@@ -146,7 +146,6 @@ def _code(cls: type[nn.Module]):
 
 def _import(layer_type: str):
     def convert(m) -> Layer:
-        require(m.batch_first, "batch_first=False: LayerLoom's recurrent layers are batch-first (N, T, F)")
         require(m.bias, "bias=False is not supported: LayerLoom's recurrent layers have biases")
         require(getattr(m, "proj_size", 0) == 0, "proj_size (a projected LSTM) is not supported")
         params = {"hidden_size": m.hidden_size, "num_layers": m.num_layers, "bidirectional": m.bidirectional,

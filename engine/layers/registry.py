@@ -89,6 +89,9 @@ class LayerSpec:
     imports: Patterns = Patterns()  # the torch modules, functions and tensor methods `layerloom import` maps to it
     card: tuple[str, ...] = ()  # params a canvas card always shows (others only when they differ from the default)
     samples: tuple[Sample, ...] = ()  # cases the contract test runs (tests/engine/test_layers_contract.py)
+    # computes each position along the leading dimensions alone (element-wise, or over the last ones), so import
+    # may apply it to a time-major tensor as it is
+    per_position: bool = False
 
     @property
     def initializable(self) -> bool:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import math
-import operator
 from typing import Annotated, Literal
 
 import torch
@@ -11,7 +10,8 @@ from torch import nn
 
 from .code import Code, Construct, Inline, arguments, changed, torch_defaults
 from .conv import Kernel
-from .patterns import BatchSize, Layer, Patterns, not_batch, pair, require
+from .learned import expanded
+from .patterns import BatchSize, Layer, Param, Patterns, not_batch, pair, require
 from .registry import LayerParams, LayerSpec, Sample, first_input, register, sample_dim, shape_text
 
 
@@ -128,6 +128,10 @@ def _reshape(input, *shape) -> Layer:
     """x.view(x.size(0), ...) keeps the batch: a reshape (a flatten for -1). x.view(-1, ...) keeps it only when
     each sample has exactly the values of the new shape, which is checked once shapes are known."""
     shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+    if input.layout != "batch":  # y.view(-1, F) of a time-major (T, N, F): the rows of every step, then a layer
+        require(input.layout == "time" and list(shape) == [-1, *input.shape[2:]],
+                "reshapes a time-major tensor: only y.view(-1, features), all steps' rows, can be imported")
+        return Layer(None, {}, (input,), layout="flat")
     rest = list(shape[1:])
     keeps_batch = len(shape) >= 2 and isinstance(shape[0], BatchSize)
     require(keeps_batch or (len(shape) >= 2 and shape[0] == -1),
@@ -150,8 +154,11 @@ def _unsqueeze(input, dim) -> Layer:
 
 
 def _expand(input, *sizes) -> Layer:
-    """x.unsqueeze(1).expand(-1, steps, -1): a vector repeated at every step."""
+    """x.unsqueeze(1).expand(-1, steps, -1): a vector repeated at every step; self.token.expand(n, -1, -1): a
+    learned tensor for every sample."""
     sizes = tuple(sizes[0]) if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) else sizes
+    if isinstance(input, Param):
+        return expanded(input, sizes)
     origin = input.origin
     vector = origin is not None and origin.type == "reshape" and len(origin.inputs[0].shape) == 2
     require(vector and origin.params["shape"][0] == 1 and len(sizes) == 3 and sizes[2] in (-1, input.shape[2])
@@ -168,15 +175,6 @@ def _upsample_import(m: nn.Upsample) -> Layer:
     require(not m.align_corners, "align_corners=True is not supported")
     require(not m.recompute_scale_factor, "recompute_scale_factor=True is not supported")
     return Layer("upsample", {"scale_factor": float(scale), "mode": m.mode})
-
-
-def _tensor_index(input, item) -> Layer:
-    """Tensor indexing: only x[:, -1] (a sequence's last step, trailing full slices allowed) has a layer."""
-    item = item if isinstance(item, tuple) else (item,)
-    full = slice(None)
-    last_step = len(item) >= 2 and item[0] == full and item[1] == -1 and all(i in (full, ...) for i in item[2:])
-    require(last_step, "only x[:, -1] (the last step of a sequence) can be imported")
-    return Layer("last_step", {}, (input,))
 
 
 _ANY_DTYPE = (torch.float32, torch.int64)
@@ -215,6 +213,5 @@ register(LayerSpec(
     type="last_step", category="Reshaping", build=_rank_check(2, "a sequence (steps, features)", LastStep),
     input_dtypes=_ANY_DTYPE, palette_name="Last step", aliases=("final step", "many to one"), doc="Keeps a sequence's last step (many-to-one).",
     export=lambda p, _: Inline(lambda xs: f"{xs[0]}[:, -1]"),
-    imports=Patterns(functions={operator.getitem: _tensor_index}),
     samples=(Sample({"in": [(5, 3)]}),),
 ))

@@ -95,14 +95,16 @@ def split(count: int, val_fraction: float, seed: int) -> Split:
 
 
 def random_inputs(arch: Architecture, batch: int, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
-    """Random data of the input shapes: normal floats, or token ids valid for every embedding they feed."""
+    """Random data of the input shapes: normal floats, or token ids valid for every embedding or one-hot
+    encoding they feed."""
     nodes = {n.id: n for n in arch.nodes}
+    bounds = {"embedding": "num_embeddings", "one_hot": "num_classes"}
     tensors = []
     for node in input_nodes(arch):
         shape = (batch, *node.params.shape)
         if node.params.dtype == "int64":
-            sizes = [nodes[e.target].params.num_embeddings for e in arch.edges
-                     if e.source == node.id and nodes[e.target].type == "embedding"]
+            sizes = [getattr(nodes[e.target].params, bounds[nodes[e.target].type]) for e in arch.edges
+                     if e.source == node.id and nodes[e.target].type in bounds]
             tensors.append(torch.randint(0, min(sizes, default=2), shape, generator=generator))
         else:
             tensors.append(torch.randn(shape, generator=generator))

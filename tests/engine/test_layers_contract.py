@@ -98,13 +98,13 @@ def test_compiled_layer_backpropagates(layer_type, index):
     model = engine.compile_model(arch)
     inputs = real_inputs(arch, batch=3)
     out = model(*inputs)
-    if not out.is_floating_point():  # int64 ids passed straight through: nothing to differentiate
+    if not out.requires_grad:  # int64 ids in and no weights (flatten, one_hot): nothing to differentiate
         return
     (out * torch.randn(out.shape)).sum().backward()
     for name, param in model.named_parameters():
         assert param.grad is not None and torch.isfinite(param.grad).all(), name
-    for x in inputs:
-        assert not x.is_floating_point() or x.grad is not None
+    for x in inputs:  # a parameter node reads only its input's batch size
+        assert not x.is_floating_point() or x.grad is not None or layer_type == "parameter"
 
 
 INITIALIZABLE = sorted(t for t, spec in REGISTRY.items() if spec.initializable)
