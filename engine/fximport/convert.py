@@ -15,6 +15,8 @@ from ..layers.learned import learned
 from ..layers.patterns import BatchSize, Param
 from .mapping import EXPORTED, FUNCTIONS, METHODS, MODULES, RECURRENT, SUBCLASSES, Layer, Port, Unsupported, require
 from .propagate import TensorInfo
+from .passes import check_inplace, prune
+from .recurrent import RecurrentCalls, as_tensor
 from .values import Failed, FinalState, Outputs, Sizes, TorchRecurrent, describe, is_tensor
 
 # Calls on plain numbers (sizes read in forward) that are worked out while importing.
@@ -23,7 +25,7 @@ _ARITHMETIC = {operator.add, operator.sub, operator.mul, operator.floordiv, oper
                operator.ge, operator.not_, int, float, len, max, min}
 
 
-class GraphConverter:
+class GraphConverter(RecurrentCalls):
     """One pass over the fx graph, in order: each node becomes a document node, a port, or a reported problem.
     A node that fails still has its torch shape, so the nodes after it are checked too and every problem is listed."""
 
@@ -44,7 +46,6 @@ class GraphConverter:
         self.learned: dict[str, Port] = {}  # a module tensor's path -> the parameter node holding it
         self.layouts: dict[str, str] = {}  # node -> the layout of its fx node's value, where not batch-first
         self.relaid_random = False  # dropout on a tensor that is not batch-first: its draws fall elsewhere
-        self.order = {node: index for index, node in enumerate(root.graph.nodes)}
 
     def run(self) -> None:
         for node in self.root.graph.nodes:
@@ -53,7 +54,8 @@ class GraphConverter:
             except Unsupported as error:
                 self.problems.append(f"{describe(node, self.root)}: {error}")
                 self.values[node] = self._failed(node)
-        self._prune()
+        keep = prune(self)
+        self.used = {tensor for node_id, ids in self.held.items() if node_id in keep for tensor in ids}
 
     def _shape(self, node: fx.Node) -> tuple[int, ...] | None:
         info = self.infos.get(node)
@@ -101,39 +103,6 @@ class GraphConverter:
             return value
         outputs = REGISTRY[layer.type].outputs if layer.type else ("out",)
         return Outputs(tuple(Port(value.node, p) for p in outputs)) if len(outputs) > 1 else value
-
-    def _torch_recurrent(self, node: fx.Node, module: nn.RNNBase, layer: Layer, args: tuple):
-        """torch's recurrent module: the sequence time-major unless batch_first, the state (layers, N, H); both
-        laid out as LayerLoom's batch-first ports, which the tensors' layouts record."""
-        sequence = "batch" if module.batch_first else "time"
-        x = args[0]
-        require(not isinstance(x, Port) or x.layout == sequence,
-                f"batch_first={module.batch_first} reads dimension {0 if module.batch_first else 1} as the batch, "
-                f"but the batch is in dimension {1 if module.batch_first else 0} here")
-        named = ()
-        if len(args) == 2 and args[1] is not None:
-            initial = self._state_port(args[1], isinstance(module, nn.LSTM))
-            named = (("state", initial),)
-        value = self._add(node, dataclasses.replace(layer, inputs=(x,), named=named), weights=module, layout=sequence)
-        if not isinstance(value, Port) or isinstance(value, Failed):
-            return value
-        return TorchRecurrent(value.node, isinstance(module, nn.LSTM), module.bidirectional, sequence)
-
-    def _state_port(self, state, lstm: bool):
-        """An initial state in torch's layout, as the port that holds it: a GRU's h (a final state or an input
-        in (layers, N, H)), or an LSTM's (h, c) pair from another LSTM."""
-        if lstm and isinstance(state, tuple) and len(state) == 2 and all(isinstance(s, FinalState) for s in state):
-            parts, of = {s.part for s in state}, {s.of for s in state}
-            require(parts == {"h", "c"} and len(of) == 1 and state[0].part == "h",
-                    "an LSTM's initial state must be another LSTM's final (h, c)")
-            return Port(state[0].of.node, "state", layout="time")
-        if lstm and isinstance(state, FinalState) and state.part == "pair":
-            return Port(state.of.node, "state", layout="time")
-        require(not lstm, "an LSTM's initial (h, c) made of separate tensors has no LayerLoom port")
-        state = _as_tensor(state)
-        require(isinstance(state, Port) and state.layout == "time",
-                "the initial state must be in torch's (layers * directions, N, H) layout")
-        return state
 
     def _take_weights(self, node: fx.Node, module: nn.Module) -> None:
         """Check the module's state: called once, shared with no other module."""
@@ -213,23 +182,8 @@ class GraphConverter:
             return container[item]
         if isinstance(container, Outputs):
             return container.ports[item]
-        if isinstance(container, TorchRecurrent):
-            require(item in (0, 1, -1, -2), f"index {item!r} of a recurrent layer's (output, state) tuple")
-            if item in (0, -2):
-                info = self.infos.get(node)
-                return Port(container.node, shape=self._shape(node), dtype=getattr(info, "dtype", None),
-                            layout=container.layout)
-            return FinalState(container, "pair" if container.lstm else "h")
-        if isinstance(container, FinalState) and container.part == "pair":
-            require(item in (0, 1, -1, -2), f"index {item!r} of an LSTM's (h, c) state")
-            return FinalState(container.of, "h" if item in (0, -2) else "c")
-        if isinstance(container, FinalState):
-            require(isinstance(item, int), f"index {item!r} of a final state: only h[i], one layer's, is supported")
-            if item == -1 and not container.of.bidirectional and container.part == "h":  # the output's last step
-                layer = Layer("last_step", {}, (Port(container.of.node),))
-                return self._add(node, layer, f"{container.of.node}_last")
-            select = Layer("select", {"dim": 1, "index": item}, (_as_tensor(container),))
-            return self._add(node, select, f"{container.of.node}_state", layout="batch")
+        if isinstance(container, (TorchRecurrent, FinalState)):
+            return self._recurrent_item(node, container, item)
         name = f"{container.node}_last" if isinstance(container, Port) else None
         return self._call(node, FUNCTIONS[operator.getitem], (container, item), {}, name)
 
@@ -240,7 +194,7 @@ class GraphConverter:
         results = result if isinstance(result, tuple) else (result,)
         for index, value in enumerate(self._value(results)):
             name = "output" if len(results) == 1 else f"output_{index}"
-            value = _as_tensor(value)
+            value = as_tensor(value)
             self._add(node, Layer("output", {}, (value,)), name, layout=getattr(value, "layout", "batch"))
 
     def _add(self, node: fx.Node, layer: Layer, name: str | None = None, weights: nn.Module | None = None,
@@ -248,7 +202,7 @@ class GraphConverter:
         """Create the layer's node (with its edges) and return its output port (described by `info`, else by the
         fx node's run; its layout `layout`, else its inputs'); Failed if an input failed."""
         layer = self._learned_inputs(node, layer)
-        layer = dataclasses.replace(layer, inputs=tuple(_as_tensor(v) for v in layer.inputs))
+        layer = dataclasses.replace(layer, inputs=tuple(as_tensor(v) for v in layer.inputs))
         if layout is None:
             layer, layout = self._per_position(layer)
         inputs = [*layer.inputs, *(value for _, value in layer.named)]
@@ -256,7 +210,7 @@ class GraphConverter:
             if not is_tensor(value):
                 raise Unsupported(_not_a_tensor(value, index))
         if layer.inplace:
-            self._check_inplace(node)
+            check_inplace(self.root, self.infos, node)
         if layer.type is None:
             return dataclasses.replace(layer.inputs[0], origin=None, layout=layer.layout or layer.inputs[0].layout)
         if any(isinstance(value, Failed) for value in inputs):
@@ -322,40 +276,6 @@ class GraphConverter:
             inputs.append(value)
         return dataclasses.replace(layer, inputs=tuple(inputs))
 
-    def _check_inplace(self, node: fx.Node) -> None:
-        """A call that overwrites its input is refused when anything reads that memory afterwards, through the
-        same tensor or another view of it."""
-        source = node.all_input_nodes[0]
-        storage = getattr(self.infos.get(source), "storage", None)
-        after = self.order[node]
-        for other in self.root.graph.nodes:
-            if self.order[other] >= after or getattr(self.infos.get(other), "storage", None) != storage:
-                continue
-            reader = next((u for u in other.users if self.order[u] > after), None)
-            if reader is not None:
-                what = "a tensor that" if other is source else f"memory it shares with {other.name}, which"
-                raise Unsupported(f"works in place on {what} {reader.name} reads afterwards: "
-                                  "LayerLoom layers never change their input")
-
-    def _prune(self) -> None:
-        """Drop the nodes no output depends on (a value computed but never returned), with their weights."""
-        keep = {n.id for n in self.nodes if n.type == "output"}
-        for edge in reversed(self.edges):  # edges are created in graph order, so one backward sweep suffices
-            if edge.target in keep:
-                keep.add(edge.source)
-        self.nodes = [n for n in self.nodes if n.id in keep or n.type == "input"]
-        self.edges = [e for e in self.edges if e.target in keep]
-        self.weights = {k: v for k, v in self.weights.items() if k.split(".")[0] in keep}
-        self.used = {tensor for node_id, ids in self.held.items() if node_id in keep for tensor in ids}
-
-
-def _as_tensor(value):
-    """A recurrent module's final state used as a tensor: its state port, in torch's (layers, N, H) layout."""
-    if isinstance(value, FinalState):
-        require(value.part == "h" and not value.of.lstm or value.part == "pair",
-                "uses an LSTM's h or c alone: LayerLoom's LSTM state is the (h, c) pair")
-        return Port(value.of.node, "state", layout="time")
-    return value
 
 
 def _document_dim(dim: int, layout: str) -> int:

@@ -79,7 +79,8 @@ def _float32_weights(root: fx.GraphModule) -> None:
 def _input_metas(root: fx.GraphModule, shapes: Sequence[Sequence[int]] | None) -> dict[str, tuple]:
     """Shape and dtype of each forward argument that becomes an input node (one with a default that
     nothing reads does not); int64 for token ids read by an embedding."""
-    inputs = [n for n in root.graph.nodes if n.op == "placeholder" and (n.users or not n.args)]
+    inputs = [n for n in root.graph.nodes  # an optional or *args argument nothing reads is no input
+              if n.op == "placeholder" and (n.users or not (n.args or n.target.startswith("*")))]
     if shapes is not None and len(shapes) != len(inputs):
         names = ", ".join(n.name for n in inputs)
         raise ImportFailure(

@@ -190,7 +190,8 @@ register(LayerSpec(
     type="reshape", category="Reshaping", params=ReshapeParams, build=build_reshape, input_dtypes=_ANY_DTYPE,
     palette_name="Reshape", aliases=("view",), doc="Gives each sample a new shape with the same number of elements.",
     export=lambda p, _: Inline(lambda xs: f"{xs[0]}.reshape({xs[0]}.shape[0], {', '.join(map(str, p.shape))})"),
-    imports=Patterns(functions={torch.reshape: lambda input, shape: _reshape(input, shape)},
+    imports=Patterns(functions={torch.reshape: lambda input, shape: _reshape(input, shape),
+                                torch.unsqueeze: _unsqueeze},
                      methods={"view": _reshape, "reshape": _reshape, "unsqueeze": _unsqueeze}),
     card=("shape",), samples=(Sample({"in": [(12,)]}, {"shape": [3, -1]}), Sample({"in": [(2, 6)]}, {"shape": [12]})),
 ))
