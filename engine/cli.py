@@ -11,7 +11,8 @@ from importlib.metadata import entry_points
 from . import files
 from .errors import DocumentError
 from .schema import json_schema
-from .summary import format_summary, summarize
+from .costs import batch_size_of, format_bytes, machine_memory
+from .summary import format_summary, memory_of, summarize
 from .templates import document_argument, format_gallery, gallery
 from .validate import check
 
@@ -33,8 +34,18 @@ def _cmd_check(args) -> int:
 
 
 def _cmd_summary(args) -> int:
-    summary = summarize(files.load(args.file))
+    arch = files.load(args.file)
+    try:
+        batch_size = batch_size_of(arch, args.batch_size)
+    except ValueError as error:
+        print(f"layerloom summary: --batch-size: {error}", file=sys.stderr)
+        return 1
+    summary = summarize(arch, batch_size)
     print(json.dumps(summary, indent=2) if args.json else format_summary(summary))
+    memory, ram = memory_of(summary), machine_memory()
+    if ram and memory.training_bytes > ram:
+        print(f"{args.file}: warning: training at batch {memory.batch_size:,} needs {format_bytes(memory.training_bytes)}, "
+              f"more than this machine's {format_bytes(ram)}", file=sys.stderr)
     return 0
 
 
@@ -54,8 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check", help="validate documents; exit 1 if any has a problem")
     p.add_argument("files", nargs="+", metavar="FILE", type=document_argument)
     p.set_defaults(run=_cmd_check)
-    p = sub.add_parser("summary", help="table of node, type, output shape and parameters")
+    p = sub.add_parser("summary", help="table of node, type, output shape, parameters, MACs and training memory")
     p.add_argument("file", metavar="FILE", type=document_argument)
+    p.add_argument("--batch-size", type=int, metavar="N",
+                   help="batch size of the training memory (default: the training section's)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(run=_cmd_summary)
     p = sub.add_parser("schema", help="print the JSON Schema of the document format")

@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 LossName = Literal["cross_entropy", "mse", "l1", "bce_with_logits", "nll"]
 CLASSIFICATION_LOSSES = ("cross_entropy", "bce_with_logits", "nll")
+MAX_BATCH_SIZE = 1_000_000
 
 
 class _Config(BaseModel):
@@ -41,7 +42,7 @@ class TrainingConfig(_Config):
     loss: LossName = Field(description="Loss compared between the model's output and the target.")
     optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
     epochs: int = Field(10, ge=1, le=100_000, description="Passes over the training data.")
-    batch_size: int = Field(64, ge=1, le=1_000_000, description="Samples per step.")
+    batch_size: int = Field(64, ge=1, le=MAX_BATCH_SIZE, description="Samples per step.")
     val_fraction: float = Field(0.2, ge=0, lt=1, description="Share of the data held out for validation.")
     grad_clip: GradClip | None = Field(None, description="Gradient clipping, or none.")
     seed: int = Field(0, ge=0, le=2**32 - 1, description="Seed for initialization, splits and shuffling.")

@@ -1,6 +1,8 @@
-"""Summaries: per node type, output shape and parameters, plus totals."""
+"""Summaries: per node type, output shape, parameters, MACs and activation memory, plus totals."""
 from __future__ import annotations
 
+from .config import OptimizerConfig
+from .costs import TrainingMemory, batch_size_of, format_bytes, infer_costs, training_memory
 from .document import Architecture
 from .errors import DocumentError
 from .layers.registry import shape_text
@@ -8,34 +10,60 @@ from .shapes import format_meta, meta_to_json
 from .validate import check
 
 
-def summarize(arch: Architecture) -> dict:
-    """The summary as JSON data: total_params, trainable_params and one row per node. Raises DocumentError."""
+def summarize(arch: Architecture, batch_size: int | None = None) -> dict:
+    """The summary as JSON data: totals of parameters, MACs (one sample) and training memory at `batch_size` (the
+    training section's by default), and one row per node. Raises DocumentError, or ValueError for a bad batch size."""
+    batch_size = batch_size_of(arch, batch_size)
     problems, report = check(arch)
     if problems:
         raise DocumentError(problems)
+    costs = infer_costs(arch, report)
+    if costs.problems:
+        raise DocumentError(costs.problems)
+    optimizer = arch.training.optimizer if arch.training else OptimizerConfig()
+    memory = training_memory(costs, batch_size, optimizer)
     rows = []
     for node in arch.nodes:
-        info = report.nodes[node.id]
+        info, cost = report.nodes[node.id], costs.nodes.get(node.id)
         rows.append({
             "id": node.id, "type": node.type,
             "output_shape": meta_to_json(info.shape) if info.shape is not None else None,
             "params": info.params,
+            "macs": cost.macs if cost else 0,
+            "activation_bytes": cost.activation.at(batch_size) if cost else 0,
         })
-    return {"total_params": report.total_params, "trainable_params": report.trainable_params, "nodes": rows}
+    return {
+        "total_params": report.total_params, "trainable_params": report.trainable_params,
+        "total_macs": costs.total_macs, "batch_size": batch_size, "optimizer": optimizer.name,
+        "param_bytes": memory.param_bytes, "grad_bytes": memory.grad_bytes,
+        "optimizer_bytes": memory.optimizer_bytes, "activation_bytes": memory.activation_bytes,
+        "training_bytes": memory.training_bytes, "nodes": rows,
+    }
 
 
 def format_summary(summary: dict) -> str:
-    """The summary as an aligned text table."""
-    header = ("node", "type", "output shape", "params")
+    """The summary as an aligned text table, with the totals under it."""
+    batch = summary["batch_size"]
+    header = ("node", "type", "output shape", "params", "MACs", f"activations (batch {batch:,})")
     rows = [header] + [
-        (r["id"], r["type"], _shape_text(r["output_shape"]), f"{r['params']:,}") for r in summary["nodes"]
+        (r["id"], r["type"], _shape_text(r["output_shape"]), f"{r['params']:,}", f"{r['macs']:,}",
+         format_bytes(r["activation_bytes"]) if r["activation_bytes"] else "-")
+        for r in summary["nodes"]
     ]
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(w) if i < 3 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
              for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     lines.append(f"total params: {summary['total_params']:,}  trainable: {summary['trainable_params']:,}")
+    lines.append(f"MACs per sample: {summary['total_macs']:,}")
+    lines.append(memory_of(summary).describe())
     return "\n".join(lines)
+
+
+def memory_of(summary: dict) -> TrainingMemory:
+    """The TrainingMemory a summary reports."""
+    return TrainingMemory(*(summary[key] for key in ("batch_size", "optimizer", "param_bytes", "grad_bytes",
+                                                     "optimizer_bytes", "activation_bytes")))
 
 
 def _shape_text(shape) -> str:
@@ -46,4 +74,4 @@ def _shape_text(shape) -> str:
     return shape_text(tuple(shape))
 
 
-__all__ = ["format_meta", "format_summary", "summarize"]
+__all__ = ["format_meta", "format_summary", "memory_of", "summarize"]

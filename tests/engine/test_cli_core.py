@@ -100,13 +100,34 @@ def test_bad_input_gets_clear_lines_and_exit_1(tmp_path, capsys, name, command):
 def test_summary_table_and_json(cnn, capsys):
     assert main(["summary", str(cnn)]) == 0
     table = capsys.readouterr().out.splitlines()
-    assert table[0].split() == ["node", "type", "output", "shape", "params"]
-    assert table[3].split() == ["conv1", "conv2d", "(4,", "8,", "8)", "40"]
-    assert table[-1] == "total params: 690  trainable: 690"
-    assert main(["summary", str(cnn), "--json"]) == 0
+    assert table[0].split() == ["node", "type", "output", "shape", "params", "MACs", "activations", "(batch", "64)"]
+    assert table[3].split() == ["conv1", "conv2d", "(4,", "8,", "8)", "40", "2,304", "64", "KiB"]
+    assert table[-3:] == ["total params: 690  trainable: 690", "MACs per sample: 2,944",
+                          "training memory at batch 64: 139 KiB (activations 128, parameters 2.7, gradients 2.7, "
+                          "Adam state 5.41)"]
+    assert main(["summary", str(cnn), "--json", "--batch-size", "3"]) == 0
     summary = json.loads(capsys.readouterr().out)
-    assert summary == engine.summarize(engine.from_dict(CNN))
-    assert summary["nodes"][1] == {"id": "conv1", "type": "conv2d", "output_shape": [4, 8, 8], "params": 40}
+    assert summary == engine.summarize(engine.from_dict(CNN), batch_size=3)
+    assert summary["nodes"][1] == {"id": "conv1", "type": "conv2d", "output_shape": [4, 8, 8], "params": 40,
+                                   "macs": 2304, "activation_bytes": 3 * 4 * 8 * 8 * 4}
+    assert {"total_macs", "param_bytes", "grad_bytes", "optimizer_bytes", "activation_bytes", "training_bytes",
+            "batch_size"} <= summary.keys()
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "1000001", "99999999999999999999"])
+def test_summary_refuses_a_bad_batch_size_in_one_line(cnn, capsys, value):
+    assert main(["summary", str(cnn), f"--batch-size={value}"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == f"layerloom summary: --batch-size: a batch holds 1 to 1,000,000 samples, not {value}\n"
+
+
+def test_summary_warns_with_the_number_when_training_would_not_fit_in_memory(cnn, capsys, monkeypatch):
+    monkeypatch.setattr(engine.cli, "machine_memory", lambda: 100 * 2**10)
+    assert main(["summary", str(cnn), "--batch-size", "1000"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.splitlines()[-1].startswith("training memory at batch 1,000: 1.96 MiB")
+    assert captured.err == f"{cnn}: warning: training at batch 1,000 needs 1.96 MiB, more than this machine's 100 KiB\n"
 
 
 def test_summary_of_an_invalid_file_names_each_problem(tmp_path, capsys):

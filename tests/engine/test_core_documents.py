@@ -154,14 +154,22 @@ def test_schema_describes_every_layer_type_and_forbids_unknown_fields():
     assert all("description" in field for field in params["properties"].values())
 
 
-def test_summary_lists_every_node_with_shape_and_parameters():
-    summary = engine.summarize(engine.from_dict(SMALL))
-    assert summary == {"total_params": 320, "trainable_params": 320, "nodes": [
-        {"id": "x", "type": "input", "output_shape": [4], "params": 0},
-        {"id": "fc", "type": "linear", "output_shape": [64], "params": 320},
-        {"id": "y", "type": "output", "output_shape": [64], "params": 0},
-    ]}
-    assert engine.format_summary(summary).splitlines()[3].split() == ["fc", "linear", "(64,)", "320"]
+def test_summary_lists_every_node_with_shape_parameters_and_costs():
+    summary = engine.summarize(engine.from_dict(SMALL), batch_size=8)
+    assert summary == {
+        "total_params": 320, "trainable_params": 320, "total_macs": 256, "batch_size": 8, "optimizer": "adam",
+        # weights 320 float32; Adam keeps two buffers per weight and a step count per tensor; the linear layer
+        # keeps its input (8 samples of 4 float32) for its weight gradient
+        "param_bytes": 1280, "grad_bytes": 1280, "optimizer_bytes": 2568, "activation_bytes": 128,
+        "training_bytes": 5256, "nodes": [
+            {"id": "x", "type": "input", "output_shape": [4], "params": 0, "macs": 0, "activation_bytes": 128},
+            {"id": "fc", "type": "linear", "output_shape": [64], "params": 320, "macs": 256, "activation_bytes": 0},
+            {"id": "y", "type": "output", "output_shape": [64], "params": 0, "macs": 0, "activation_bytes": 0},
+        ]}
+    lines = engine.format_summary(summary).splitlines()
+    assert lines[3].split() == ["fc", "linear", "(64,)", "320", "256", "-"]
+    assert lines[-2:] == ["MACs per sample: 256", "training memory at batch 8: 5.13 KiB (activations 0.125, "
+                          "parameters 1.25, gradients 1.25, Adam state 2.51)"]
 
 
 def test_save_gives_the_file_normal_permissions(tmp_path):

@@ -1,0 +1,98 @@
+"""Training memory at a batch size (weights, gradients, optimizer state, activations), and how to write it."""
+from __future__ import annotations
+
+import os
+from typing import NamedTuple
+
+import torch
+
+from ..document import Architecture
+from ..config import MAX_BATCH_SIZE, OptimizerConfig, TrainingConfig
+from ..train.optimizers import state_bytes
+from .graph import CostReport
+
+
+class TrainingMemory(NamedTuple):
+    """What training holds at once at a batch size, by kind (bytes)."""
+
+    batch_size: int
+    optimizer: str
+    param_bytes: int        # parameters and buffers (running statistics)
+    grad_bytes: int
+    optimizer_bytes: int
+    activation_bytes: int   # what autograd keeps for the backward pass
+
+    @property
+    def training_bytes(self) -> int:
+        return self.param_bytes + self.grad_bytes + self.optimizer_bytes + self.activation_bytes
+
+    def describe(self) -> str:
+        """'training memory at batch 64: 1.9 GiB (activations 1.2, parameters 0.2, gradients 0.2, Adam state 0.4)'."""
+        unit, scale = _unit(self.training_bytes)
+        parts = [("activations", self.activation_bytes), ("parameters", self.param_bytes),
+                 ("gradients", self.grad_bytes), (f"{OPTIMIZER_NAMES[self.optimizer]} state", self.optimizer_bytes)]
+        detail = ", ".join(f"{name} {_number(value / scale)}" for name, value in parts if value)
+        return (f"training memory at batch {self.batch_size:,}: {_number(self.training_bytes / scale)} {unit}"
+                + (f" ({detail})" if detail else ""))
+
+
+OPTIMIZER_NAMES = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD", "rmsprop": "RMSprop"}
+
+
+def training_memory(costs: CostReport, batch_size: int, optimizer: OptimizerConfig) -> TrainingMemory:
+    """The memory training needs at `batch_size` with `optimizer` (float32 weights, as LayerLoom builds them)."""
+    per_value, per_tensor = state_bytes(optimizer)
+    values = sum(cost.trainable_values for cost in costs.nodes.values())
+    tensors = sum(cost.trainable_tensors for cost in costs.nodes.values())
+    return TrainingMemory(
+        batch_size=batch_size, optimizer=optimizer.name,
+        param_bytes=sum(cost.weight_bytes for cost in costs.nodes.values()),
+        grad_bytes=values * torch.float32.itemsize, optimizer_bytes=values * per_value + tensors * per_tensor,
+        activation_bytes=costs.activation.at(batch_size),
+    )
+
+
+def batch_size_of(arch: Architecture, batch_size: int | None = None) -> int:
+    """`batch_size` if given, else the training section's (or its default); ValueError unless 1 to MAX_BATCH_SIZE."""
+    if batch_size is None:
+        return arch.training.batch_size if arch.training else TrainingConfig.model_fields["batch_size"].default
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= MAX_BATCH_SIZE:
+        raise ValueError(f"a batch holds 1 to {MAX_BATCH_SIZE:,} samples, not {batch_size}")
+    return batch_size
+
+
+def machine_memory() -> int | None:
+    """This machine's physical memory in bytes, where the system says."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def format_bytes(count: int) -> str:
+    """'512 B', '3.4 KiB', '1.9 GiB'."""
+    unit, scale = _unit(count)
+    return f"{_number(count / scale)} {unit}"
+
+
+def format_macs(count: int) -> str:
+    """'8,448', '315.9 K', '1.81 G': multiply-accumulates as people quote them."""
+    for scale, suffix in ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "K")):
+        if count >= scale:
+            return f"{_number(count / scale)} {suffix}"
+    return f"{count:,}"
+
+
+def _unit(count: int) -> tuple[str, int]:
+    for unit, scale in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if count >= scale:
+            return unit, scale
+    return "B", 1
+
+
+def _number(value: float) -> str:
+    if 0 < value < 0.01:
+        return "<0.01"
+    return f"{value:.3g}" if value < 100 else f"{value:,.0f}"
+
+
