@@ -35,6 +35,29 @@ class ParameterCounts(_Event):
     per_node: dict[str, int] = Field(description="Parameters of each layer that has weights.")
 
 
+class CostEstimate(_Event):
+    """The cost model's figures for this run (engine.costs): MACs per sample and training memory at the batch
+    size each process takes."""
+
+    total_macs: int
+    batch_size: int
+    param_bytes: int
+    grad_bytes: int
+    optimizer_bytes: int
+    activation_bytes: int
+    training_bytes: int
+
+
+class MeasuredMemory(_Event):
+    """Memory the training steps took, measured (engine/train/peak.py): the growth over what was held as the
+    first step began, and that growth plus the weights, to compare with the estimate's training_bytes."""
+
+    device: str
+    method: str
+    growth_bytes: int
+    training_bytes: int
+
+
 class StartEvent(_Event):
     """The run (or probe) begins: its settings, device and the layers it reports on."""
 
@@ -51,6 +74,7 @@ class StartEvent(_Event):
     total_steps: int = 0
     first_step: int = Field(0, description="Steps already done (above 0 when resuming).")
     run_dir: str | None = None
+    estimate: CostEstimate | None = Field(None, description="What the cost model expects this run to need.")
 
 
 class ActivationStats(_Event):
@@ -133,6 +157,7 @@ class EndEvent(_Event):
     step: int
     metrics: dict[str, float]
     seconds: float
+    memory: MeasuredMemory | None = Field(None, description="Peak memory of the training steps, measured.")
 
 
 class ErrorEvent(_Event):

@@ -19,17 +19,20 @@ from pathlib import Path
 
 import torch
 
+from ..costs import infer_costs, training_memory
 from ..data import Dataset, DatasetError
 from ..document import Architecture
 from ..errors import DocumentError
+from ..shapes import infer_shapes
 from .advice import ModelFacts
 from .diagnosis import Diagnoser
 from .distributed import Group
-from .events import EndEvent, EpochEvent, ErrorEvent, EventSink, ParameterCounts, RunStatus, StartEvent
+from .events import CostEstimate, EndEvent, EpochEvent, ErrorEvent, EventSink, ParameterCounts, RunStatus, StartEvent
 from .gradients import Clipper, FiniteCheck
 from .losses import LossMismatch, Objective, measure
 from .monitor import GradientMonitor
 from .optimizers import make_optimizer
+from .peak import PeakMemory
 from .runfolder import RunFolder
 from .setup import TrainingError, build_model, check_inputs, load_data, resolve_device, split, training_config
 from .tensorboard import TensorBoardLogger
@@ -145,6 +148,7 @@ class Trainer:
         self._plan_epochs(len(parts.train))
         self._open_outputs(dataset)
         self.net = self.group.wrap(model, self.device) if self.group else model  # the module steps run through
+        self.peak = PeakMemory(model, self.device)
         self._emit_start()
 
     def _plan_epochs(self, samples: int) -> None:
@@ -203,8 +207,17 @@ class Trainer:
                                        trainable=sum(p.numel() for p in params if p.requires_grad), per_node=counts),
             monitored=self.monitor.nodes, recurrent=list(self.monitor.recurrent),
             steps_per_epoch=self.steps_per_epoch, total_steps=self._total_steps(), first_step=self.step,
-            run_dir=str(self.folder.path) if self.folder else None,
+            run_dir=str(self.folder.path) if self.folder else None, estimate=self._estimate() if self.lead else None,
         ))
+
+    def _estimate(self) -> CostEstimate:
+        """The cost model's MACs and training memory at the batch each process takes."""
+        costs = infer_costs(self.arch, infer_shapes(self.arch))
+        memory = training_memory(costs, self.batch_size, self.config.optimizer)
+        return CostEstimate(
+            total_macs=costs.total_macs, batch_size=memory.batch_size, param_bytes=memory.param_bytes,
+            grad_bytes=memory.grad_bytes, optimizer_bytes=memory.optimizer_bytes,
+            activation_bytes=memory.activation_bytes, training_bytes=memory.training_bytes)
 
     def _total_steps(self) -> int:
         total = self.steps_per_epoch * self.config.epochs
@@ -218,6 +231,7 @@ class Trainer:
             order = torch.randperm(len(target), generator=self.shuffle)  # the same on every rank: one seed
             order = (self.group.shard(order) if self.group else order).to(self.device)
             xs, ys = tuple(x[order] for x in inputs), target[order]
+            self.peak.start()  # the first time: what is held as the steps begin
             while self.batch < self.steps_per_epoch:
                 cancelled = self.group.stopped if self.group else self._cancel.is_set()
                 if cancelled or self.step >= (self.options.max_steps or math.inf):
@@ -291,6 +305,7 @@ class Trainer:
                             "this step; the weights kept are the last good ones.", step, node)
 
     def _end_epoch(self) -> None:
+        self.peak.stop()  # the first time: before metrics and saving, which have their own buffers
         self.metrics = self._measure()
         self.emit(EpochEvent(epoch=self.epoch, step=self.step, metrics=self.metrics, seconds=self._seconds()))
         self._save(self.shuffle.get_state())
@@ -306,6 +321,7 @@ class Trainer:
         return metrics
 
     def _save(self, shuffle_state: torch.Tensor) -> None:
+        self.peak.stop()
         if self.folder:
             self.folder.save(self.model, self._checkpoint(shuffle_state))
 
@@ -315,7 +331,8 @@ class Trainer:
     def _finish(self, status: str) -> RunResult:
         metrics = self.metrics if status == "completed" and self.metrics else self._measure()
         result = RunResult(status, self.step, metrics, self._seconds())
-        self.emit(EndEvent(status=status, step=self.step, metrics=metrics, seconds=result.seconds))
+        self.emit(EndEvent(status=status, step=self.step, metrics=metrics, seconds=result.seconds,
+                           memory=self.peak.result if self.lead else None))
         return result
 
     def _fail(self, message: str, step: int | None, node: str | None) -> RunResult:

@@ -198,3 +198,29 @@ def test_problems_end_the_run_with_a_clear_error_event(arch, options, words):
     result, events = _train(arch, **options)
     assert result.status == "failed" and words in result.error
     assert [e.event for e in events][-1] == "error" and words in events[-1].message
+
+
+def test_start_records_the_cost_estimate_and_end_the_measured_peak(tmp_path):
+    arch = _doc()
+    result, events = _train(arch, out_dir=tmp_path, max_steps=3)
+    estimate, memory = events[0].estimate, events[-1].memory
+    summary = engine.summarize(arch)
+    assert estimate.model_dump() == {key: summary[key] for key in estimate.model_dump()}
+    assert estimate.batch_size == 32 and estimate.total_macs == 2 * 16 + 16 * 2
+    assert memory.device == "cpu" and memory.training_bytes == memory.growth_bytes + estimate.param_bytes
+    lines = (tmp_path / "events.jsonl").read_text().splitlines()
+    assert parse_event(lines[0]).estimate == estimate and parse_event(lines[-1]).memory == memory
+
+
+def test_peak_memory_counts_what_the_steps_allocate_and_nothing_after():
+    from layerloom.engine.train.peak import PeakMemory
+    peak = PeakMemory(torch.nn.Linear(4, 4), torch.device("cpu"))
+    peak.start()
+    block = torch.ones(16 * 2**20)  # 64 MiB, every page touched
+    del block
+    peak.stop()
+    later = torch.ones(32 * 2**20)
+    peak.stop()
+    del later
+    assert 56 * 2**20 <= peak.result.growth_bytes < 96 * 2**20  # less than 64 MiB where freed pages were reused
+    assert peak.result.training_bytes == peak.result.growth_bytes + 4 * 4 * 4 + 4 * 4
