@@ -2,7 +2,8 @@
 
 Every edit replaces the immutable Architecture through an undo command; views subscribe to the
 signals and keep no state of their own. Checking (validation + shape inference) runs in a worker
-thread after a short debounce, so typing never waits for it.
+thread after a short debounce, so typing never waits for it; the costs (MACs, training memory at the
+training section's batch size) follow in the same thread and arrive a moment later.
 """
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from PySide6.QtCore import QEventLoop, QObject, QTimer, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from layerloom import engine
-from layerloom.engine import Architecture, Problem, ShapeReport
+from layerloom.engine import Architecture, CostReport, Problem, ShapeReport, TrainingMemory
+from layerloom.engine.costs import document_memory
 
 CHECK_DELAY_MS = 15   # coalesces the edits of one burst; the check itself runs off the GUI thread
 
@@ -46,11 +48,13 @@ class DocumentModel(QObject):
 
     changed = Signal()              # the Architecture was replaced (any edit, undo, redo, open)
     checked = Signal()              # problems and shapes are up to date with the document
+    costed = Signal()               # costs and memory are up to date with the document (just after `checked`)
     selection_changed = Signal()
     path_changed = Signal()
     opened = Signal()               # another document replaced this one (New, Open, a template, a recovery)
     _check_done = Signal(int, object)   # from the worker thread: (generation, (problems, shapes))
-    _settled = Signal()                 # no check is running
+    _costs_done = Signal(int, object)   # from the worker thread: (generation, (costs, memory)), or None if stale
+    _settled = Signal()                 # no check (nor its cost pass) is running
 
     MOVE_MERGE_ID = 1
 
@@ -60,6 +64,8 @@ class DocumentModel(QObject):
         self.path: Path | None = None
         self.problems: list[Problem] = []
         self.shapes = ShapeReport()
+        self.costs = CostReport()
+        self.memory: TrainingMemory | None = None   # at the training section's batch size; None when unknown
         self.selection: frozenset[str] = frozenset()
         self.undo_stack = QUndoStack(self)
         self._generation = 0
@@ -68,6 +74,7 @@ class DocumentModel(QObject):
         self._timer = QTimer(self, singleShot=True, interval=CHECK_DELAY_MS)
         self._timer.timeout.connect(self._start_check)
         self._check_done.connect(self._on_check_done)
+        self._costs_done.connect(self._on_costs_done)
         self._timer.start()
 
     # editing -----------------------------------------------------------------
@@ -146,16 +153,32 @@ class DocumentModel(QObject):
             except Exception as error:  # a checker bug must not take the editor down
                 result = ([Problem(f"internal error while checking: {error}")], ShapeReport())
             self._check_done.emit(generation, result)
+            self._costs_done.emit(generation, _costs(arch, result) if generation == self._generation else None)
         self._executor.submit(run)
 
     def _on_check_done(self, generation: int, result) -> None:
-        self._pending -= 1
         if generation == self._generation:
             self.problems, self.shapes = result
             self.checked.emit()
+
+    def _on_costs_done(self, generation: int, result) -> None:
+        self._pending -= 1
+        if generation == self._generation and result is not None:
+            self.costs, self.memory = result
+            self.costed.emit()
         if not self._pending:
             self._settled.emit()
 
     def close(self) -> None:
         self._timer.stop()
         self._executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _costs(arch: Architecture, checked) -> tuple[CostReport, TrainingMemory | None]:
+    """The cost pass over what the check found, and the training memory when the whole document is valid."""
+    problems, shapes = checked
+    try:
+        costs = engine.infer_costs(arch, shapes)
+    except Exception as error:  # a cost-model bug must not take the editor down either
+        return CostReport(problems=[Problem(f"internal error while counting costs: {error}")]), None
+    return costs, None if problems or costs.problems else document_memory(arch, costs)

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (
 )
 
 from layerloom.engine import NodeBase, format_meta
+from layerloom.engine.costs import batch_size_of, explain
 
 from . import edits
 from .document import DocumentModel
@@ -55,6 +56,7 @@ class NodeView(QWidget):
         self.form = ModelForm(spec.params, empty="This layer has no parameters.")
         self.shape = QLabel(wordWrap=True, textInteractionFlags=Qt.TextSelectableByMouse)
         self.params = QLabel()
+        self.cost = mute(QLabel(wordWrap=True, textInteractionFlags=Qt.TextSelectableByMouse))
         self.problems = theme.set_role(QLabel(wordWrap=True, textFormat=Qt.RichText), "error")
         self._problems_title = section("Problems")
 
@@ -72,6 +74,8 @@ class NodeView(QWidget):
         grid.addRow(section("Output"))
         grid.addRow("Shape", self.shape)
         grid.addRow("Parameters", self.params)
+        grid.addRow(section("Cost"))
+        grid.addRow(self.cost)
         grid.addRow(self._problems_title)
         grid.addRow(self.problems)
         layout = _column(self)
@@ -103,6 +107,9 @@ class NodeView(QWidget):
                                          for port, meta in ports))
             frozen = info.params - info.trainable
             self.params.setText(f"{info.params:,}" + (f"  ({frozen:,} frozen)" if frozen else ""))
+        cost = self._document.costs.nodes.get(node.id)
+        self.cost.setText("\n".join(explain(node.id, cost, batch_size_of(self._document.arch))) if cost else
+                          "known once the graph above is valid")
         problems = self._document.problems_for(node.id)
         self.problems.setText("<br>".join(f"● {escape(p.message)}" for p in problems))
         self._problems_title.setVisible(bool(problems))
@@ -141,7 +148,7 @@ class DocumentView(QWidget):
         self.name_edit = QLineEdit(placeholderText="Untitled network")
         self.description_edit = _PlainTextEdit(placeholderText="What this network does and why…")
         self.description_edit.setMaximumHeight(160)
-        names = ("Nodes", "Edges", "Parameters", "Trainable", "Status")
+        names = ("Nodes", "Edges", "Parameters", "Trainable", "MACs", "Training", "Status")
         self.totals = {name: QLabel(textFormat=Qt.RichText) for name in names}
         self._description_timer = QTimer(self, singleShot=True, interval=800)
         form = QFormLayout()
@@ -173,6 +180,10 @@ class DocumentView(QWidget):
         values = (len(arch.nodes), len(arch.edges), shapes.total_params, shapes.trainable_params)
         for label, value in zip(self.totals.values(), values):
             label.setText(f"{value:,}")
+        memory = self._document.memory
+        self.totals["MACs"].setText(f"{self._document.costs.total_macs:,} per sample" if memory else "—")
+        self.totals["Training"].setText(escape(f"batch {memory.batch_size:,}: {memory.amount()}") if memory else "—")
+        self.totals["Training"].setWordWrap(True)
         self.totals["Status"].setText(status)
         theme.set_role(self.totals["Status"], "error" if problems else "ok")
 
@@ -205,6 +216,7 @@ class InspectorWidget(QWidget):
         layout.addWidget(self.stack)
         document.changed.connect(self._on_document_changed)
         document.checked.connect(self._on_document_changed)
+        document.costed.connect(self._on_document_changed)
         document.selection_changed.connect(self._on_document_changed)
         self._on_document_changed()
 

@@ -9,6 +9,8 @@ from PySide6.QtWidgets import (
     QApplication, QDockWidget, QLabel, QMainWindow, QMenu, QScrollArea, QTabWidget, QToolBar, QWidget,
 )
 
+from layerloom.engine.costs import format_bytes, format_macs, machine_memory
+
 from . import theme
 from .actions import CanvasActions
 from .canvas import GraphScene, GraphView
@@ -221,10 +223,13 @@ class MainWindow(QMainWindow):
 
     def _build_status_bar(self) -> None:
         self.check_label = QLabel()
+        self.budget_label = QLabel()
         self.zoom_label = QLabel()
         self.zoom_label.setMinimumWidth(48)
+        self.statusBar().addPermanentWidget(self.budget_label)
         self.statusBar().addPermanentWidget(self.check_label)
         self.statusBar().addPermanentWidget(self.zoom_label)
+        self.document.costed.connect(self._on_costed)
         self.view.zoom_changed.connect(lambda zoom: self.zoom_label.setText(f"{zoom:.0%}"))
         self.zoom_label.setText(f"{self.view.zoom():.0%}")
 
@@ -238,6 +243,25 @@ class MainWindow(QMainWindow):
     def _on_checked(self) -> None:
         color = theme.hex_of("error_text" if self.document.problems else "ok_text")
         self.check_label.setText(f"<span style='color:{color}'>●</span>&nbsp;{self.status_text()}&nbsp;&nbsp;")
+
+    def budget_text(self) -> str:
+        """'Batch 64: 1.65 MiB to train · 316 K MACs per sample', and a warning past this machine's memory."""
+        memory = self.document.memory
+        if memory is None:
+            return ""
+        text = (f"Batch {memory.batch_size:,}: {format_bytes(memory.training_bytes)} to train · "
+                f"{format_macs(self.document.costs.total_macs)} MACs per sample")
+        ram = machine_memory()
+        return f"⚠ {text}, more than this machine's {format_bytes(ram)}" if ram and memory.training_bytes > ram else text
+
+    def _on_costed(self) -> None:
+        memory, text = self.document.memory, self.budget_text()
+        self.budget_label.setText(text + "  ")
+        self.budget_label.setVisible(bool(text))
+        self.budget_label.setToolTip(
+            f"{memory.describe()}.\nWhat autograd keeps for backward, weights, gradients and optimizer state, counted "
+            "by torch; allocator overhead, temporary buffers and cuDNN workspaces come on top." if memory else "")
+        theme.set_role(self.budget_label, "error" if text.startswith("⚠") else "")
 
     def _on_title_changed(self) -> None:
         path = self.document.path

@@ -1,15 +1,21 @@
-"""The summary panel: one row per node (id, type, output shape, parameters) and the totals under it."""
+"""The summary panel: one row per node (id, type, output shape, parameters, MACs, activation memory at the training
+section's batch size) and the totals under it; the heaviest nodes' cost cells are tinted."""
 from __future__ import annotations
 
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
 from layerloom.engine import format_meta
+from layerloom.engine.costs import batch_size_of, format_bytes, format_macs
 
+from . import theme
 from .document import DocumentModel
 from .panel_style import category_icon
 
-COLUMNS = ("Node", "Type", "Output shape", "Parameters")
+COLUMNS = ("Node", "Type", "Output shape", "Parameters", "MACs", "Activations")
+NUMBERS = (3, 4, 5)     # right-aligned columns
+MACS, ACTIVATIONS = 4, 5
 TYPE_ROLE = Qt.UserRole + 1
 
 
@@ -32,18 +38,23 @@ class SummaryPanel(QWidget):
         header.setSectionResizeMode(2, QHeaderView.Stretch)
         header.setDefaultAlignment(Qt.AlignLeft | Qt.AlignVCenter)
         self.table.setStyleSheet("QTableWidget { border: none; outline: 0; }")
-        self.totals = QLabel(textFormat=Qt.RichText)
+        self.totals = QLabel(textFormat=Qt.RichText, wordWrap=True)
         self.totals.setContentsMargins(6, 4, 6, 4)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.totals)
+        self.heavy: set[tuple[int, str]] = set()   # (column, node id) of the tinted cells
+        self._widest = 0
         self.table.itemSelectionChanged.connect(self._on_rows_selected)
         self.table.cellClicked.connect(self._on_row_clicked)
         document.checked.connect(self._on_shapes_changed)
+        document.costed.connect(self._on_costs_changed)
         document.selection_changed.connect(self._on_selection_changed)
+        theme.notifier.changed.connect(self._on_costs_changed)
         self._on_shapes_changed()
+        self._on_costs_changed()
 
     def _on_shapes_changed(self) -> None:
         """Refresh the rows in place: only cells whose text changed are touched, so big graphs stay fast."""
@@ -62,17 +73,59 @@ class SummaryPanel(QWidget):
                 first.setData(TYPE_ROLE, node.type)
                 first.setIcon(category_icon(node.spec.category))
         if resized:
+            self._on_costs_changed()
             self.table.resizeColumnsToContents()
         self.table.blockSignals(False)
         self._on_selection_changed()
-        self.totals.setText(f"<b>{shapes.total_params:,}</b> parameters&nbsp;&nbsp;·&nbsp;&nbsp;"
-                            f"<b>{shapes.trainable_params:,}</b> trainable&nbsp;&nbsp;·&nbsp;&nbsp;{len(nodes)} nodes")
+        self.totals.setText(self._totals_text())
+
+    def _on_costs_changed(self, *_) -> None:
+        """MACs and activation memory at the training section's batch size, the heaviest tinted, and the totals."""
+        document = self._document
+        nodes, costs, batch = document.arch.nodes, document.costs.nodes, batch_size_of(document.arch)
+        self.table.horizontalHeaderItem(ACTIVATIONS).setText(f"Activations (batch {batch:,})")
+        heavy = {(MACS, n) for n in document.costs.heaviest("macs")}
+        heavy |= {(ACTIVATIONS, n) for n in document.costs.heaviest("activation", batch)}
+        tint = QBrush(QColor(theme.current().tint("accent", 0.3, "base")))
+        self.table.blockSignals(True)
+        for row, node in enumerate(nodes[:self.table.rowCount()]):
+            cost = costs.get(node.id)
+            held = cost.activation.at(batch) if cost else 0
+            cells = {MACS: f"{cost.macs:,}" if cost else "—",
+                     ACTIVATIONS: (format_bytes(held) if held else "") if cost else "—"}
+            for column, text in cells.items():
+                self._set_cell(row, column, text, node.id)
+                item, marked = self.table.item(row, column), (column, node.id) in heavy
+                if item.font().bold() or marked:   # rows move when nodes go: reset by cell, not by node
+                    item.setBackground(tint if marked else QBrush())
+                    font = QFont(item.font())
+                    font.setBold(marked)
+                    item.setFont(font)
+        self.table.blockSignals(False)
+        self.heavy = heavy
+        widest = max((len(self.table.item(r, c).text()) for r in range(self.table.rowCount()) for c in (MACS, ACTIVATIONS)),
+                     default=0)
+        if widest != self._widest:   # resizing is a pass over every row: only when the widest number changed
+            self._widest = widest
+            for column in (MACS, ACTIVATIONS):
+                self.table.resizeColumnToContents(column)
+        self.totals.setText(self._totals_text())
+
+    def _totals_text(self) -> str:
+        document, gap = self._document, "&nbsp;&nbsp;·&nbsp;&nbsp;"
+        shapes = document.shapes
+        parts = [f"<b>{shapes.total_params:,}</b> parameters", f"<b>{shapes.trainable_params:,}</b> trainable",
+                 f"{len(document.arch.nodes)} nodes"]
+        if document.memory is not None:
+            parts.append(f"<b>{format_macs(document.costs.total_macs)}</b> MACs per sample")
+            parts.append(document.memory.describe())
+        return gap.join(parts)
 
     def _set_cell(self, row: int, column: int, text: str, node_id: str) -> None:
         item = self.table.item(row, column)
         if item is None:
             item = QTableWidgetItem()
-            if column == 3:
+            if column in NUMBERS:
                 item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
             self.table.setItem(row, column, item)
         if item.text() != text:

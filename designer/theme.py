@@ -73,6 +73,7 @@ TEXT_PAIRS: tuple[tuple[str, str, bool], ...] = (
     ("link", "window", False), ("link", "base", False), ("highlighted_text", "highlight", False),
     ("tooltip_text", "tooltip", False), ("accent", "window", True),
     ("card_text", "card", False), ("card_text_muted", "card", False), ("card_text", "edge_label", False),
+    ("accent", "card", False),   # the MACs of the nodes that do most of a model's work
     ("card_text_muted", "canvas", False),
     *(("header_text", f"category:{name}", False) for name in CATEGORY_COLORS), ("header_text", "badge", False),
     ("chart_text", "chart", False),

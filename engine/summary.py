@@ -1,8 +1,7 @@
 """Summaries: per node type, output shape, parameters, MACs and activation memory, plus totals."""
 from __future__ import annotations
 
-from .config import OptimizerConfig
-from .costs import TrainingMemory, batch_size_of, format_bytes, infer_costs, training_memory
+from .costs import TrainingMemory, batch_size_of, document_memory, format_bytes, infer_costs
 from .document import Architecture
 from .errors import DocumentError
 from .layers.registry import shape_text
@@ -20,21 +19,19 @@ def summarize(arch: Architecture, batch_size: int | None = None) -> dict:
     costs = infer_costs(arch, report)
     if costs.problems:
         raise DocumentError(costs.problems)
-    optimizer = arch.training.optimizer if arch.training else OptimizerConfig()
-    memory = training_memory(costs, batch_size, optimizer)
+    memory = document_memory(arch, costs, batch_size)
     rows = []
     for node in arch.nodes:
-        info, cost = report.nodes[node.id], costs.nodes.get(node.id)
+        info, cost = report.nodes[node.id], costs.nodes[node.id]
         rows.append({
             "id": node.id, "type": node.type,
             "output_shape": meta_to_json(info.shape) if info.shape is not None else None,
             "params": info.params,
-            "macs": cost.macs if cost else 0,
-            "activation_bytes": cost.activation.at(batch_size) if cost else 0,
+            "macs": cost.macs, "activation_bytes": cost.activation.at(batch_size),
         })
     return {
         "total_params": report.total_params, "trainable_params": report.trainable_params,
-        "total_macs": costs.total_macs, "batch_size": batch_size, "optimizer": optimizer.name,
+        "total_macs": costs.total_macs, "batch_size": batch_size, "optimizer": memory.optimizer,
         "param_bytes": memory.param_bytes, "grad_bytes": memory.grad_bytes,
         "optimizer_bytes": memory.optimizer_bytes, "activation_bytes": memory.activation_bytes,
         "training_bytes": memory.training_bytes, "nodes": rows,

@@ -7,11 +7,12 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFontMetricsF, QLinearGradient, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem
 
-from layerloom.engine import NodeBase, NodeInfo
+from layerloom.engine import NodeBase, NodeCost, NodeInfo
+from layerloom.engine.costs import format_macs
 from .. import theme
 from layerloom.engine.train.diagnosis import NodeHealth
 from . import card_lod, style
-from .geometry import card_size, has_footer
+from .geometry import card_size, footer_rows
 from .port_item import PortItem
 
 
@@ -24,6 +25,8 @@ class NodeItem(QGraphicsItem):
         self.problems: list[str] = []
         self.info: NodeInfo | None = None
         self.health: NodeHealth | None = None
+        self.cost: NodeCost | None = None
+        self.share: float | None = None   # of all MACs, for the few nodes that do most of the work
         self.inputs: dict[str, PortItem] = {}
         self.outputs: dict[str, PortItem] = {}
         self.setFlags(QGraphicsItem.ItemIsMovable | QGraphicsItem.ItemIsSelectable)
@@ -49,6 +52,11 @@ class NodeItem(QGraphicsItem):
     def set_status(self, problems: list[str], info: NodeInfo | None) -> None:
         if problems != self.problems or (info is not self.info and info != self.info):
             self.problems, self.info = problems, info
+            self._refresh()
+
+    def set_cost(self, cost: NodeCost | None, share: float | None) -> None:
+        if (cost, share) != (self.cost, self.share):
+            self.cost, self.share = cost, share
             self._refresh()
 
     def set_health(self, health: NodeHealth | None) -> None:
@@ -77,7 +85,7 @@ class NodeItem(QGraphicsItem):
         self._title = spec.palette_name or self.node.type
         self._params = style.key_params(self.node)
         self._port_rows = max(len(spec.inputs), len(spec.outputs), 1)
-        self._has_footer = has_footer(self.node)
+        self._footer_rows = footer_rows(self.node)
         self._rect = QRectF(0, 0, *card_size(self.node))
         self._bounds = self._rect.adjusted(-5, -5, 5, 7)
         if ports:
@@ -180,7 +188,7 @@ class NodeItem(QGraphicsItem):
             self._text(painter, QRectF(width / 2, y + row * style.PORT_ROW, width / 2 - 12, style.PORT_ROW),
                        name, small, Qt.AlignRight)
         y += self._port_rows * style.PORT_ROW + 6
-        if self._params or self._has_footer:
+        if self._params or self._footer_rows:
             painter.setPen(QPen(style.CARD_BORDER, 1))
             painter.drawLine(QPointF(8, y - 2), QPointF(width - 8, y - 2))
         for name, value in self._params:
@@ -190,16 +198,26 @@ class NodeItem(QGraphicsItem):
             self._text(painter, QRectF(10, y, width - 20, style.PARAM_ROW), value, style.font(7.5, bold=True),
                        Qt.AlignRight)
             y += style.PARAM_ROW
-        if self._has_footer:
-            painter.setPen(style.TEXT_DIM)
-            self._text(painter, QRectF(10, y + 2, width - 20, style.PARAM_ROW), self._footer(), small)
-
-    def _footer(self) -> str:
-        if self.info is None:
-            return "…"
         if self.node.type == "output":
-            return f"receives {style.format_shape(self.info.shape)}"
-        return f"{self.info.params:,} params"
+            painter.setPen(style.TEXT_DIM)
+            received = f"receives {style.format_shape(self.info.shape)}" if self.info else "…"
+            self._text(painter, QRectF(10, y + 2, width - 20, style.PARAM_ROW), received, small)
+        for name, value, heavy in self.cost_rows():
+            painter.setPen(style.HEAVY if heavy else style.TEXT_DIM)
+            self._text(painter, QRectF(10, y + 2, width - 20, style.PARAM_ROW), name, small)
+            painter.setPen(style.HEAVY if heavy else style.TEXT)
+            self._text(painter, QRectF(10, y + 2, width - 20, style.PARAM_ROW), value, style.font(7.5, bold=True),
+                       Qt.AlignRight)
+            y += style.PARAM_ROW
+
+    def cost_rows(self) -> list[tuple[str, str, bool]]:
+        """(name, value, heavy) rows under a weighted layer's params: its parameters and its MACs per sample."""
+        if not self.node.spec.initializable:
+            return []
+        params = f"{self.info.params:,}" if self.info else "…"
+        macs = format_macs(self.cost.macs) if self.cost else "…"
+        heavy = self.share is not None
+        return [("params", params, False), (f"MACs · {self.share:.0%} of all" if heavy else "MACs", macs, heavy)]
 
     @staticmethod
     def _text(painter, rect: QRectF, text: str, font, align=Qt.AlignLeft) -> None:
@@ -214,6 +232,9 @@ class NodeItem(QGraphicsItem):
         if self.info is not None:
             shapes = ", ".join(f"{p} {style.format_shape(m)}" for p, m in self.info.outputs.items())
             lines.append(f"output: {html.escape(shapes)} · {self.info.params:,} params")
+        if self.cost is not None and self.cost.macs:
+            share = f" ({self.share:.0%} of the model's)" if self.share is not None else ""
+            lines.append(f"{self.cost.macs:,} multiply-accumulates per sample{share}")
         for problem in self.problems:
             lines.append(f"<span style='color:{theme.hex_of('error_text')}'>⚠ {html.escape(problem)}</span>")
         if self.health is not None:

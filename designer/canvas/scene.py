@@ -58,6 +58,7 @@ class GraphScene(QGraphicsScene):
         self.setBackgroundBrush(style.BACKGROUND)
         document.changed.connect(self._on_document_changed)
         document.checked.connect(self._on_document_checked)
+        document.costed.connect(self._on_document_costed)
         document.selection_changed.connect(self._on_selection_changed)
         self.selectionChanged.connect(self._on_scene_selection_changed)
         self._on_document_changed()
@@ -166,6 +167,12 @@ class GraphScene(QGraphicsScene):
         for edge, item in self.edges.items():
             info = infos.get(edge.source)
             item.set_status(info.outputs.get(edge.source_port) if info else None, edge_problems.get(edge, []))
+
+    def _on_document_costed(self) -> None:
+        costs = self.document.costs
+        heavy = costs.heaviest("macs")
+        for node_id, item in self.nodes.items():
+            item.set_cost(costs.nodes.get(node_id), heavy.get(node_id))
 
     def restyle(self) -> None:
         """Repaint the background and every item in the current theme's colors."""

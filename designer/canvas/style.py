@@ -26,7 +26,7 @@ COLOR_ROLES = {
     "BACKGROUND": "canvas", "GRID_MINOR": "grid_minor", "GRID_MAJOR": "grid_major", "CARD": "card",
     "CARD_BORDER": "card_border", "TEXT": "card_text", "TEXT_DIM": "card_text_muted", "ACCENT": "selection",
     "ERROR": "problem", "OK": "port_ok", "EDGE": "edge", "LABEL_BG": "edge_label", "HEADER_TEXT": "header_text",
-    "HEALTH_OUTLINE": "health_outline", "BADGE": "badge",
+    "HEALTH_OUTLINE": "health_outline", "BADGE": "badge", "HEAVY": "accent",
 }
 
 

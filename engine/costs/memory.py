@@ -10,6 +10,7 @@ from ..document import Architecture
 from ..config import MAX_BATCH_SIZE, OptimizerConfig, TrainingConfig
 from ..train.optimizers import state_bytes
 from .graph import CostReport
+from .units import binary_unit, short_number
 
 
 class TrainingMemory(NamedTuple):
@@ -28,12 +29,15 @@ class TrainingMemory(NamedTuple):
 
     def describe(self) -> str:
         """'training memory at batch 64: 1.9 GiB (activations 1.2, parameters 0.2, gradients 0.2, Adam state 0.4)'."""
-        unit, scale = _unit(self.training_bytes)
+        return f"training memory at batch {self.batch_size:,}: {self.amount()}"
+
+    def amount(self) -> str:
+        """'1.9 GiB (activations 1.2, parameters 0.2, gradients 0.2, Adam state 0.4)': the parts in the total's unit."""
+        unit, scale = binary_unit(self.training_bytes)
         parts = [("activations", self.activation_bytes), ("parameters", self.param_bytes),
                  ("gradients", self.grad_bytes), (f"{OPTIMIZER_NAMES[self.optimizer]} state", self.optimizer_bytes)]
-        detail = ", ".join(f"{name} {_number(value / scale)}" for name, value in parts if value)
-        return (f"training memory at batch {self.batch_size:,}: {_number(self.training_bytes / scale)} {unit}"
-                + (f" ({detail})" if detail else ""))
+        detail = ", ".join(f"{name} {short_number(value / scale)}" for name, value in parts if value)
+        return f"{short_number(self.training_bytes / scale)} {unit}" + (f" ({detail})" if detail else "")
 
 
 OPTIMIZER_NAMES = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD", "rmsprop": "RMSprop"}
@@ -52,6 +56,13 @@ def training_memory(costs: CostReport, batch_size: int, optimizer: OptimizerConf
     )
 
 
+def document_memory(arch: Architecture, costs: CostReport, batch_size: int | None = None) -> TrainingMemory:
+    """Training memory at `batch_size` (see batch_size_of) with the document's optimizer (Adam without a training
+    section)."""
+    optimizer = arch.training.optimizer if arch.training else OptimizerConfig()
+    return training_memory(costs, batch_size_of(arch, batch_size), optimizer)
+
+
 def batch_size_of(arch: Architecture, batch_size: int | None = None) -> int:
     """`batch_size` if given, else the training section's (or its default); ValueError unless 1 to MAX_BATCH_SIZE."""
     if batch_size is None:
@@ -67,32 +78,3 @@ def machine_memory() -> int | None:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (AttributeError, ValueError, OSError):
         return None
-
-
-def format_bytes(count: int) -> str:
-    """'512 B', '3.4 KiB', '1.9 GiB'."""
-    unit, scale = _unit(count)
-    return f"{_number(count / scale)} {unit}"
-
-
-def format_macs(count: int) -> str:
-    """'8,448', '315.9 K', '1.81 G': multiply-accumulates as people quote them."""
-    for scale, suffix in ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "K")):
-        if count >= scale:
-            return f"{_number(count / scale)} {suffix}"
-    return f"{count:,}"
-
-
-def _unit(count: int) -> tuple[str, int]:
-    for unit, scale in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if count >= scale:
-            return unit, scale
-    return "B", 1
-
-
-def _number(value: float) -> str:
-    if 0 < value < 0.01:
-        return "<0.01"
-    return f"{value:.3g}" if value < 100 else f"{value:,.0f}"
-
-
