@@ -72,6 +72,7 @@ def infer_costs(arch: Architecture, shapes: ShapeReport) -> CostReport:
     roots: dict[tuple, tuple] = {}   # (node id, output slot) -> (node id, storage index): where its bytes live
     kept: dict[tuple, set] = {}      # (node id, storage index) -> the nodes that keep it for backward
     needs_grad: dict[tuple, bool] = {}
+    layouts: dict[tuple, tuple] = {}   # (node id, output slot) -> its Layouts, for strided outputs
     for node, edges in walk(arch):
         info = shapes.nodes.get(node.id)
         if info is None:
@@ -87,7 +88,8 @@ def infer_costs(arch: Architecture, shapes: ShapeReport) -> CostReport:
         if not roots.keys() >= set(sources.values()):
             continue  # behind a layer whose costs could not be counted
         grads = tuple(sorted(slot for slot, source in sources.items() if needs_grad[source]))
-        cost = _input_cost(info.shape) if node.type == "input" else layer_cost(node, inputs, grads)
+        strided = tuple(sorted((slot, layouts[source]) for slot, source in sources.items() if source in layouts))
+        cost = _input_cost(info.shape) if node.type == "input" else layer_cost(node, inputs, grads, strided)
         if isinstance(cost, str):
             report.problems.append(Problem(f"cannot count its costs: {cost}", node=node.id))
             continue
@@ -97,6 +99,7 @@ def infer_costs(arch: Architecture, shapes: ShapeReport) -> CostReport:
         for key in [*((node.id, index) for index in cost.saved_storages), *(roots[sources[s]] for s in cost.saved_inputs)]:
             kept.setdefault(key, set()).add(node.id)
         needs_grad |= {(node.id, slot): flag for slot, flag in cost.needs_grad.items()}
+        layouts |= {(node.id, slot): layout for slot, layout in cost.layouts.items()}
     for node_id, cost in layers.items():
         outputs = tuple(
             KeptOutput(tuple(slot[0] for slot, i in cost.output_storage.items() if i == index), size,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import torch
@@ -50,22 +50,35 @@ class LayerCost:
     saved_storages: frozenset[int]              # indexes of output storages the layer keeps for backward
     saved_inputs: frozenset[tuple]              # input slots the layer keeps for backward
     needs_grad: dict[tuple, bool]               # output slot -> whether a gradient flows back through it
+    layouts: dict[tuple, tuple] = field(default_factory=dict)   # output slot -> its Layout per batch size, if strided
     weight_bytes: int = 0                       # parameters and buffers
     trainable_values: int = 0
     trainable_tensors: int = 0
+
+
+class Layout(NamedTuple):
+    """How a strided output (an expand, a select, a transpose) lies in its storage at one batch size: a layer fed
+    with it may copy it (a linear layer reshaping an expanded input keeps the copy), so the next run repeats it."""
+
+    batch: int
+    stride: tuple[int, ...]
+    offset: int
+    numel: int        # of the storage
 
 
 _cache: dict[tuple, LayerCost | str] = {}
 _lock = threading.Lock()
 
 
-def layer_cost(node: NodeBase, inputs: dict[str, list], grads: tuple) -> LayerCost | str:
-    key = (node.type, node.params.model_dump_json(), tuple((k, tuple(v)) for k, v in inputs.items()), grads)
+def layer_cost(node: NodeBase, inputs: dict[str, list], grads: tuple, layouts: tuple = ()) -> LayerCost | str:
+    """The layer's costs on these inputs: `grads` names the input slots a gradient flows back through, `layouts`
+    pairs the strided ones with their Layouts (as their producers' LayerCost.layouts give them)."""
+    key = (node.type, node.params.model_dump_json(), tuple((k, tuple(v)) for k, v in inputs.items()), grads, layouts)
     with _lock:
         if key not in _cache:
             if len(_cache) >= _CACHE_SIZE:
                 _cache.clear()
-            _cache[key] = _measure(node, inputs, frozenset(grads))
+            _cache[key] = _measure(node, inputs, frozenset(grads), dict(layouts))
         return _cache[key]
 
 
@@ -76,15 +89,16 @@ class _Run(NamedTuple):
     flops: int
     internal: int
     storages: tuple[int, ...]
+    layouts: dict       # output slot -> Layout, for the strided outputs
     layout: dict
 
 
-def _measure(node: NodeBase, inputs: dict[str, list], grads: frozenset) -> LayerCost | str:
+def _measure(node: NodeBase, inputs: dict[str, list], grads: frozenset, layouts: dict) -> LayerCost | str:
     """Run the layer at two batch sizes (and, for a long sequence, two lengths) and fit exact linear counts."""
     steps = _sequence_length(node, inputs)
     lengths = _STEPS if steps and steps > _STEPS[-1] else (steps,)
     try:
-        runs = {(batch, length): _run(node, _with_length(inputs, length), grads, batch)
+        runs = {(batch, length): _run(node, _with_length(inputs, length), grads, layouts, batch)
                 for batch in _BATCHES for length in lengths}
     except Exception as error:  # torch reports failures with many exception types
         lines = str(error).strip().splitlines()
@@ -98,9 +112,12 @@ def _measure(node: NodeBase, inputs: dict[str, list], grads: frozenset) -> Layer
         per_sample = (v1 - v0) // (b1 - b0)
         return Bytes(v0 - per_sample * b0, per_sample)
 
+    # a recurrent layer's strided output (its state) does not depend on the sequence length
+    strided = {slot: tuple(runs[(batch, lengths[-1])].layouts[slot] for batch in _BATCHES) for slot in first.layouts}
     return LayerCost(
         macs=fit(lambda run: run.flops).per_sample // 2, internal=fit(lambda run: run.internal),
-        storages=tuple(fit(lambda run, i=i: run.storages[i]) for i in range(len(first.storages))), **first.layout)
+        storages=tuple(fit(lambda run, i=i: run.storages[i]) for i in range(len(first.storages))), layouts=strided,
+        **first.layout)
 
 
 def _sequence_length(node: NodeBase, inputs: dict[str, list]) -> int | None:
@@ -122,7 +139,7 @@ def _extend(values: list[int], lengths: tuple, steps: int | None) -> int:
     return v0 + (v1 - v0) * (steps - l0) // (l1 - l0)
 
 
-def _run(node: NodeBase, inputs: dict[str, list], grads: frozenset, batch: int) -> _Run:
+def _run(node: NodeBase, inputs: dict[str, list], grads: frozenset, layouts: dict, batch: int) -> _Run:
     from torch.multiprocessing.reductions import StorageWeakRef
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -135,7 +152,7 @@ def _run(node: NodeBase, inputs: dict[str, list], grads: frozenset, batch: int) 
         with _fake_mode():
             weights = {name: torch.empty(t.shape, dtype=t.dtype, requires_grad=t.requires_grad)
                        for name, t in [*module.named_parameters(), *module.named_buffers()]}
-            args = {(port, index): _grad(_fake(meta, batch), port, index, grads)
+            args = {(port, index): _fake(meta, batch, (port, index), grads, layouts)
                     for port, metas in inputs.items() for index, meta in enumerate(metas)}
             kept = {}
 
@@ -157,17 +174,21 @@ def _fake_mode() -> FakeTensorMode:
     return FakeTensorMode(allow_fallback_kernels=False)
 
 
-def _fake(meta, batch: int):
-    if isinstance(meta, TensorMeta):
-        return torch.empty((batch, *meta.shape), dtype=meta.dtype)
-    return tuple(_fake(m, batch) for m in meta)
+def _fake(meta, batch: int, where: tuple, grads: frozenset, layouts: dict):
+    """The fake input at `where` (port, index): strided as its producer made it, requiring grad where the graph
+    sends a gradient back through it; a tuple for an LSTM state."""
+    if not isinstance(meta, TensorMeta):
+        return tuple(_tensor(m, batch, (*where, part), grads, layouts) for part, m in enumerate(meta))
+    return _tensor(meta, batch, (*where, 0), grads, layouts)
 
 
-def _grad(value, port: str, index: int, grads: frozenset):
-    """A fake input that requires grad where the graph sends a gradient back through it."""
-    parts = value if isinstance(value, tuple) else (value,)
-    parts = tuple(t.requires_grad_((port, index, part) in grads) for part, t in enumerate(parts))
-    return parts if isinstance(value, tuple) else parts[0]
+def _tensor(meta: TensorMeta, batch: int, slot: tuple, grads: frozenset, layouts: dict) -> torch.Tensor:
+    grad = slot in grads
+    layout = next((lay for lay in layouts.get(slot, ()) if lay.batch == batch), None)
+    if layout is None:
+        return torch.empty((batch, *meta.shape), dtype=meta.dtype, requires_grad=grad)
+    base = torch.empty(layout.numel, dtype=meta.dtype, requires_grad=grad)
+    return base.as_strided((batch, *meta.shape), layout.stride, layout.offset)
 
 
 def _same(tensor):
@@ -204,7 +225,9 @@ def _sort_kept(kept: dict, flops: int, args: dict, outputs: dict, weights: dict)
         output_storage[slot] = refs.index(ref)
     internal = sum(size for ref, size in kept.items() if ref not in held and ref not in ins and ref not in refs)
     trainable = [t for t in weights.values() if t.requires_grad]
-    return _Run(flops, internal, tuple(storages), dict(
+    strided = {slot: Layout(t.shape[0], tuple(t.stride()), t.storage_offset(), t.untyped_storage().nbytes() // t.itemsize)
+               for slot, t in outs.items() if not t.is_contiguous()}
+    return _Run(flops, internal, tuple(storages), strided, dict(
         output_storage=output_storage, aliases=aliases,
         saved_storages=frozenset(i for i, ref in enumerate(refs) if ref in kept),
         saved_inputs=frozenset(ins[ref] for ref in kept if ref in ins),

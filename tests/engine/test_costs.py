@@ -109,6 +109,29 @@ def test_a_template_keeps_what_a_real_forward_pass_keeps_each_tensor_once():
     assert costs.nodes["relu1"].activation.at(8) == 8 * 32 * 8 * 8 * 4
 
 
+@pytest.mark.parametrize("view", [("flatten", {}), ("reshape", {"shape": [12]}), ("repeat", {"steps": 5})])
+def test_a_view_and_the_tensor_it_views_are_kept_once_or_copied_as_torch_does(view):
+    layer_type, params = view
+    shape = [3] if layer_type == "repeat" else [4, 3]
+    arch = engine.from_dict({"format_version": engine.FORMAT_VERSION, "nodes": [
+        {"id": "x", "type": "input", "params": {"shape": shape}},
+        {"id": "fc1", "type": "linear", "params": {"out_features": 3}},
+        {"id": "act", "type": "relu"},                       # keeps its output
+        {"id": "view", "type": layer_type, "params": params},
+        {"id": "fc2", "type": "linear", "params": {"out_features": 2}},   # keeps its input: the same storage
+        {"id": "y", "type": "output"}],
+        "edges": [{"source": a, "target": b} for a, b in
+                  [("x", "fc1"), ("fc1", "act"), ("act", "view"), ("view", "fc2"), ("fc2", "y")]]})
+    costs = costs_of(arch)
+    assert costs.activation.at(BATCH) == real_forward(arch, BATCH)[1]
+    assert costs.nodes["view"].activation.at(BATCH) == 0
+    if layer_type == "repeat":   # an expanded view: the linear layer reshapes it into a copy, which it keeps
+        assert costs.nodes["act"].outputs[0].keepers == ("act",)
+        assert costs.nodes["fc2"].internal.at(BATCH) == BATCH * 5 * 3 * 4
+    else:
+        assert costs.nodes["act"].outputs[0].keepers == ("act", "fc2")
+
+
 @pytest.mark.parametrize("optimizer", [
     OptimizerConfig(name="adam"), OptimizerConfig(name="sgd"), OptimizerConfig(name="sgd", momentum=0.9),
     OptimizerConfig(name="rmsprop", momentum=0.5), OptimizerConfig(name="adamw"),
