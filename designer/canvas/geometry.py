@@ -12,12 +12,11 @@ def card_size(node: NodeBase) -> tuple[float, float]:
     rows = len(style.key_params(node))
     if rows:
         height += 4 + rows * style.PARAM_ROW
-    if footer_rows(node):
-        height += footer_rows(node) * style.PARAM_ROW + 2
+    if has_footer(node):
+        height += style.PARAM_ROW + 2
     return float(style.NODE_WIDTH), float(height + 4)
 
 
-def footer_rows(node: NodeBase) -> int:
-    """Cards of weighted layers count their parameters and multiply-accumulates; the output card shows what it
-    receives."""
-    return 2 if node.spec.initializable else 1 if node.type == "output" else 0
+def has_footer(node: NodeBase) -> bool:
+    """Cards of weighted layers count their parameters; the output card shows what it receives."""
+    return node.spec.initializable or node.type == "output"

@@ -12,8 +12,11 @@ from layerloom.engine.costs import format_macs
 from .. import theme
 from layerloom.engine.train.diagnosis import NodeHealth
 from . import card_lod, style
-from .geometry import card_size, footer_rows
+from .geometry import card_size, has_footer
 from .port_item import PortItem
+
+
+FOOTER_MARGIN, FOOTER_POINTS = 6, 7.0   # narrower and smaller than the params rows: "1.79 K params" and "86.7 M MACs" share one row
 
 
 class NodeItem(QGraphicsItem):
@@ -85,7 +88,7 @@ class NodeItem(QGraphicsItem):
         self._title = spec.palette_name or self.node.type
         self._params = style.key_params(self.node)
         self._port_rows = max(len(spec.inputs), len(spec.outputs), 1)
-        self._footer_rows = footer_rows(self.node)
+        self._has_footer = has_footer(self.node)
         self._rect = QRectF(0, 0, *card_size(self.node))
         self._bounds = self._rect.adjusted(-5, -5, 5, 7)
         if ports:
@@ -188,7 +191,7 @@ class NodeItem(QGraphicsItem):
             self._text(painter, QRectF(width / 2, y + row * style.PORT_ROW, width / 2 - 12, style.PORT_ROW),
                        name, small, Qt.AlignRight)
         y += self._port_rows * style.PORT_ROW + 6
-        if self._params or self._footer_rows:
+        if self._params or self._has_footer:
             painter.setPen(QPen(style.CARD_BORDER, 1))
             painter.drawLine(QPointF(8, y - 2), QPointF(width - 8, y - 2))
         for name, value in self._params:
@@ -198,26 +201,27 @@ class NodeItem(QGraphicsItem):
             self._text(painter, QRectF(10, y, width - 20, style.PARAM_ROW), value, style.font(7.5, bold=True),
                        Qt.AlignRight)
             y += style.PARAM_ROW
-        if self.node.type == "output":
-            painter.setPen(style.TEXT_DIM)
-            received = f"receives {style.format_shape(self.info.shape)}" if self.info else "…"
-            self._text(painter, QRectF(10, y + 2, width - 20, style.PARAM_ROW), received, small)
-        for name, value, heavy in self.cost_rows():
-            painter.setPen(style.HEAVY if heavy else style.TEXT_DIM)
-            self._text(painter, QRectF(10, y + 2, width - 20, style.PARAM_ROW), name, small)
-            painter.setPen(style.HEAVY if heavy else style.TEXT)
-            self._text(painter, QRectF(10, y + 2, width - 20, style.PARAM_ROW), value, style.font(7.5, bold=True),
-                       Qt.AlignRight)
-            y += style.PARAM_ROW
+        if self._has_footer:
+            self._paint_footer(painter, QRectF(FOOTER_MARGIN, y + 2, width - 2 * FOOTER_MARGIN, style.PARAM_ROW))
 
-    def cost_rows(self) -> list[tuple[str, str, bool]]:
-        """(name, value, heavy) rows under a weighted layer's params: its parameters and its MACs per sample."""
-        if not self.node.spec.initializable:
-            return []
-        params = f"{self.info.params:,}" if self.info else "…"
-        macs = format_macs(self.cost.macs) if self.cost else "…"
-        heavy = self.share is not None
-        return [("params", params, False), (f"MACs · {self.share:.0%} of all" if heavy else "MACs", macs, heavy)]
+    def _paint_footer(self, painter, rect: QRectF) -> None:
+        """The output card: what it receives. A weighted layer's: its parameters, and its MACs per sample on the
+        right, in the accent color for the few layers that do most of the model's work."""
+        params, macs = self.footer()
+        painter.setPen(style.TEXT_DIM)
+        self._text(painter, rect, params, style.font(FOOTER_POINTS))
+        if macs:
+            painter.setPen(style.HEAVY if self.share is not None else style.TEXT)
+            self._text(painter, rect, macs, style.font(FOOTER_POINTS, bold=True), Qt.AlignRight)
+
+    def footer(self) -> tuple[str, str]:
+        """(left, right) texts of the card's last row: '18.5 K params', '295 K MACs' (exact counts in the tooltip)."""
+        if self.info is None:
+            return "…", ""
+        if self.node.type == "output":
+            return f"receives {style.format_shape(self.info.shape)}", ""
+        macs = f"{format_macs(self.cost.macs)} MACs" if self.cost else ""
+        return f"{format_macs(self.info.params)} params", macs
 
     @staticmethod
     def _text(painter, rect: QRectF, text: str, font, align=Qt.AlignLeft) -> None:

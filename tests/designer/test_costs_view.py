@@ -1,4 +1,7 @@
 """Costs in the designer: node cards, the summary panel, the status-bar budget and the inspector follow every edit."""
+import sys
+from pathlib import Path
+
 import pytest
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QMessageBox
@@ -10,6 +13,8 @@ from layerloom.designer.main_window import MainWindow
 from layerloom.designer.summary_panel import ACTIVATIONS, MACS
 from layerloom.engine.templates import template_path
 from test_main_window import type_param
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))   # published_models
 
 
 @pytest.fixture
@@ -39,9 +44,10 @@ def test_cards_panel_and_status_bar_show_the_engines_costs(window):
     macs = {row["id"]: row["macs"] for row in summary["nodes"]}
     card = window.scene.nodes["conv2"]
     assert macs["conv2"] == 294_912 and sum(macs.values()) == 315_904
-    assert card.cost_rows() == [("params", "18,496", False), ("MACs · 93% of all", "295 K", True)]
-    assert window.scene.nodes["conv1"].cost_rows() == [("params", "320", False), ("MACs", "18.4 K", False)]
+    assert card.footer() == ("18.5 K params", "295 K MACs") and card.share == pytest.approx(294_912 / 315_904)
+    assert window.scene.nodes["conv1"].footer() == ("320 params", "18.4 K MACs")
     assert {n for n, item in window.scene.nodes.items() if item.share} == {"conv2"}   # conv1 has 6%, fc 1%
+    assert "(93% of the model's)" in card.toolTip()
     column = cells(window, MACS)
     assert {n: int(item.text().replace(",", "")) for n, item in column.items() if item.text() != "—"} == macs
     assert {n for n, item in column.items() if item.font().bold()} == {"conv2"}
@@ -63,7 +69,7 @@ def test_an_edit_in_the_inspector_updates_every_cost_view(window, qtbot):
     conv2 = next(row for row in summary["nodes"] if row["id"] == "conv2")
     assert conv2["macs"] == 294_912 // 4
     assert cells(window, MACS)["conv2"].text() == "73,728"
-    assert window.scene.nodes["conv2"].cost_rows() == [("params", "4,624", False), ("MACs · 79% of all", "73.7 K", True)]
+    assert window.scene.nodes["conv2"].footer() == ("4.62 K params", "73.7 K MACs")
     assert "73,728 multiply-accumulates per sample" in window.inspector.node_view.cost.text()
     assert window.budget_text().startswith(f"Batch 64: {engine.costs.format_bytes(summary['training_bytes'])} ")
 
@@ -97,3 +103,19 @@ def test_the_highlighted_cells_are_readable_in_both_themes(window, qapp, name):
         assert theme.contrast(theme.current()["accent"], theme.current()["card"]) >= 4.5   # the card's MACs row
     finally:
         theme.apply(qapp, theme.THEMES["dark"])
+
+
+def test_params_and_macs_share_the_cards_last_row_without_eliding(window, qtbot):
+    from PySide6.QtGui import QFontMetricsF
+    from layerloom.designer.canvas import style
+    from layerloom.designer.canvas.node_item import FOOTER_MARGIN, FOOTER_POINTS
+    import published_models
+    small, bold = QFontMetricsF(style.font(FOOTER_POINTS)), QFontMetricsF(style.font(FOOTER_POINTS, bold=True))
+    for arch in (published_models.vgg16(), published_models.resnet18()):
+        with qtbot.waitSignal(window.document.costed, timeout=60_000):
+            window.document.reset(arch)
+        for item in window.scene.nodes.values():
+            left, right = item.footer()
+            width = small.horizontalAdvance(left) + bold.horizontalAdvance(right) + 4
+            assert width <= style.NODE_WIDTH - 2 * FOOTER_MARGIN, (item.node_id, left, right)
+    assert window.scene.nodes["fc"].footer() == ("513 K params", "512 K MACs")   # ResNet-18, the last one opened
