@@ -99,7 +99,7 @@ class GraphConverter(RecurrentCalls):
             return self._torch_recurrent(node, module, layer, args)
         named = (("state", args[1]),) if len(args) == 2 else ()
         value = self._add(node, dataclasses.replace(layer, inputs=(args[0],), named=named), weights=module)
-        if not isinstance(value, Port):
+        if not isinstance(value, Port) or isinstance(value, Failed):
             return value
         outputs = REGISTRY[layer.type].outputs if layer.type else ("out",)
         return Outputs(tuple(Port(value.node, p) for p in outputs)) if len(outputs) > 1 else value
@@ -121,8 +121,9 @@ class GraphConverter(RecurrentCalls):
             return self._getitem(node, *args)
         if node.target is getattr:
             return self._attribute(*args)
-        if node.target is torch._assert:
-            require(args[0] is True, f"asserts {args[1] if len(args) > 1 else 'a condition'}, which fails")
+        if node.target is torch._assert:  # on sizes, which are known: torch._assert(h == 224, ...)
+            require(isinstance(args[0], bool), "asserts a condition on values only known when the model runs")
+            require(args[0], f"asserts {args[1] if len(args) > 1 else 'a condition'}, which fails")
             return None
         if node.target in _ARITHMETIC and not _holds(args, _is_value):
             require(not _holds(args, lambda a: isinstance(a, BatchSize)),
@@ -147,14 +148,14 @@ class GraphConverter(RecurrentCalls):
     def _attribute(self, tensor, name: str, *index):
         """x.shape, x.size(), x.size(i), x.ndim, x.dtype, x.device: known values, except the batch size; x.T of
         a (N, T) tensor: the same values, time-major."""
-        require(name in ("shape", "ndim", "dtype", "device", "T"), f"no LayerLoom equivalent of the attribute {name!r}")
+        require(name in ("shape", "ndim", "dtype", "device", "T"), f"no LayerLoom equivalent of attribute {name!r}")
+        if isinstance(tensor, Failed) and tensor.shape is None:
+            return Failed()
         if name == "T" and isinstance(tensor, Port):
             require(len(tensor.shape) == 2 and tensor.layout in ("batch", "time"),
                     "x.T of a tensor of more than two dimensions reverses them all, the batch's too")
             swapped = "time" if tensor.layout == "batch" else "batch"
             return dataclasses.replace(tensor, shape=tensor.shape[::-1], layout=swapped, origin=None)
-        if isinstance(tensor, Failed) and tensor.shape is None:
-            return Failed()
         if isinstance(tensor, Param):
             return getattr(tensor.tensor, name) if not index else tensor.tensor.shape[index[0]]
         require(isinstance(tensor, Port), "reads the size of something that is not a tensor of the model")
@@ -173,7 +174,20 @@ class GraphConverter(RecurrentCalls):
         if isinstance(layer, tuple):  # x.chunk(2, 1): one layer per piece
             infos = self.infos.get(node) or ()
             return tuple(self._add(node, piece, name, info=info) for piece, info in zip(layer, infos))
-        return self._add(node, layer, name)
+        return self._add(node, layer, self._folded(args, layer) or name)
+
+    def _folded(self, args: tuple, layer: Layer) -> str | None:
+        """When the layer takes over an input's own layer (a + b + c, F.one_hot(x).float()), that input's node,
+        used nowhere else, goes, and its id is the new node's."""
+        for value in args:
+            origin = getattr(value, "origin", None)
+            taken = origin is not None and value not in layer.inputs
+            if taken and layer.inputs[:len(origin.inputs)] == origin.inputs:
+                self.nodes = [n for n in self.nodes if n.id != value.node]
+                self.edges = [e for e in self.edges if e.target != value.node]
+                self.sources.pop(value.node, None)
+                return value.node
+        return None
 
     def _getitem(self, node: fx.Node, container, item):
         if isinstance(container, Failed) and container.shape is None:

@@ -106,6 +106,7 @@ _SAMPLES = {
 }
 _ALIASES = {
     "relu": ("rectifier",), "leaky_relu": ("lrelu",), "silu": ("swish",), "sigmoid": ("logistic",),
+    "relu6": ("clipped relu",), "hardswish": ("h-swish",), "hardsigmoid": ("h-sigmoid",),
     "tanh": ("hyperbolic tangent",), "softmax": ("probabilities",), "log_softmax": ("logsoftmax",),
 }
 for _type, _cls, _params, _name, _doc in _ACTIVATIONS:

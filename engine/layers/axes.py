@@ -129,6 +129,7 @@ register(LayerSpec(
     imports=Patterns(functions={torch.permute: _permute, torch.transpose: _transpose, torch.swapaxes: _transpose},
                      methods={"permute": _permute, **_TRANSPOSE}),
     card=("dims",), samples=(Sample({"in": [(3, 4, 5)]}, {"dims": [2, 3, 1]}), Sample({"in": [(4, 6)]})),
+    aliases=("transpose", "swap axes"),
 ))
 register(LayerSpec(
     type="mean", category="Pooling", params=MeanParams, build=build_mean, palette_name="Mean",
@@ -136,4 +137,5 @@ register(LayerSpec(
     export=_mean_code, imports=Patterns(functions={torch.mean: _mean}, methods={"mean": _mean}),
     card=("dims",),
     samples=(Sample({"in": [(3, 4, 5)]}, {"dims": [2, 3]}), Sample({"in": [(4, 6)]}, {"keepdim": True})),
+    aliases=("reduce mean", "global average pooling"),
 ))

@@ -1,6 +1,7 @@
 """Dense layers: linear, embedding, dropout."""
 from __future__ import annotations
 
+import inspect
 from typing import Literal
 
 from pydantic import Field
@@ -41,16 +42,16 @@ class OneHotParams(LayerParams):
 
 
 class StochasticDepth(nn.Module):
-    """Drops a residual branch per sample while training and rescales the kept ones, as torchvision's
-    stochastic_depth does; the identity in eval mode."""
+    """Drops a residual branch per sample (mode "row") or for the whole batch while training, rescaling what
+    is kept, as torchvision.ops.stochastic_depth does; the identity in eval mode."""
 
-    layerloom_type = "stochastic_depth"
+    layerloom_type = "stochastic_depth"  # how layerloom import reads this class back
 
-    def __init__(self, p: float, mode: str):
+    def __init__(self, p, mode="row"):
         super().__init__()
         self.p, self.mode = p, mode
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x):
         if not self.training or self.p == 0.0:
             return x
         survival = 1.0 - self.p
@@ -58,7 +59,7 @@ class StochasticDepth(nn.Module):
         noise = torch.empty(size, dtype=x.dtype, device=x.device).bernoulli_(survival)
         return x * noise.div_(survival)
 
-    def extra_repr(self) -> str:
+    def extra_repr(self):
         return f"p={self.p}, mode={self.mode!r}"
 
 
@@ -165,28 +166,7 @@ register(LayerSpec(
     samples=(Sample({"in": [(7,)]}, {"num_embeddings": 20, "padding_idx": 0}, dtype="int64"),),
     per_position=True,
 ))
-STOCHASTIC_DEPTH_HELPER = helper('''
-class StochasticDepth(nn.Module):
-    """Drops a residual branch per sample (mode "row") or for the whole batch while training, rescaling what
-    is kept, as torchvision.ops.stochastic_depth does; the identity in eval mode."""
-
-    layerloom_type = "stochastic_depth"  # how layerloom import reads this class back
-
-    def __init__(self, p, mode="row"):
-        super().__init__()
-        self.p, self.mode = p, mode
-
-    def forward(self, x):
-        if not self.training or self.p == 0.0:
-            return x
-        survival = 1.0 - self.p
-        size = [x.shape[0]] + [1] * (x.dim() - 1) if self.mode == "row" else [1] * x.dim()
-        noise = torch.empty(size, dtype=x.dtype, device=x.device).bernoulli_(survival)
-        return x * noise.div_(survival)
-
-    def extra_repr(self):
-        return f"p={self.p}, mode={self.mode!r}"
-''')
+STOCHASTIC_DEPTH_HELPER = helper(inspect.getsource(StochasticDepth))  # exported files define this class
 
 
 def _stochastic_depth_code(p: StochasticDepthParams, _) -> Code:
@@ -214,6 +194,7 @@ register(LayerSpec(
     imports=Patterns(functions={"torchvision.ops.stochastic_depth.stochastic_depth": _stochastic_depth},
                      exported=lambda m: Layer("stochastic_depth", {"p": m.p, "mode": m.mode})),
     card=("p",), samples=(Sample({"in": [(3, 4, 4)]}, {"p": 0.5}), Sample(params={"p": 0.2, "mode": "batch"})),
+    aliases=("drop path",),
 ))
 register(LayerSpec(
     type="one_hot", category="Dense", params=OneHotParams, build=lambda p, _: OneHot(p.num_classes, p.dtype),
@@ -224,4 +205,5 @@ register(LayerSpec(
     card=("num_classes",), samples=(Sample({"in": [(5,)]}, {"num_classes": 7}, dtype="int64"),
                                     Sample({"in": [(4,)]}, {"num_classes": 8, "dtype": "int64"}, dtype="int64")),
     per_position=True,
+    aliases=("one-hot encoding", "categorical"),
 ))

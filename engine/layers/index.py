@@ -154,6 +154,7 @@ register(LayerSpec(
                                 torch.split: _split},
                      methods={"select": _select, "chunk": _chunk, "split": _split}),
     card=("dim", "index"), samples=(Sample({"in": [(4, 6)]}), Sample({"in": [(3, 4, 5)]}, {"dim": -1, "index": -2})),
+    aliases=("index", "class token", "first step"),
 ))
 register(LayerSpec(
     type="slice", category="Reshaping", params=SliceParams, build=build_slice, palette_name="Slice",
@@ -162,4 +163,5 @@ register(LayerSpec(
     card=("dim", "start", "end"),
     samples=(Sample({"in": [(8, 3)]}, {"start": 2, "end": 5}),
              Sample({"in": [(3, 4, 9)]}, {"dim": -1, "start": 1, "end": -2, "step": 2})),
+    aliases=("chunk", "split", "narrow", "crop"),
 ))

@@ -1,6 +1,8 @@
 """A learned tensor used directly in forward, such as a class token or a positional table."""
 from __future__ import annotations
 
+import inspect
+
 import torch
 from pydantic import Field
 from torch import nn
@@ -20,25 +22,6 @@ class ParameterParams(LayerParams):
 class Learned(nn.Module):
     """A learned tensor, repeated for every sample of the batch its input has (the input's values are unused)."""
 
-    layerloom_type = "parameter"
-
-    def __init__(self, shape: list[int], std: float):
-        super().__init__()
-        self.weight = nn.Parameter(torch.empty(shape))
-        self.std, self.keep = std, (-1,) * len(shape)
-        nn.init.normal_(self.weight, std=std) if std > 0 else nn.init.zeros_(self.weight)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.weight.expand(x.shape[0], *self.keep)
-
-    def extra_repr(self) -> str:
-        return f"shape={tuple(self.weight.shape)}, std={self.std}"
-
-
-LEARNED_HELPER = helper('''
-class Learned(nn.Module):
-    """A learned tensor, repeated for every sample of the batch its input has (the input's values are unused)."""
-
     layerloom_type = "parameter"  # how layerloom import reads this class back
 
     def __init__(self, *shape, std=0.02):
@@ -52,7 +35,9 @@ class Learned(nn.Module):
 
     def extra_repr(self):
         return f"shape={tuple(self.weight.shape)}, std={self.std}"
-''')
+
+
+LEARNED_HELPER = helper(inspect.getsource(Learned))  # what an exported file defines is this very class
 
 
 def _code(p: ParameterParams, _) -> Code:
@@ -89,11 +74,12 @@ def expanded(param: Param, sizes: tuple) -> Layer:
 
 
 register(LayerSpec(
-    type="parameter", category="Dense", params=ParameterParams, build=lambda p, _: Learned(p.shape, p.std),
+    type="parameter", category="Dense", params=ParameterParams, build=lambda p, _: Learned(*p.shape, std=p.std),
     palette_name="Learned tensor", input_dtypes=(torch.float32, torch.int64), export=_code,
     doc="A learned tensor given to every sample (a class token, a positional table); its input only tells the "
         "batch size.",
     imports=Patterns(exported=lambda m: Layer("parameter", {"shape": list(m.weight.shape), "std": m.std})),
     card=("shape",),
     samples=(Sample({"in": [(4,)]}, {"shape": [2, 3]}), Sample({"in": [(5, 6)]}, {"shape": [6], "std": 0})),
+    aliases=("class token", "positional embedding", "learned constant"),
 ))

@@ -123,6 +123,7 @@ register(LayerSpec(
     imports=Patterns(functions={operator.mul: _multiply, torch.mul: _multiply}, methods={"mul": _multiply}),
     samples=(Sample({"in": [(3, 4, 4), (3, 1, 1)]}), Sample({"in": [(5,), (5,), (5,)]})),
     per_position=True,
+    aliases=("product", "gate", "hadamard", "scale"),
 ))
 register(LayerSpec(
     type="concat", category="Merge and residual", params=ConcatParams, build=build_concat, inputs=_MANY,

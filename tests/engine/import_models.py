@@ -322,3 +322,12 @@ class UnusedLayer(nn.Module):
 
     def forward(self, x):
         return self.fc(x)
+
+
+def with_statistics(module: nn.Module) -> nn.Module:
+    """The module with running statistics away from (0, 1), so that batch norm in eval mode is really tested."""
+    with torch.no_grad():
+        for key, buffer in module.named_buffers():
+            if buffer.is_floating_point():
+                buffer.uniform_(0.5, 1.5) if key.endswith("var") else buffer.normal_()
+    return module

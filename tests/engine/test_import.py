@@ -28,12 +28,7 @@ SUPPORTED = {
 
 def _original(name: str) -> torch.nn.Module:
     torch.manual_seed(0)
-    module = getattr(models, name)()
-    with torch.no_grad():  # running statistics away from (0, 1), so batch norm in eval mode is really tested
-        for key, buffer in module.named_buffers():
-            if buffer.is_floating_point():
-                buffer.uniform_(0.5, 1.5) if key.endswith("var") else buffer.normal_()
-    return module.eval()
+    return models.with_statistics(getattr(models, name)()).eval()
 
 
 def _sample_inputs(arch: engine.Architecture, batch: int = 5) -> list[torch.Tensor]:

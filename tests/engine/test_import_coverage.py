@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import coverage_models as models
+from import_models import with_statistics
 from layerloom import engine
 from layerloom.engine.export import export
 from layerloom.engine.fximport import ImportFailure, import_module
@@ -16,11 +17,7 @@ from layerloom.engine.fximport import ImportFailure, import_module
 
 def _imported(name: str, shapes):
     torch.manual_seed(0)
-    original = getattr(models, name)()
-    with torch.no_grad():  # running statistics away from (0, 1), so batch norm in eval mode is really tested
-        for key, buffer in original.named_buffers():
-            if buffer.is_floating_point():
-                buffer.uniform_(0.5, 1.5) if key.endswith("var") else buffer.normal_()
+    original = with_statistics(getattr(models, name)())
     imported = import_module(original, shapes)
     assert imported.difference == {"eval": 0.0, "train": 0.0}
     assert imported.unused == []
