@@ -98,6 +98,15 @@ def test_unsupported_parts_get_one_line_each_and_no_document(tmp_path, capsys):
     assert not doc.exists()
 
 
+def test_parameters_forward_never_uses_are_named_and_the_rest_imported(tmp_path, capsys):
+    doc = tmp_path / "unused.json"
+    assert main(["import", "import_models:UnusedLayer", "-o", str(doc)]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ("import_models:UnusedLayer: self.unused (torch.nn.Linear): 5,000 parameter values that "
+                            "forward never uses are left out\n")
+    assert captured.out == f"{doc}: 3 nodes imported from import_models:UnusedLayer\n"
+
+
 def test_an_unwritable_output_is_one_line(tmp_path, capsys):
     doc = tmp_path / "missing" / "out.json"
     assert main(["import", "import_models:MLP", "-o", str(doc)]) == 1
