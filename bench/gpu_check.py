@@ -18,6 +18,7 @@ import torch
 
 from layerloom import engine
 from layerloom.engine.train.evaluate import evaluate
+from layerloom.engine.train.events import each_step
 from layerloom.engine.train.probe import probe
 from layerloom.engine.train.trainer import Trainer, TrainOptions
 
@@ -30,7 +31,7 @@ def train_once(template: str, device: str, max_steps: int, folder: Path) -> dict
     arch = engine.load(ROOT / "templates" / template)
     stamps = []
     trainer = Trainer(arch, TrainOptions(device=device, max_steps=max_steps, out_dir=folder),
-                      on_event=lambda e: stamps.append((e.step, time.perf_counter())) if e.event == "step" else None)
+                      on_event=each_step(lambda e: stamps.append((e.step, time.perf_counter())) if e.event == "step" else None))
     result = trainer.run()
     if result.status == "failed":
         raise SystemExit(f"{template} on {device}: {result.error}")

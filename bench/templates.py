@@ -25,6 +25,7 @@ import torch
 from layerloom import engine
 from layerloom.engine.cli import main as layerloom
 from layerloom.engine.templates import TemplateInfo, Target, gallery
+from layerloom.engine.train.events import each_step
 from layerloom.engine.train.setup import load_data, training_config
 from layerloom.engine.train.trainer import Trainer, TrainOptions
 
@@ -48,7 +49,7 @@ def train(info: TemplateInfo, run_dir: Path) -> Outcome:
     arch = engine.load(info.path)
     dataset = load_data(arch, training_config(arch))
     events = []
-    result = Trainer(arch, TrainOptions(out_dir=run_dir), on_event=events.append, dataset=dataset).run()
+    result = Trainer(arch, TrainOptions(out_dir=run_dir), on_event=each_step(events.append), dataset=dataset).run()
     steps = [e for e in events if e.event == "step"]
     values = dict(result.metrics)
     note = ""

@@ -13,7 +13,9 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Literal
 
-from .events import ActivationStats, ClearedEvent, DiagnosisEvent, DiagnosisKind, StepEvent
+import numpy as np
+
+from .events import ActivationStats, ClearedEvent, DiagnosisEvent, DiagnosisKind, StepEvent, StepRows
 
 EXPLODING_NORM = 1e3
 VANISHING_RATIO = 1e-3
@@ -187,6 +189,18 @@ def diagnose(event: StepEvent, facts) -> list[Diagnosis]:
     return [facts.diagnosis(f) for f in findings(Evidence.of(event))]
 
 
+def may_fire(rows: StepRows) -> list[int]:
+    """The rows of a batch on which a gradient rule could fire, found in numpy with the rules' thresholds (a
+    non-finite or large total: exploding; a first layer far below the last: vanishing), and profiled rows."""
+    table, n = rows.table, len(rows.nodes)
+    total, first, last = table[:, 1], table[:, 3], table[:, 2 + n]
+    with np.errstate(all="ignore"):
+        flagged = ~np.isfinite(total) | (total > EXPLODING_NORM)
+        if n >= 2:
+            flagged |= (last > 0) & np.isfinite(last) & (first / last < VANISHING_RATIO)
+    return sorted({*np.flatnonzero(flagged).tolist(), *rows.extras})
+
+
 class Diagnoser:
     """Turns logged steps into diagnosis events when a problem appears (again) and cleared events when it has
     been absent from CLEAR_AFTER fresh measurements in a row."""
@@ -214,4 +228,13 @@ class Diagnoser:
             if self._misses[key] >= CLEAR_AFTER:
                 del self.active[key], self._misses[key]
                 events.append(ClearedEvent(key=key, kind=d.kind, nodes=list(d.nodes), step=event.step))
+        return events
+
+    def rows(self, rows: StepRows) -> list[DiagnosisEvent | ClearedEvent]:
+        """The events of a batch of steps, as if each step came in turn. A step on which no rule can fire
+        (may_fire) changes nothing while no gradient problem is active, so only the others are read."""
+        events, candidates = [], set(may_fire(rows))
+        for index in range(len(rows)):
+            if index in candidates or any(d.source == "gradients" for d in self.active.values()):
+                events += self(rows.event_at(index))
         return events

@@ -88,11 +88,3 @@ class Capture:
 
     def __exit__(self, *exc) -> None:
         self._stack.close()
-
-    def activations(self, values: list[float]) -> dict[str, ActivationStats]:
-        """The layers' ActivationStats from the values of `scalars`, read from the device."""
-        result, position = {}, 0
-        for name, reading in self.readings.items():
-            result[name] = reading.stats(values[position:position + reading.size])
-            position += reading.size
-        return result

@@ -1,99 +1,132 @@
-"""The gradient monitor: per-layer gradient, weight and update norms, the BPTT profile and activation health.
+"""The gradient monitor: per-layer gradient, weight and update norms of every monitored step, the BPTT profile
+and activation health, turned into step events in batches.
 
-Every number is computed on the device and read to the host in one transfer per logged step. A layer is a
-node: its parameters are the GraphModule's `node_id.*` tensors, contiguous in parameter order. So a logged step
-flattens the gradients, the weights before the optimizer step and the update into one vector each, and one
-fused call (`torch._foreach_norm`) over each vector's per-layer slices gives every layer's norms: a handful of
-calls however many tensors a layer has, which is what keeps monitoring cheap for small models on a CPU.
-The weight norm of a step is that of the weights the step started from (those that made its loss), and the
-update ratio is ||w_after - w_before|| / ||w_before|| over all of a layer's parameters.
+A layer is a node: its parameters are the GraphModule's `node_id.*` tensors, one slice of the flat vectors
+(flat.py). Each monitored step costs a few microseconds: its numbers go into one row of the recorder
+(recorder.py) on the device, and nothing becomes Python objects until the rows are read, every
+`FLUSH_ROWS` steps or `FLUSH_SECONDS` of wall time, whichever comes first, as one StepRows batch whose
+rows are the steps' events: every step keeps its own. The weight norm of a step is that of the weights the step
+started from (those that made its loss); the update ratio is ||w_after - w_before|| / ||w_before||.
 """
 from __future__ import annotations
 
 import math
+import time
+from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
-from torch._utils import _flatten_dense_tensors
 
 from .bptt import recurrent_layers
-from .events import StepEvent
-from .health import Capture
+from ..config import GradClip
+from .events import StepEvent, StepRows
+from .flat import FlatParameters
+from .health import Capture, Reading
+from .recorder import DeviceRecorder, HostRecorder
+
+FLUSH_ROWS = 256
+FLUSH_SECONDS = 0.1
+
+
+@dataclass
+class Captured:
+    """What a profiled step's forward pass measured, still on the device until its batch is read."""
+
+    readings: dict[str, Reading]
+    tensors: list[torch.Tensor]  # activation scalars, then each BPTT profile
+    profiles: dict[str, list[int]]  # recurrent layer -> length of each direction's profile
+
+    @classmethod
+    def of(cls, capture: Capture | None) -> "Captured | None":
+        if capture is None:
+            return None
+        profiles = capture.bptt.profiles() if capture.bptt else {}
+        tensors = [torch.stack(capture.scalars).float()] if capture.scalars else []
+        tensors += [p for directions in profiles.values() for p in directions]
+        return cls(capture.readings, tensors, {name: [len(p) for p in ps] for name, ps in profiles.items()})
+
+    def fields(self, values: list[float]) -> dict:
+        """The step event's activations, bptt and bptt_reverse from this capture's values."""
+        scalars = sum(reading.size for reading in self.readings.values())
+        activations, position = {}, 0
+        for name, reading in self.readings.items():
+            activations[name] = reading.stats(values[position:position + reading.size])
+            position += reading.size
+        bptt, reverse = {}, {}
+        position = scalars
+        for name, lengths in self.profiles.items():
+            for target, length in zip((bptt, reverse), lengths):
+                target[name] = values[position:position + length]
+                position += length
+        return {"activations": activations or None, "bptt": bptt or None, "bptt_reverse": reverse or None}
 
 
 class GradientMonitor:
-    """Knows the model's weighted layers and turns a step's gradients and weights into a StepEvent."""
+    """Knows the model's weighted layers, records monitored steps and turns them into StepEvents."""
 
     HEALTH_TYPES = (nn.ReLU, nn.Sigmoid, nn.Tanh)
 
-    def __init__(self, model: nn.Module):
-        groups: dict[str, list[nn.Parameter]] = {}
-        for name, param in model.named_parameters():
-            if param.requires_grad:
-                groups.setdefault(name.split(".")[0], []).append(param)
-        self.nodes = list(groups)
-        self.params = [p for ps in groups.values() for p in ps]
-        self.node_of_param = [node for node, ps in groups.items() for _ in ps]
-        self.sizes = [sum(p.numel() for p in ps) for ps in groups.values()]
-        self._weights = [p.detach().view(-1) for p in self.params]  # flat aliases: they see every in-place update
+    def __init__(self, model: nn.Module, clip: GradClip | None = None):
+        self.flat = FlatParameters(model)
+        self.nodes, self.params, self.node_of_param = self.flat.nodes, self.flat.params, self.flat.node_of_param
+        self.recorder = (HostRecorder(self.flat, clip, FLUSH_ROWS) if self.flat.grads.device.type == "cpu"
+                         else DeviceRecorder(self.flat, clip, FLUSH_ROWS))
         self.recurrent = recurrent_layers(model)
         self.health_layers = {n: m for n, m in model.named_children() if isinstance(m, self.HEALTH_TYPES)}
-
-    def grads(self) -> list[torch.Tensor]:
-        return [p.grad if p.grad is not None else torch.zeros_like(p) for p in self.params]
+        self._steps: list[tuple[int, int, bool, Captured | None]] = []
+        self._read_at = time.perf_counter()
 
     def capture(self) -> Capture:
         """Context for a profiled forward pass: activation health and the BPTT profile."""
         return Capture(self.health_layers, self.recurrent)
 
-    def flatten(self, grads: list[torch.Tensor]) -> torch.Tensor:
-        """The gradients as one flat copy: a logged step takes it before clipping changes them."""
-        return _flatten_dense_tensors(grads)
+    def zero_grad(self) -> None:
+        self.flat.zero_grad()
 
-    def snapshot(self) -> torch.Tensor:
-        """The weights as one flat copy, taken before the optimizer step of a logged step."""
-        return torch.cat(self._weights)
+    def check(self, loss: torch.Tensor, record: bool) -> bool:
+        """After backward: whether the step may be applied (loss and gradients finite); clips the gradients and,
+        when `record`, notes the step's gradient norms and the weights it starts from."""
+        return self.recorder.check(loss, record)
 
-    def step_event(self, *, step: int, epoch: int, loss: torch.Tensor, grads: torch.Tensor | None, total: torch.Tensor,
-                   total_clipped: torch.Tensor, clipped: torch.Tensor, before: torch.Tensor | None,
-                   capture: Capture | None) -> StepEvent:
-        """Everything measured at a logged step, read from the device in a single transfer. `grads` is the
-        `flatten()`ed gradients, `total` their norm; `before` the `snapshot()` taken before the step, or None."""
-        if not self.nodes:
-            vectors = []
-        elif before is None:
-            vectors = [grads, torch.cat(self._weights)]
-        else:
-            vectors = [grads, before, torch.cat(self._weights).sub_(before)]
-        norms = torch._foreach_norm([part for v in vectors for part in v.split_with_sizes(self.sizes)]) if vectors else []
-        scalars = [loss.detach(), total, total_clipped, clipped.float()] + (capture.scalars if capture else [])
-        profiles = capture.bptt.profiles() if capture and capture.bptt else {}
-        numbers = torch.stack([*scalars, *norms])
-        curves = [p for directions in profiles.values() for p in directions]
-        values = (torch.cat([numbers, *curves]) if curves else numbers).tolist()
-        return self._event(step, epoch, values, len(scalars), len(vectors), profiles, capture)
+    def record(self, step: int, epoch: int, capture: Capture | None = None) -> None:
+        """After the optimizer step of a step `check` recorded: its row is complete."""
+        self.recorder.record()
+        self._steps.append((step, epoch, True, capture and Captured.of(capture)))
 
-    def _event(self, step, epoch, values, n_scalars, n_lists, profiles, capture) -> StepEvent:
-        loss, total, total_clipped, clipped = values[:4]
-        activations = capture.activations(values[4:n_scalars]) if capture else {}
-        n = len(self.nodes)
-        per_node = [values[n_scalars + i * n:n_scalars + (i + 1) * n] for i in range(n_lists if n else 0)]
-        position = n_scalars + n_lists * n
-        bptt, reverse = {}, {}
-        for name, directions in profiles.items():
-            for target, profile in zip((bptt, reverse), directions):
-                target[name] = values[position:position + len(profile)]
-                position += len(profile)
-        return StepEvent.model_construct(  # every value is a Python number built here: validation would only cost time
-            step=step, epoch=epoch, loss=loss, grad_norm=dict(zip(self.nodes, per_node[0])) if n else {},
-            weight_norm=dict(zip(self.nodes, per_node[1])) if n else {},
-            update_ratio={node: change / max(weight, 1e-12) for node, weight, change in zip(
-                self.nodes, per_node[1], per_node[2])} if n and n_lists == 3 else {},
-            grad_norm_total=total, grad_norm_clipped=total_clipped, clipped=bool(clipped),
-            bptt=bptt or None, bptt_reverse=reverse or None, activations=activations or None,
-        )
+    def record_unapplied(self, step: int, epoch: int, loss: torch.Tensor, capture: Capture | None = None) -> None:
+        """A row for a step whose update is not applied (a non-finite step, or a probe)."""
+        self.recorder.record_unapplied(loss)
+        self._steps.append((step, epoch, False, Captured.of(capture)))
+
+    def due(self) -> bool:
+        """Whether the rows should be read now: FLUSH_ROWS of them, or FLUSH_SECONDS since the last read."""
+        return len(self._steps) >= FLUSH_ROWS or time.perf_counter() - self._read_at >= FLUSH_SECONDS
+
+    def read(self) -> StepRows | None:
+        """Every row recorded since the last read, as one batch in step order (one device read), or None."""
+        steps, self._steps = self._steps, []
+        self._read_at = time.perf_counter()
+        if not steps:
+            return None
+        table, n = self.recorder.read(), len(self.nodes)
+        with np.errstate(all="ignore"):  # non-finite steps carry inf and nan
+            table[:, 3 + 2 * n:] /= np.maximum(table[:, 3 + n:3 + 2 * n], 1e-12)
+        captured = {index: c for index, (*_, c) in enumerate(steps) if c}
+        extras = dict(zip(captured, _read(list(captured.values()))))
+        return StepRows(self.nodes, [s[0] for s in steps], [s[1] for s in steps], [s[2] for s in steps], table, extras)
 
     def first_nonfinite(self, event: StepEvent) -> str | None:
         """The layer nearest the output whose gradient is not finite: the first such layer in backward order."""
         return next((node for node in reversed(self.nodes) if not math.isfinite(event.grad_norm[node])), None)
 
+
+def _read(captures: list[Captured]):
+    """Each capture's event fields, from one read of all their tensors."""
+    tensors = [t.reshape(-1) for c in captures for t in c.tensors]
+    values = torch.cat(tensors).tolist() if tensors else []
+    position = 0
+    for capture in captures:
+        size = sum(t.numel() for t in capture.tensors)
+        yield capture.fields(values[position:position + size])
+        position += size

@@ -2,7 +2,7 @@
 
 On CUDA it is torch's allocator (`max_memory_allocated`); on a CPU the process's peak resident set (Linux's VmHWM,
 reset when the steps begin; elsewhere `getrusage`'s lifetime maximum, which a bigger earlier peak can hide). The
-growth over the memory held as the first step begins, plus the weights already held then, is what the estimate
+growth over the memory held as the first step begins, plus the weights (and gradients) held then, is what the estimate
 counts: weights, gradients, optimizer state and the tensors kept for backward (and, measured, whatever else the
 steps allocate).
 """
@@ -24,7 +24,8 @@ class PeakMemory:
 
     def __init__(self, model: torch.nn.Module, device: torch.device):
         self.device, self.result = device, None
-        self._weights = sum(t.nbytes for t in [*model.parameters(), *model.buffers()])
+        held = [*model.parameters(), *model.buffers(), *(p.grad for p in model.parameters() if p.grad is not None)]
+        self._weights = sum(t.nbytes for t in held)  # gradients too: the flat ones are allocated up front
         self._baseline: int | None = None
 
     def start(self) -> None:

@@ -17,6 +17,7 @@ from .events import DiagnosisEvent, EndEvent, ParameterCounts, StartEvent, StepE
 from .health import Capture
 from .losses import Objective
 from .monitor import GradientMonitor
+from .recorder import quiet
 from .setup import TrainingError, build_model, load_data, random_inputs, resolve_device, split
 
 RANDOM_BATCH = 64
@@ -67,10 +68,9 @@ def probe(arch: Architecture, on_event=None, *, device: str | None = None, seed:
         raise TrainingError("the probe needs a model with one tensor output")
     loss = _loss(config, output, loss_spec)
     loss.backward()
-    grads = monitor.flatten(monitor.grads()) if monitor.params else None
-    total = torch.linalg.vector_norm(grads) if monitor.params else loss.new_zeros(())
-    step = monitor.step_event(step=0, epoch=0, loss=loss, grads=grads, total=total, total_clipped=total,
-                              clipped=total.new_zeros(()), before=None, capture=capture)
+    with quiet():
+        monitor.record_unapplied(0, 0, loss, capture)
+    [step] = monitor.read().events()
     emit(step)
     diagnoses = Diagnoser(ModelFacts.of(arch, config))(step)
     for diagnosis in diagnoses:

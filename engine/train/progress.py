@@ -4,7 +4,7 @@ from __future__ import annotations
 import shutil
 from typing import TextIO
 
-from .events import EndEvent, EpochEvent, ErrorEvent, StartEvent, StepEvent
+from .events import EndEvent, EpochEvent, ErrorEvent, StartEvent, StepRows
 
 BAR_WIDTH = 24
 
@@ -21,8 +21,8 @@ class ProgressBar:
     def __call__(self, event) -> None:
         if isinstance(event, StartEvent):
             self.total, self.steps_per_epoch, self.step = event.total_steps, event.steps_per_epoch, event.first_step
-        elif isinstance(event, StepEvent):
-            self.step, self.loss = event.step, event.loss
+        elif isinstance(event, StepRows):
+            self.step, self.loss = event.steps[-1], float(event.table[-1, 0])
         elif isinstance(event, EpochEvent):
             self.step, self.metrics = event.step, event.metrics
         elif isinstance(event, (EndEvent, ErrorEvent)):

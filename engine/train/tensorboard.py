@@ -3,9 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-
-from .events import EpochEvent, StepEvent
+from .events import EpochEvent, StepEvent, StepRows
 from .setup import TrainingError
 
 
@@ -27,7 +25,10 @@ class TensorBoardLogger:
         self.writer = writer if writer is not None else summary_writer_class()(log_dir=str(log_dir))
 
     def __call__(self, event) -> None:
-        if isinstance(event, StepEvent):
+        if isinstance(event, StepRows):
+            for step in event.events():
+                self(step)
+        elif isinstance(event, StepEvent):
             self.writer.add_scalar("loss/step", event.loss, event.step)
             self.writer.add_scalar("grad_norm_total/before_clip", event.grad_norm_total, event.step)
             self.writer.add_scalar("grad_norm_total/after_clip", event.grad_norm_clipped, event.step)
@@ -40,13 +41,9 @@ class TensorBoardLogger:
                 self.writer.add_scalar(f"epoch/{name}", value, event.epoch)
 
     def histograms(self, step: int, monitor) -> None:
-        """One histogram of each layer's gradient values."""
-        grouped: dict[str, list[torch.Tensor]] = {}
-        for node, param in zip(monitor.node_of_param, monitor.params):
-            if param.grad is not None:
-                grouped.setdefault(node, []).append(param.grad.detach().reshape(-1))
-        for node, grads in grouped.items():
-            self.writer.add_histogram(f"gradients/{node}", torch.cat(grads).float().cpu(), step)
+        """One histogram of each layer's gradient values (the latest step's: its slice of the flat gradients)."""
+        for node, grads in zip(monitor.nodes, monitor.flat.layer_slices(monitor.flat.grads)):
+            self.writer.add_histogram(f"gradients/{node}", grads.float().cpu(), step)
 
     def close(self) -> None:
         self.writer.close()

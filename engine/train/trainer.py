@@ -1,10 +1,12 @@
 """The trainer: a lean loop over device-resident batches, watched by the gradient monitor.
 
-Per step it does what a hand-written loop does, plus one fused finiteness check of the loss and gradients
-whose answer is read every step (free on the CPU; one scalar sync per step on a GPU). So a NaN or Inf is
-caught before the optimizer applies it, and the weights in memory and in model.pt stay the last good ones.
-Everything else is measured and read only on logged steps (step 1 and every `log_every` steps). Epoch
-metrics are measured after each epoch in eval mode on the whole train and validation parts.
+Per step it does what a hand-written loop does, plus a finiteness check of the loss and gradients whose
+answer is read every step (free on the CPU; one scalar sync per step on a GPU). So a NaN or Inf is caught
+before the optimizer applies it, and the weights in memory and in model.pt stay the last good ones.
+Monitored steps (step 1 and every `log_every` steps) also record their numbers into the monitor's rows,
+which are reported in batches (StepRows, every 256 rows or 0.1 s, and before each epoch, end and error
+event), so every step can be watched at almost no cost. Epoch metrics are measured after
+each epoch in eval mode on the whole train and validation parts.
 In a process group (`layerloom train --nproc N`, see distributed.py) each process trains its share of every
 step under DistributedDataParallel, and rank 0 alone measures, writes and reports.
 """
@@ -27,12 +29,13 @@ from ..shapes import infer_shapes
 from .advice import ModelFacts
 from .diagnosis import Diagnoser
 from .distributed import Group
-from .events import CostEstimate, EndEvent, EpochEvent, ErrorEvent, EventSink, ParameterCounts, RunStatus, StartEvent
-from .gradients import Clipper, FiniteCheck
+from .events import (CostEstimate, EndEvent, EpochEvent, ErrorEvent, EventSink, ParameterCounts, RunStatus,
+                     StartEvent, StepRows)
 from .losses import LossMismatch, Objective, measure
 from .monitor import GradientMonitor
 from .optimizers import make_optimizer
 from .peak import PeakMemory
+from .recorder import quiet
 from .runfolder import RunFolder
 from .setup import TrainingError, build_model, check_inputs, load_data, resolve_device, split, training_config
 from .tensorboard import TensorBoardLogger
@@ -102,8 +105,9 @@ class Trainer:
     def run(self) -> RunResult:
         self._started = time.perf_counter()
         try:
-            self._setup()
-            return self._finish(self._loop())
+            with quiet():  # numpy's error state for the monitor's numbers, held for the whole run
+                self._setup()
+                return self._finish(self._loop())
         except NonFiniteStep as bad:
             return self._fail(str(bad), bad.step, bad.node)
         except USER_ERRORS as error:
@@ -135,12 +139,10 @@ class Trainer:
         target = self.objective.prepare_target(dataset.target)
         self.train_data = self._on_device(dataset.inputs, target, parts.train)
         self.val_data = self._on_device(dataset.inputs, target, parts.val)
-        self.optimizer = make_optimizer((p for p in model.parameters() if p.requires_grad), config.optimizer)
-        self.monitor = GradientMonitor(model)
+        self.monitor = GradientMonitor(model, config.grad_clip)  # first: it puts the weights into flat vectors
         if not self.monitor.params:
             raise TrainingError("the model has no weights to train: add a layer with weights (linear, conv2d, ...)")
-        self.clipper = Clipper(config.grad_clip)
-        self.finite = FiniteCheck(self.device)
+        self.optimizer = make_optimizer(self.monitor.params, config.optimizer)
         self.diagnoser = Diagnoser(ModelFacts.of(self.arch, config))
         self.shuffle = torch.Generator().manual_seed(config.seed)
         self.epoch = self.batch = self._last_profile = 0
@@ -256,44 +258,36 @@ class Trainer:
         loss = self.objective.loss(output, y)
         if self.group:  # the loss and cancel flag of every process, all-reduced while backward runs
             self.group.share(loss.detach(), self._cancel.is_set())
-        self.optimizer.zero_grad(set_to_none=True)
+        self.monitor.zero_grad()
         loss.backward()
         if self.group:
             loss = self.group.mean_loss()
-        grads = self.monitor.grads()
-        total = flat = None
-        if logged:
-            flat = self.monitor.flatten(grads)  # before clipping changes them
-            total = torch.linalg.vector_norm(flat)
-        elif self.clipper.needs_total:
-            total = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
-        finite = self.finite(loss.detach(), grads) if total is None else math.isfinite((loss.detach() + total).item())
-        if not finite:
-            self._non_finite(step, loss, grads)
-        self.clipper(grads, total)
-        before = self.monitor.snapshot() if logged else None
+        if not self.monitor.check(loss, logged):  # before the optimizer may apply a non-finite step
+            self._non_finite(step, loss)
         self.optimizer.step()
         self.step, self.batch = step, self.batch + 1
         if logged:
-            clipped_total, clipped = self.clipper.after(grads, total)
-            event = self.monitor.step_event(
-                step=step, epoch=self.epoch + 1, loss=loss, grads=flat, total=total,
-                total_clipped=clipped_total, clipped=clipped, before=before, capture=capture)
-            self.emit(event)
-            for diagnosis in self.diagnoser(event):
-                self.emit(diagnosis)
-            if self.tensorboard:
-                self.tensorboard.histograms(step, self.monitor)
+            self.monitor.record(step, self.epoch + 1, capture)
+            if self.monitor.due():
+                self._report_steps()
 
-    def _non_finite(self, step, loss, grads) -> None:
-        """Report the bad step (without applying it) and stop: the weights stay the last good ones."""
-        flat = self.monitor.flatten(grads)
-        total = torch.linalg.vector_norm(flat)
-        event = self.monitor.step_event(step=step, epoch=self.epoch + 1, loss=loss, grads=flat, total=total,
-                                        total_clipped=total, clipped=total.new_zeros(()), before=None, capture=None)
-        self.emit(event)
-        for diagnosis in self.diagnoser(event):
+    def _report_steps(self) -> StepRows | None:
+        """Emit the monitored steps not yet reported (one StepRows batch), then their diagnoses."""
+        rows = self.monitor.read()
+        if rows is None:
+            return None
+        self.emit(rows)
+        for diagnosis in self.diagnoser.rows(rows):
             self.emit(diagnosis)
+        if self.tensorboard:
+            self.tensorboard.histograms(rows.steps[-1], self.monitor)
+        return rows
+
+    def _non_finite(self, step, loss) -> None:
+        """Report the bad step (without applying it) and stop: the weights stay the last good ones."""
+        self.monitor.record_unapplied(step, self.epoch + 1, loss)
+        rows = self._report_steps()
+        event = rows.event_at(len(rows) - 1)
         node = self.monitor.first_nonfinite(event)
         what = (f"the loss is {event.loss}" if not math.isfinite(event.loss)
                 else f"the gradient norm is {event.grad_norm_total}")
@@ -306,6 +300,7 @@ class Trainer:
 
     def _end_epoch(self) -> None:
         self.peak.stop()  # the first time: before metrics and saving, which have their own buffers
+        self._report_steps()
         self.metrics = self._measure()
         self.emit(EpochEvent(epoch=self.epoch, step=self.step, metrics=self.metrics, seconds=self._seconds()))
         self._save(self.shuffle.get_state())
@@ -329,6 +324,7 @@ class Trainer:
         return time.perf_counter() - self._started
 
     def _finish(self, status: str) -> RunResult:
+        self._report_steps()
         metrics = self.metrics if status == "completed" and self.metrics else self._measure()
         result = RunResult(status, self.step, metrics, self._seconds())
         self.emit(EndEvent(status=status, step=self.step, metrics=metrics, seconds=result.seconds,
@@ -336,5 +332,7 @@ class Trainer:
         return result
 
     def _fail(self, message: str, step: int | None, node: str | None) -> RunResult:
+        if getattr(self, "monitor", None):
+            self._report_steps()
         self.emit(ErrorEvent(message=message, step=step, node=node))
         return RunResult("failed", self.step, seconds=self._seconds(), error=message)

@@ -8,6 +8,7 @@ import torch
 
 from layerloom import engine
 from layerloom.engine.templates import GALLERY_FILE, TEMPLATES_DIR, Target, gallery
+from layerloom.engine.train.events import each_step
 from layerloom.engine.train.setup import build_model, load_data, training_config
 from layerloom.engine.train.trainer import Trainer, TrainOptions
 
@@ -111,7 +112,7 @@ def test_twenty_steps_lower_the_loss(info):
     assert all(t.relative_to in full.info for t in info.targets if t.relative_to)
     data = dataclasses.replace(full, inputs=tuple(x[:SUBSET] for x in full.inputs), target=full.target[:SUBSET])
     events = []
-    trainer = Trainer(arch, TrainOptions(epochs=20, max_steps=20), on_event=events.append, dataset=data)
+    trainer = Trainer(arch, TrainOptions(epochs=20, max_steps=20), on_event=each_step(events.append), dataset=data)
     result = trainer.run()
     if "exploding" in info.diagnoses:
         assert result.status == "failed" and "exploding" in {e.kind for e in events if e.event == "diagnosis"}

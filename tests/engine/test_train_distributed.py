@@ -14,7 +14,7 @@ import torch
 from layerloom import engine
 from layerloom.engine.cli import main
 from layerloom.engine.train.distributed import Group, _first_reason
-from layerloom.engine.train.events import parse_event
+from layerloom.engine.train.events import each_step, parse_event
 from layerloom.engine.train.runfolder import load_weights
 from layerloom.engine.train.trainer import Trainer, TrainOptions
 
@@ -48,7 +48,7 @@ def _environment(folder: Path) -> dict:
 def _single_process(out: Path, max_steps: int) -> list:
     events = []
     Trainer(engine.load(SPIRALS), TrainOptions(max_steps=max_steps, log_every=10, out_dir=out),
-            on_event=events.append).run()
+            on_event=each_step(events.append)).run()
     return events
 
 
@@ -78,7 +78,9 @@ def interrupted(tmp_path_factory):
             if event.event == "step" and event.step >= 20:
                 launcher.send_signal(signal.SIGINT)
                 break
-        out, err = launcher.communicate(timeout=TIMEOUT)
+        out = launcher.stdout.read()  # from the same reader: step lines come in batches, some already buffered
+        err = launcher.stderr.read()
+        launcher.wait(timeout=TIMEOUT)
     finally:
         launcher.kill()  # the workers die with it
     return folder, [parse_event(line) for line in lines + out.splitlines()], err, launcher.returncode
