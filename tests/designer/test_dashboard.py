@@ -56,7 +56,7 @@ def _step(step: int) -> StepEvent:
 
 def plan(mode: str, command: str) -> dict:
     """What the stand-in writes for `layerloom <command>` in each mode, as the trainer's own lines."""
-    steps = {"forever": 10**5, "stubborn": 10**5, "flood": FLOOD, "nan": 3}.get(mode, 20)
+    steps = {"forever": 3000, "stubborn": 3000, "flood": FLOOD, "nan": 3}.get(mode, 20)   # forever: 30 s
     events = [StartEvent(mode=command, config={"epochs": 2}, device="cpu", monitored=LAYERS, steps_per_epoch=10,
                          total_steps=steps, parameters=ParameterCounts(total=10, trainable=10, per_node={}))]
     for step in range(1, steps + 1):
