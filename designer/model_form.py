@@ -20,8 +20,8 @@ from PySide6.QtWidgets import (
 )
 
 from . import theme
-from .panel_style import mute
 from .form_fields import bounds, editor_kind, field_label, format_value, parse_text, text_hint
+from .panel_style import mute
 
 INT_LIMIT = 2**31 - 1   # what a QSpinBox holds; larger bounds are clipped to it
 
