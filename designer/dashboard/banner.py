@@ -39,7 +39,8 @@ def banner_rows(run: RunSeries | None, expanded: bool = False) -> list[tuple[str
     active = list(run.diagnoses.values())[::-1]
     for d in active[:SHOWN]:
         title, role = TITLES[d.kind]
-        rows.append((role, f"<b>{title}</b> in {node_links(d.nodes)} (since step {d.step}): {escape(d.message)}"
+        since = "at initialization" if run.mode == "probe" else f"since step {d.step}"
+        rows.append((role, f"<b>{title}</b> in {node_links(d.nodes)} ({since}): {escape(d.message)}"
                            f"<br><i>Try:</i> {escape(d.remedy)}", tuple(d.remedies)))
     if len(active) > SHOWN:
         rows.append(("cleared", f"… and {len(active) - SHOWN} more active", ()))

@@ -81,41 +81,43 @@ def _finite(value: float) -> bool:
 
 
 def exploding(ev: Evidence) -> list[Finding]:
-    found = []
     total = ev.grad_total
-    if not _finite(total) or total > EXPLODING_NORM:
-        big = {n: g for n, g in ev.grad_norm.items() if not _finite(g) or g > EXPLODING_NORM}
-        if not big and ev.grad_norm:
-            name = max(ev.grad_norm, key=ev.grad_norm.get)
-            big = {name: ev.grad_norm[name]}
-        nodes = {n: NodeHealth("exploding", g, f"gradient norm {g:.3g}, above {EXPLODING_NORM:g}") if _finite(g)
-                 else NodeHealth("nonfinite", g, f"gradient norm is {g}") for n, g in big.items()}
-        size = "not finite" if not _finite(total) else f"{total:.3g}, above {EXPLODING_NORM:g}"
-        found.append(Finding("exploding", "exploding:total", "gradients", nodes,
-                             f"the gradient norm is {size} at step {ev.step}"))
-    for (name, direction), profile in ev.profiles.items():
-        typical = statistics.median(profile)   # not the last step alone: it may be trivially easy (an end marker)
-        if typical > 0 and profile[0] / typical > EXPLODING_NORM:
-            ratio = profile[0] / typical
-            note = f"||dL/dh_t|| at the first step is {ratio:.1e} times its median over time"
-            found.append(Finding("exploding", f"exploding:bptt:{name}:{direction}", "bptt",
-                                 {name: NodeHealth("exploding", ratio, note)}, f"in '{name}' {note}"))
-    return found
+    if _finite(total) and total <= EXPLODING_NORM:
+        return []
+    big = {n: g for n, g in ev.grad_norm.items() if not _finite(g) or g > EXPLODING_NORM}
+    if not big and ev.grad_norm:
+        name = max(ev.grad_norm, key=ev.grad_norm.get)
+        big = {name: ev.grad_norm[name]}
+    nodes = {n: NodeHealth("exploding", g, f"gradient norm {g:.3g}, above {EXPLODING_NORM:g}") if _finite(g)
+             else NodeHealth("nonfinite", g, f"gradient norm is {g}") for n, g in big.items()}
+    size = "not finite" if not _finite(total) else f"{total:.3g}, above {EXPLODING_NORM:g}"
+    return [Finding("exploding", "exploding:total", "gradients", nodes, f"the gradient norm is {size} at step {ev.step}")]
 
 
 def vanishing(ev: Evidence) -> list[Finding]:
-    found = []
     norms = list(ev.grad_norm.items())
-    if len(norms) >= 2 and 0 < norms[-1][1] < math.inf:
-        (first, low), (last, high) = norms[0], norms[-1]
-        if low / high < VANISHING_RATIO:
-            nodes = {n: NodeHealth("vanishing", g, f"gradient norm {g:.2g}, {g / high:.1e} times that of '{last}'")
-                     for n, g in norms[:-1] if g < VANISHING_RATIO * high}
-            found.append(Finding("vanishing", "vanishing:depth", "gradients", nodes, (
-                f"the gradient at '{first}' is {low / high:.1e} times that at '{last}': the first layers barely learn")))
+    if len(norms) < 2 or not 0 < norms[-1][1] < math.inf:
+        return []
+    (first, low), (last, high) = norms[0], norms[-1]
+    if not low / high < VANISHING_RATIO:
+        return []
+    nodes = {n: NodeHealth("vanishing", g, f"gradient norm {g:.2g}, {g / high:.1e} times that of '{last}'")
+             for n, g in norms[:-1] if g < VANISHING_RATIO * high}
+    return [Finding("vanishing", "vanishing:depth", "gradients", nodes, (
+        f"the gradient at '{first}' is {low / high:.1e} times that at '{last}': the first layers barely learn"))]
+
+
+def through_time(ev: Evidence) -> list[Finding]:
+    """A recurrent layer whose ||dL/dh_t|| explodes toward the first step (against its median over time: the last
+    step may be trivially easy, an end marker) or fades there (against the last step)."""
+    found = []
     for (name, direction), profile in ev.profiles.items():
-        early, late = profile[0], profile[-1]
-        if late > 0 and early / late < VANISHING_RATIO:
+        typical, early, late = statistics.median(profile), profile[0], profile[-1]
+        if typical > 0 and early / typical > EXPLODING_NORM:
+            note = f"||dL/dh_t|| at the first step is {early / typical:.1e} times its median over time"
+            found.append(Finding("exploding", f"exploding:bptt:{name}:{direction}", "bptt",
+                                 {name: NodeHealth("exploding", early / typical, note)}, f"in '{name}' {note}"))
+        elif late > 0 and early / late < VANISHING_RATIO:
             note = f"||dL/dh_t|| at the first step is {early / late:.1e} times its value at the last"
             found.append(Finding("vanishing", f"vanishing:bptt:{name}:{direction}", "bptt",
                                  {name: NodeHealth("vanishing", early / late, note)},
@@ -141,12 +143,12 @@ def unhealthy_activations(ev: Evidence) -> list[Finding]:
     return found
 
 
-RULES = (exploding, vanishing, unhealthy_activations)
+RULES = {"gradients": (exploding, vanishing), "bptt": (through_time,), "activations": (unhealthy_activations,)}
 
 
-def findings(evidence: Evidence) -> list[Finding]:
-    """Every problem the evidence shows."""
-    return [f for rule in RULES for f in rule(evidence)]
+def findings(evidence: Evidence, sources=RULES) -> list[Finding]:
+    """Every problem the evidence shows (only from the measurements named by `sources`)."""
+    return [f for source in sources for rule in RULES[source] for f in rule(evidence)]
 
 
 def node_health(evidence: Evidence) -> dict[str, NodeHealth]:
@@ -184,11 +186,6 @@ class Diagnosis:
     remedies: tuple[str, ...] = ()
 
 
-def diagnose(event: StepEvent, facts) -> list[Diagnosis]:
-    """Every problem one step's numbers show, with remedies for the model described by `facts`."""
-    return [facts.diagnosis(f) for f in findings(Evidence.of(event))]
-
-
 def may_fire(rows: StepRows) -> list[int]:
     """The rows of a batch on which a gradient rule could fire, found in numpy with the rules' thresholds (a
     non-finite or large total: exploding; a first layer far below the last: vanishing), and profiled rows."""
@@ -209,11 +206,14 @@ class Diagnoser:
         self.facts = facts
         self.evidence = Evidence()
         self.active: dict[str, Diagnosis] = {}
+        self._found: dict[str, dict[str, Finding]] = {}
         self._misses: dict[str, int] = {}
 
     def __call__(self, event: StepEvent) -> list[DiagnosisEvent | ClearedEvent]:
         self.evidence.update(event)
-        found = {f.key: f for f in findings(self.evidence)}
+        for source in self.evidence.fresh:     # the rest still stands on the measurements it was made from
+            self._found[source] = {f.key: f for f in findings(self.evidence, (source,))}
+        found = {key: f for by_key in self._found.values() for key, f in by_key.items()}
         events: list[DiagnosisEvent | ClearedEvent] = []
         for key, finding in found.items():
             self._misses.pop(key, None)

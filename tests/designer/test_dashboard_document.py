@@ -167,3 +167,25 @@ def test_a_remedy_trains_beside_the_original_and_ends_with_a_verdict(qtbot, wind
     assert window.document.arch.name.endswith(" + relu") and window.document.arch.node("relu1").type == "relu"
     window.document.undo_stack.undo()
     assert window.document.arch.node("sigmoid1").type == "sigmoid"
+
+
+def test_layer_names_fit_their_axis_without_overlapping(qtbot):
+    from layerloom.designer.dashboard.charts import FlowChart
+    layers = [f"linear{i}" for i in range(40)]
+    run = RunSeries("deep")
+    for number in (1, 2):
+        grads = {name: 10.0 ** -(40 - i) for i, name in enumerate(layers)}
+        run.feed(StepEvent(step=number, epoch=1, loss=1.0, grad_norm=grads, weight_norm=grads, update_ratio=grads,
+                           grad_norm_total=1.0, grad_norm_clipped=1.0, clipped=False))
+    chart = FlowChart()
+    qtbot.addWidget(chart)
+    chart.resize(1200, 500)
+    chart.show()
+    chart.show_runs(run)
+    qtbot.wait(50)
+    for axis, room in ((chart.heat_plot.getAxis("left"), 15), (chart.profile_plot.getAxis("bottom"), 80)):
+        low, high = axis.range
+        [(_, values)] = axis.tickValues(low, high, axis.height() if axis.orientation == "left" else axis.width())
+        length = axis.height() if axis.orientation == "left" else axis.width()
+        assert 2 <= len(values) <= length / room + 1
+        assert axis.tickStrings(values[:1], 1, 1) == ["linear0"]

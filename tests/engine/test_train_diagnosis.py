@@ -4,7 +4,7 @@ import math
 import pytest
 
 from layerloom.engine.train.advice import ModelFacts
-from layerloom.engine.train.diagnosis import CLEAR_AFTER, Diagnoser, Evidence, diagnose, findings, node_health
+from layerloom.engine.train.diagnosis import CLEAR_AFTER, Diagnoser, Evidence, findings, node_health
 from layerloom.engine.train.events import ActivationStats, StepEvent
 
 PLAIN = ModelFacts(types={"fc1": "linear", "act": "sigmoid", "fc2": "linear", "rnn": "rnn"},
@@ -16,6 +16,11 @@ def _step(grad=None, total=1.0, bptt=None, reverse=None, activations=None, step=
     return StepEvent(step=step, epoch=1, loss=1.0, grad_norm=grad, weight_norm={n: 1.0 for n in grad}, update_ratio={},
                      grad_norm_total=total, grad_norm_clipped=total, clipped=False, bptt=bptt, bptt_reverse=reverse,
                      activations=activations)
+
+
+def diagnose(event, facts):
+    """Every problem one step's numbers show, told for the model of `facts`."""
+    return [facts.diagnosis(f) for f in findings(Evidence.of(event))]
 
 
 def _kinds(event, facts=PLAIN):

@@ -11,20 +11,10 @@ from layerloom.engine.train.diagnosis import VANISHING_RATIO
 from ..run_store import RunSeries
 from . import style
 
-TICKS_ACROSS_MAX = 6   # layer names along the axis, where they sit side by side
-NAME_CHARS = 12
-
-
-def layer_ticks(layers: list[str], offset: float = 0.0, most: int = 14) -> list[list[tuple[float, str]]]:
-    """Axis ticks naming layers (long names shortened), thinned to at most `most`."""
-    every = max(1, int(np.ceil(len(layers) / most)))
-    short = [name if len(name) <= NAME_CHARS else name[:NAME_CHARS - 1] + "…" for name in layers]
-    return [[(index + offset, name) for index, name in enumerate(short) if index % every == 0]]
-
-
 class GradientProfile:
     """||grad|| of each weighted layer at the runs' latest step: a line per run (in its color when there are
-    several), dots in health colors, and the line below which the first run's layers count as vanishing."""
+    several), dots in health colors, and the line below which the first run's layers count as vanishing. `plot` is
+    made with layer names along its bottom axis."""
 
     def __init__(self, plot: pg.PlotItem):
         self.plot = plot
@@ -32,8 +22,8 @@ class GradientProfile:
         self.slots: list[tuple[pg.PlotDataItem, dict]] = []
         self.threshold = pg.InfiniteLine(angle=0, pen=style.pen(style.color("chart_reference"), dashed=True),
                                          label="vanishing below (1e-3 × the last layer)",
-                                         labelOpts={"color": style.color("chart_text"), "position": 0.5,
-                                                    "anchors": [(0.5, 0), (0.5, 0)]})
+                                         labelOpts={"color": style.color("chart_text"), "position": 0.02,
+                                                    "anchors": [(0, 0), (0, 0)]})
         plot.addItem(self.threshold, ignoreBounds=True)
         self._layers = None
 
@@ -57,7 +47,7 @@ class GradientProfile:
             self._slots(len(runs))
         layers = runs[0].layers if runs else []
         if layers != self._layers:
-            self.plot.getAxis("bottom").setTicks(layer_ticks(layers, most=TICKS_ACROSS_MAX))
+            self.plot.getAxis("bottom").set_layers(layers)
             self.view.fixed_x = (-0.8, max(len(layers), 1) - 0.2)   # room for the end labels
             self._layers = layers
         ys = []

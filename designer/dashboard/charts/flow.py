@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QWidget
 from ..run_store import RunSeries
 from . import style
 from .base import Chart
-from .depth import GradientProfile, layer_ticks
+from .depth import GradientProfile
 
 AXIS_WIDTH = 84
 
@@ -25,7 +25,7 @@ class FlowChart(Chart):
         super().__init__(parent)
         grid = self.view.ci
         self.lines_plot = style.add_plot(grid, "Gradient norm per layer", "||grad||", log_y=True, row=0, col=0)
-        self.heat_plot = style.add_plot(grid, "log10 ||grad||, layer × step", "", row=1, col=0)
+        self.heat_plot = style.add_plot(grid, "log10 ||grad||, layer × step", "", row=1, col=0, layers="left")
         self.heat_plot.invertY(True)
         self.heat_plot.showGrid(x=False, y=False)
         for plot in (self.lines_plot, self.heat_plot):
@@ -37,7 +37,7 @@ class FlowChart(Chart):
         style.cache(self.colorbar.axis)
         grid.addItem(self.colorbar, row=1, col=1)
         self.profile_plot = style.add_plot(grid, "Gradient flow", "||grad||", "layer (input → output)",
-                                           log_y=True, row=0, col=2, rowspan=2)
+                                           log_y=True, row=0, col=2, rowspan=2, layers="bottom")
         grid.layout.setColumnStretchFactor(0, 3)
         grid.layout.setColumnStretchFactor(2, 2)
         self.lines_view = style.SteadyView(self.lines_plot, log_y=True)
@@ -65,7 +65,7 @@ class FlowChart(Chart):
         if alone:
             self.lines[0].list_in(self.legend)
         layers = runs[0].layers if runs else []
-        self.heat_plot.getAxis("left").setTicks(layer_ticks(layers, 0.5))
+        self.heat_plot.getAxis("left").set_layers(layers)
         self.heat_view.fixed_y = (0.0, float(max(len(layers), 1)))
 
     def _show_lines(self, runs: list[RunSeries]) -> None:

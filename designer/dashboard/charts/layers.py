@@ -14,12 +14,11 @@ from layerloom.designer import theme
 from ..run_store import RunSeries
 from . import style
 from .base import Chart
-from .depth import GradientProfile, layer_ticks
+from .depth import GradientProfile
 
 EMPTY_TEXT = "Probe (F6) to see every layer at initialization: its gradient, its outputs and its health.\n" \
              "A training run shows its latest profiled step here."
 BAR_WIDTH = 0.6
-TICKS_MAX = 8      # layer names along an axis
 
 
 class LayersChart(Chart):
@@ -32,12 +31,12 @@ class LayersChart(Chart):
         super().__init__(parent)
         grid = self.view.ci
         self.grad_plot = style.add_plot(grid, "Gradient norm", "||grad||", "weighted layer (input → output)",
-                                        log_y=True, row=0, col=0)
+                                        log_y=True, row=0, col=0, layers="bottom")
         self.profile = GradientProfile(self.grad_plot)
         self.output_plot = style.add_plot(grid, "Layer outputs: mean ± std", "value", "layer (input → output)",
-                                          row=0, col=1)
+                                          row=0, col=1, layers="bottom")
         self.share_plot = style.add_plot(grid, "Dead ReLU units / saturated outputs", "share", "layer (input → output)",
-                                         row=0, col=2)
+                                         row=0, col=2, layers="bottom")
         self.output_view = style.SteadyView(self.output_plot)
         self.share_view = style.SteadyView(self.share_plot, fixed_y=(0.0, 1.0))
         self.means = style.curve(self.output_plot, style.color("train"), width=2.0)
@@ -79,13 +78,15 @@ class LayersChart(Chart):
         std = np.array([s.std for s in stats.values()], float)
         self.means.setData(x, mean)
         self.spread.setData(x=x, y=mean, height=2 * std)
+        largest = 0.0
         for level, field in (("dead", "dead_fraction"), ("saturated", "saturated_fraction")):
             shares = [(i, getattr(s, field)) for i, s in enumerate(stats.values()) if getattr(s, field) is not None]
             self.bars[level].setOpts(x=[i for i, _ in shares], height=[v for _, v in shares], width=BAR_WIDTH)
-        ticks = layer_ticks(layers, most=TICKS_MAX)
+            largest = max([largest, *(v for _, v in shares)])
+        style.set_title(self.share_plot, f"Dead ReLU units / saturated outputs: at most {largest:.0%}")
         span = (-0.8, max(len(layers), 1) - 0.2)
         for plot, view in ((self.output_plot, self.output_view), (self.share_plot, self.share_view)):
-            plot.getAxis("bottom").setTicks(ticks)
+            plot.getAxis("bottom").set_layers(layers)
             view.fixed_x = span
         self.output_view.fit([], [mean - std, mean + std])
         self.share_view.fit([], [])

@@ -62,6 +62,35 @@ class LogAxis(pg.AxisItem):
         return [compact(10 ** value * scale) for value in values]
 
 
+class LayerAxis(pg.AxisItem):
+    """Layer names along an axis (index i at i + offset), as many as fit its length without overlapping."""
+
+    ROOM = {"left": 15, "right": 15, "top": 80, "bottom": 80}    # pixels a name needs along the axis
+    NAME_CHARS = 12
+
+    def __init__(self, orientation: str, offset: float = 0.0):
+        super().__init__(orientation)
+        self.names: list[str] = []
+        self.offset = offset
+
+    def set_layers(self, names: list[str]) -> None:
+        short = [n if len(n) <= self.NAME_CHARS else n[:self.NAME_CHARS - 1] + "…" for n in names]
+        if short != self.names:
+            self.names = short
+            self.picture = None
+            self.update()
+
+    def tickValues(self, minVal, maxVal, size):
+        low, high = sorted((minVal, maxVal))      # an inverted axis (the heatmap's) gives them the other way round
+        if not self.names or size <= 0:
+            return []
+        every = max(1, math.ceil(self.ROOM[self.orientation] * (high - low) / size))
+        return [(every, [i + self.offset for i in range(0, len(self.names), every) if low <= i + self.offset <= high])]
+
+    def tickStrings(self, values, scale, spacing):
+        return [self.names[int(round(v - self.offset))] for v in values]
+
+
 def layout_widget() -> pg.GraphicsLayoutWidget:
     """A light GraphicsLayoutWidget that the plots of one tab share."""
     widget = pg.GraphicsLayoutWidget()
@@ -71,9 +100,11 @@ def layout_widget() -> pg.GraphicsLayoutWidget:
 
 
 def add_plot(layout: pg.GraphicsLayout, title: str, left: str = "", bottom: str = "step", log_y: bool = False,
-             row: int | None = None, col: int | None = None, **kwargs) -> pg.PlotItem:
-    """A themed plot with a grid, axis labels and (optionally) a log y axis."""
-    axes = {"left": LogAxis("left")} if log_y else None
+             row: int | None = None, col: int | None = None, layers: str | None = None, **kwargs) -> pg.PlotItem:
+    """A themed plot with a grid, axis labels, optionally a log y axis and layer names along axis `layers`."""
+    axes = {"left": LogAxis("left")} if log_y else {}
+    if layers:
+        axes[layers] = LayerAxis(layers, offset=0.5 if layers == "left" else 0.0)
     plot = layout.addPlot(row=row, col=col, axisItems=axes, **kwargs)
     set_title(plot, title)
     for name in ("left", "bottom"):
