@@ -11,8 +11,9 @@ from layerloom.engine import Edge
 from .. import theme
 from . import routing, style
 from .style import HoverHighlight
-from .node_item import NodeItem
 from .port_item import PortItem
+
+REACH = 600.0   # how far above and below its ends an edge looks for a clear lane
 
 
 def curve(start: QPointF, end: QPointF) -> QPainterPath:
@@ -75,19 +76,21 @@ class EdgeItem(HoverHighlight, QGraphicsItem):
     def update_path(self) -> None:
         """Follow the ports, around the cards in the way."""
         start, end = self.source.center(), self.target.center()
-        lane = routing.route((start.x(), start.y()), (end.x(), end.y()), self._cards(start, end))
+        near = self._cards(start, end, 0)   # the box a direct curve sweeps: most edges find it empty
+        lane = None if not near and end.x() > start.x() + 2 * routing.BEND else \
+            routing.route((start.x(), start.y()), (end.x(), end.y()), self._cards(start, end, REACH))
         self.prepareGeometryChange()   # after asking the scene's index, never between this and the new bounds
         self._path = curve(start, end) if lane is None else laned(start, end, lane)
         self._place_label()
 
-    def _cards(self, start: QPointF, end: QPointF) -> list:
-        """The cards near the edge, as rects (the scene's index answers without visiting the others)."""
+    def _cards(self, start: QPointF, end: QPointF, reach: float) -> list:
+        """The cards between the ends (and `reach` above and below), as rects, from the scene's index."""
         scene = self.scene()
         if scene is None:
             return []
-        reach = QRectF(start, end).normalized().adjusted(-routing.BEND, -600, routing.BEND, 600)
-        return [item.card_rect() for item in scene.items(reach, Qt.IntersectsItemBoundingRect)
-                if isinstance(item, NodeItem)]
+        box = QRectF(start, end).normalized().adjusted(1 - reach / 4 if reach else 1, -reach - routing.PAD,
+                                                      reach / 4 - 1 if reach else -1, reach + routing.PAD)
+        return scene.cards.query((box.x(), box.y(), box.width(), box.height()))
 
     def _place_label(self) -> None:
         self._label_rect = QRectF()

@@ -32,7 +32,8 @@ class NodeItem(QGraphicsItem):
         self.share: float | None = None   # of all MACs, for the few nodes that do most of the work
         self.inputs: dict[str, PortItem] = {}
         self.outputs: dict[str, PortItem] = {}
-        self.setFlags(QGraphicsItem.ItemIsMovable | QGraphicsItem.ItemIsSelectable)
+        self.setFlags(QGraphicsItem.ItemIsMovable | QGraphicsItem.ItemIsSelectable
+                      | QGraphicsItem.ItemSendsGeometryChanges)
         self.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
         self.setAcceptHoverEvents(True)
         self._build()
@@ -51,6 +52,7 @@ class NodeItem(QGraphicsItem):
         self.node = node
         self.prepareGeometryChange()
         self._build(ports=False)
+        self._index()
 
     def set_status(self, problems: list[str], info: NodeInfo | None) -> None:
         if problems != self.problems or (info is not self.info and info != self.info):
@@ -66,6 +68,16 @@ class NodeItem(QGraphicsItem):
         if health != self.health:
             self.health = health
             self._refresh()
+
+    def itemChange(self, change, value):
+        if change == QGraphicsItem.ItemPositionHasChanged:
+            self._index()
+        return super().itemChange(change, value)
+
+    def _index(self) -> None:
+        """Tell the scene's card index where this card is now (edges route around it)."""
+        if self.scene() is not None:
+            self.scene().cards.set(self.node_id, self.card_rect())
 
     def card_rect(self) -> tuple[float, float, float, float]:
         """The card in scene coordinates: x, y, width, height."""

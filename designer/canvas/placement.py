@@ -47,3 +47,36 @@ def push_right(rects: dict[str, Rect], first: set[str], room: Rect, dx: float) -
         if not hit:
             return {i: (rects[i][0] + dx, rects[i][1]) for i in moving}
         moving |= hit
+
+
+class CardIndex:
+    """The cards' rects by grid cell, for the many small rect queries of edge routing (the scene's own index
+    also returns every port and edge, sorted by stacking order)."""
+
+    CELL = 320.0
+
+    def __init__(self):
+        self._rects: dict[str, Rect] = {}
+        self._cells: dict[tuple[int, int], set[str]] = {}
+
+    def _cells_of(self, rect: Rect):
+        x0, y0 = int(rect[0] // self.CELL), int(rect[1] // self.CELL)
+        x1, y1 = int((rect[0] + rect[2]) // self.CELL), int((rect[1] + rect[3]) // self.CELL)
+        return [(i, j) for i in range(x0, x1 + 1) for j in range(y0, y1 + 1)]
+
+    def set(self, key: str, rect: Rect) -> None:
+        self.remove(key)
+        self._rects[key] = rect
+        for cell in self._cells_of(rect):
+            self._cells.setdefault(cell, set()).add(key)
+
+    def remove(self, key: str) -> None:
+        rect = self._rects.pop(key, None)
+        if rect is not None:
+            for cell in self._cells_of(rect):
+                self._cells[cell].discard(key)
+
+    def query(self, rect: Rect) -> list[Rect]:
+        """The rects that overlap `rect`."""
+        keys = set().union(*(self._cells.get(cell, ()) for cell in self._cells_of(rect)))
+        return [self._rects[k] for k in keys if overlaps(self._rects[k], rect)]

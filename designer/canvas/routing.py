@@ -23,7 +23,7 @@ def lane(x0: float, x1: float, wanted: float, cards: list[Rect]) -> float:
     def clear(y: float) -> bool:
         return all(not (r[1] - PAD < y < r[1] + r[3] + PAD) for r in crossed)
     candidates = [wanted] + [r[1] - PAD for r in crossed] + [r[1] + r[3] + PAD for r in crossed]
-    return min((y for y in candidates if clear(y)), key=lambda y: abs(y - wanted))
+    return next(y for y in sorted(candidates, key=lambda y: abs(y - wanted)) if clear(y))
 
 
 def route(start: tuple[float, float], end: tuple[float, float], cards: list[Rect]) -> float | None:

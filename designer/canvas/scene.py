@@ -15,7 +15,7 @@ from .connection_drag import ConnectionDrag
 from .edge_item import EdgeItem
 from .frame_item import FrameItem
 from .geometry import card_size
-from .placement import bounds, free_spot
+from .placement import CardIndex, bounds, free_spot
 from .node_item import NodeItem
 from .port_item import PortItem
 
@@ -45,6 +45,7 @@ class GraphScene(QGraphicsScene):
         self.document = document
         self.nodes: dict[str, NodeItem] = {}
         self.frames: list[FrameItem] = []
+        self.cards = CardIndex()   # every card's rect, kept by NodeItem as it moves
         self.edges: dict[Edge, EdgeItem] = {}
         self.snap_to_grid = True
         self.menu_builder: MenuBuilder | None = None
@@ -79,6 +80,7 @@ class GraphScene(QGraphicsScene):
             changed = [self.nodes[i].sceneBoundingRect() for i in stale]   # where edges may now run straighter
             for node_id in stale:
                 self.removeItem(self.nodes.pop(node_id))
+                self.cards.remove(node_id)
             self._edges_at = {}   # rebuilt below; moved nodes' edges follow then
             moved = []
             for node_id, (x, y) in positions(arch).items():
@@ -86,13 +88,12 @@ class GraphScene(QGraphicsScene):
                 if self._sync_node(wanted[node_id], QPointF(x, y)) or before is None:
                     changed += [self.nodes[node_id].sceneBoundingRect()] + ([before] if before is not None else [])
                     moved += [node_id] if before is not None else []
-            for edge in arch.edges:
-                if edge not in self.edges:
-                    self._add_edge(edge)
+            added = {item for item in (self._add_edge(e) for e in arch.edges if e not in self.edges) if item}
             self._index_edges()
-            for node_id in moved:
-                self.node_moved(self.nodes[node_id])
-            self.reroute(changed)
+            # routed once all cards are in place: new edges, the moved nodes' and those passing where cards changed
+            # (when every edge is new, as on opening a document, that is all of them already)
+            self.reroute(changed if len(added) < len(self.edges) else [],
+                         added | {e for i in moved for e in self._edges_at[i]})
             self._sync_frames(arch.layout.frames)
         finally:
             self._syncing = False
@@ -123,6 +124,7 @@ class GraphScene(QGraphicsScene):
             item.set_health(self._health.get(node.id))
             item.setPos(position)
             self.addItem(item)
+            item._index()
             return False
         if item.node is not node and item.node != node:
             item.set_node(node)
@@ -131,14 +133,15 @@ class GraphScene(QGraphicsScene):
         item.setPos(position)
         return True
 
-    def _add_edge(self, edge: Edge) -> None:
+    def _add_edge(self, edge: Edge) -> EdgeItem | None:
         source, target = self.nodes.get(edge.source), self.nodes.get(edge.target)
         source_port = source.port(edge.source_port, True) if source else None
         target_port = target.port(edge.target_port, False) if target else None
-        if source_port is not None and target_port is not None:   # other edges are listed as problems
-            self.edges[edge] = item = EdgeItem(edge, source_port, target_port)
-            self.addItem(item)
-            item.update_path()   # now that it sees the cards it must go around
+        if source_port is None or target_port is None:   # other edges are listed as problems
+            return None
+        self.edges[edge] = item = EdgeItem(edge, source_port, target_port)
+        self.addItem(item)
+        return item
 
     def _index_edges(self) -> None:
         self._edges_at = {node_id: [] for node_id in self.nodes}
@@ -218,10 +221,10 @@ class GraphScene(QGraphicsScene):
         for edge in self._edges_at.get(item.node_id, ()):
             edge.update_path()
 
-    def reroute(self, rects: list[QRectF]) -> None:
-        """Route again the edges passing where cards came, went or moved."""
-        edges = {item for rect in rects for item in self.items(rect, Qt.IntersectsItemBoundingRect)
-                 if isinstance(item, EdgeItem)}
+    def reroute(self, rects: list[QRectF], edges: set[EdgeItem] = frozenset()) -> None:
+        """Route `edges` again, and the edges passing where cards came, went or moved."""
+        edges = set(edges) | {item for rect in rects for item in self.items(rect, Qt.IntersectsItemBoundingRect)
+                              if isinstance(item, EdgeItem)}
         for edge in edges:
             edge.update_path()
 
