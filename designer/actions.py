@@ -38,6 +38,8 @@ class CanvasActions(QObject):
         redo_keys = QKeySequence.keyBindings(QKeySequence.Redo)
         self.redo.setShortcuts(redo_keys + [QKeySequence(k) for k in ("Ctrl+Shift+Z", "Ctrl+Y")
                                             if QKeySequence(k) not in redo_keys])
+        self.undo.setProperty("command", "Undo")   # their text names the step: the shortcut sheet reads this
+        self.redo.setProperty("command", "Redo")
         canvas = [
             ("cut", "Cu&t", QKeySequence.Cut, self.cut_selection),
             ("copy", "&Copy", QKeySequence.Copy, self.copy_selection),

@@ -33,7 +33,8 @@ def key_text(sequence: QKeySequence) -> str:
 
 def rows(window: QMainWindow) -> list[tuple[str, str, str]]:
     """(section, keys, command) for every action with a shortcut, under its menu's title in menu order, then
-    the canvas's own keys, then the mouse gestures. Actions of one name share a row ("Ctrl+K or Tab")."""
+    the canvas's own keys, then the mouse gestures. Actions of one name share a row ("Ctrl+K or Tab"); an action
+    whose text changes (Undo names what it undoes) gives its name in the `command` property."""
     ordered: list[tuple[str, QAction]] = []
     for menu in window.menuBar().findChildren(QMenu):
         ordered += [(menu.title().replace("&", ""), action) for action in menu.actions()]
@@ -42,7 +43,7 @@ def rows(window: QMainWindow) -> list[tuple[str, str, str]]:
     merged: dict[str, tuple[str, list[str]]] = {}
     for section, action in ordered:
         keys = [k for k in (key_text(s) for s in action.shortcuts()) if k]
-        name = action.text().replace("&", "").rstrip("…")
+        name = action.property("command") or action.text().replace("&", "").rstrip("…")
         if keys and name:
             section, listed = merged.setdefault(name, (section, []))
             listed += [k for k in keys if k not in listed]

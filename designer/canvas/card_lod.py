@@ -41,7 +41,7 @@ def paint(painter, rect: QRectF, type_color: QColor, tint: QColor | None, text: 
     painter.drawRoundedRect(band, corner, corner)
     painter.drawRect(band.adjusted(0, corner, 0, 0))
     body = rect.adjusted(6, band.height(), -6, 0)
-    font = _font(round(_id_size(text, body, zoom)))
+    font = _font(int(_id_size(text, body, zoom)))
     painter.setFont(font)
     painter.setPen(text_color(fill))
     painter.drawText(body, Qt.AlignCenter, QFontMetricsF(font).elidedText(text, Qt.ElideMiddle, body.width()))
@@ -55,5 +55,5 @@ def _width_per_px(text: str) -> float:
 
 def _id_size(text: str, body: QRectF, zoom: float) -> float:
     """The id's font size in scene units: ID_PX on screen, less (not under MIN_ID_PX) if the id would not fit."""
-    wanted = max(min(ID_PX / zoom, body.width() / _width_per_px(text)), MIN_ID_PX / zoom)
+    wanted = max(min(ID_PX / zoom, 0.95 * body.width() / _width_per_px(text)), MIN_ID_PX / zoom)
     return min(wanted, body.height() * 0.75)

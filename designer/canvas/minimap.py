@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QPainter, QPen
+from PySide6.QtGui import QPainter, QPen
 from PySide6.QtWidgets import QWidget
 
 from .. import theme
@@ -69,7 +69,9 @@ class Minimap(QWidget):
         if not scene.nodes:
             return
         painter = QPainter(self)
-        painter.fillRect(self.rect(), QColor(0, 0, 0, 150))
+        back = theme.color("base")
+        back.setAlpha(225)
+        painter.fillRect(self.rect(), back)
         world, scale = self._world()
         for item in scene.nodes.values():
             x, y, width, height = item.card_rect()

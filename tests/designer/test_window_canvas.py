@@ -51,19 +51,22 @@ def test_the_shortcut_sheet_lists_every_action_with_readable_keys(window):
     listed = rows(window)
     assert ("Training", "F5", "Train") in listed and ("Training", "F6", "Probe") in listed
     assert ("Training", "Shift+F5", "Stop") in listed
-    assert ("Edit", "Ctrl+Z or Alt+Backspace", "Undo") in listed and ("Graph", "Ctrl+K or Tab", "Add Layer") in listed
+    keys = {name: (section, keys) for section, keys, name in listed}
+    assert keys["Undo"][0] == "Edit" and keys["Undo"][1].startswith("Ctrl+Z")   # more keys on some platforms
+    assert ("Graph", "Ctrl+K or Tab", "Add Layer") in listed
     assert ("View", "Ctrl+Shift+F or F", "Fit to View") in listed
     assert ("Canvas", "Left or Shift+Left", "Nudge Left") in listed
     assert not [keys for _, keys, _ in listed if "F14" in keys or "Undo" in keys or ", " in keys]
     names = {name for _, _, name in listed}
     for action in window.findChildren(type(window.files.save)):
         if action.shortcuts() and action.text():
-            assert action.text().replace("&", "").rstrip("…") in names, action.text()
+            assert (action.property("command") or action.text().replace("&", "").rstrip("…")) in names, action.text()
+    window.document.apply(edits.add_node(window.document.arch, "relu")[0], "Add relu")
+    assert "Undo" in {name for _, _, name in rows(window)}   # not 'Undo Add relu'
     sheet = ShortcutSheet(window)
     edit = next(sheet.tree.topLevelItem(i) for i in range(sheet.tree.topLevelItemCount())
                 if sheet.tree.topLevelItem(i).text(0) == "Edit")
-    assert sheet.tree.columnCount() == 2 and (edit.child(0).text(0), edit.child(0).text(1)) == ("Ctrl+Z or Alt+Backspace",
-                                                                                               "Undo")
+    assert sheet.tree.columnCount() == 2 and (edit.child(0).text(0), edit.child(0).text(1)) == (keys["Undo"][1], "Undo")
 
 
 def test_dropping_a_document_opens_it_after_asking_about_unsaved_changes(window, tmp_path):
