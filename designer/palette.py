@@ -8,12 +8,14 @@ from PySide6.QtCore import QMimeData, Qt, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QLabel, QLineEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
-from layerloom.engine import NodeBase
+from layerloom.engine import Architecture, NodeBase, make_node
 from layerloom.engine.layers import REGISTRY
 
 from . import edits
 from .canvas import LAYER_MIME, positions
-from .canvas.style import LAYOUT_DX, LAYOUT_DY
+from .canvas.geometry import card_size
+from .canvas.placement import free_spot
+from .canvas.style import LAYOUT_DX
 from .document import DocumentModel
 from .layer_search import palette_entries
 from .panel_style import category_icon, mute
@@ -30,16 +32,15 @@ def display_name(node: NodeBase) -> str:
     return next(matching, spec.palette_name or spec.type)
 
 
-def free_position(placed: dict[str, tuple[float, float]], anchor: str | None) -> tuple[float, float]:
-    """Right of `anchor` (or of the last placed node), moved down past any node already there."""
+def free_position(arch: Architecture, anchor: str | None, node: NodeBase) -> tuple[float, float]:
+    """Right of `anchor` (or of the last placed node), at the nearest place where `node`'s card touches no other."""
+    placed = positions(arch)
     if anchor not in placed:
         anchor = next(reversed(placed), None)
     if anchor is None:
         return (0.0, 0.0)
-    x, y = placed[anchor][0] + LAYOUT_DX, placed[anchor][1]
-    while any(abs(x - px) < LAYOUT_DX / 2 and abs(y - py) < LAYOUT_DY / 2 for px, py in placed.values()):
-        y += LAYOUT_DY
-    return (x, y)
+    cards = [(*placed[n.id], *card_size(n)) for n in arch.nodes]
+    return free_spot((placed[anchor][0] + LAYOUT_DX, placed[anchor][1], *card_size(node)), cards)
 
 
 class _LayerTree(QTreeWidget):
@@ -108,10 +109,11 @@ class PaletteWidget(QWidget):
 
     def add_entry(self, entry: dict) -> str:
         """Add the entry's layer next to the selection, as one undo step, and select it."""
-        placed = positions(self._document.arch)
-        anchor = min(self._document.selection, default=None)
-        arch = edits.move_nodes(self._document.arch, placed)  # pins nodes that only had a fallback place
-        arch, new_id = edits.add_node(arch, entry["type"], free_position(placed, anchor), entry["params"])
+        before = self._document.arch
+        arch = edits.move_nodes(before, positions(before))  # pins nodes that only had a fallback place
+        new = make_node("new", entry["type"], **entry["params"])
+        at = free_position(before, min(self._document.selection, default=None), new)
+        arch, new_id = edits.add_node(arch, entry["type"], at, entry["params"])
         self._document.apply(arch, f"add {new_id}")
         self._document.select([new_id])
         self.node_added.emit(new_id)

@@ -79,17 +79,17 @@ class EdgeItem(HoverHighlight, QGraphicsItem):
         near = self._cards(start, end, 0)   # the box a direct curve sweeps: most edges find it empty
         lane = None if not near and end.x() > start.x() + 2 * routing.BEND else \
             routing.route((start.x(), start.y()), (end.x(), end.y()), self._cards(start, end, REACH))
-        self.prepareGeometryChange()   # after asking the scene's index, never between this and the new bounds
+        self.prepareGeometryChange()
         self._path = curve(start, end) if lane is None else laned(start, end, lane)
         self._place_label()
 
     def _cards(self, start: QPointF, end: QPointF, reach: float) -> list:
-        """The cards between the ends (and `reach` above and below), as rects, from the scene's index."""
+        """The cards between the ends, or around them within `reach` (room for a lane), from the scene's index."""
         scene = self.scene()
         if scene is None:
             return []
-        box = QRectF(start, end).normalized().adjusted(1 - reach / 4 if reach else 1, -reach - routing.PAD,
-                                                      reach / 4 - 1 if reach else -1, reach + routing.PAD)
+        side = routing.BEND if reach else -1.0   # without reach, the edge's own cards are left out
+        box = QRectF(start, end).normalized().adjusted(-side, -reach - routing.PAD, side, reach + routing.PAD)
         return scene.cards.query((box.x(), box.y(), box.width(), box.height()))
 
     def _place_label(self) -> None:
@@ -135,6 +135,9 @@ class EdgeItem(HoverHighlight, QGraphicsItem):
             painter.setPen(style.TEXT)
             painter.setFont(style.font(7.5))
             painter.drawText(self._label_rect, Qt.AlignCenter, self.label)
+
+    def path(self) -> QPainterPath:
+        return self._path
 
     def midpoint(self) -> QPointF:
         return self._path.pointAtPercent(0.5)

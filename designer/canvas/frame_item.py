@@ -9,6 +9,7 @@ from PySide6.QtGui import QColor, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem
 
 from layerloom.engine.document import Frame
+from ..edits import move_nodes, set_frame
 from .. import theme
 from . import style
 
@@ -83,7 +84,9 @@ class FrameItem(QGraphicsItem):
             return
         scene: GraphScene = self.scene()
         gesture = "resize" if self._handle().contains(event.pos()) else "move"
-        held = {} if gesture == "resize" else {i: item.pos() for i, item in scene.nodes_in(self.sceneBoundingRect())}
+        inside = self.sceneBoundingRect()
+        held = {} if gesture == "resize" else {i: item.pos() for i, item in scene.nodes.items()
+                                               if inside.contains(item.sceneBoundingRect().center())}
         self._press = (gesture, event.scenePos(), held)
         self.setCursor(Qt.SizeFDiagCursor if gesture == "resize" else Qt.ClosedHandCursor)
 
@@ -109,6 +112,8 @@ class FrameItem(QGraphicsItem):
         gesture, _, held = self._press
         self._press = None
         self.unsetCursor()
+        scene: GraphScene = self.scene()
         rect = (self.x(), self.y(), self._size.x(), self._size.y())
-        moved = {node_id: (self.scene().nodes[node_id].x(), self.scene().nodes[node_id].y()) for node_id in held}
-        self.scene().frame_moved(self.index, rect, moved)
+        moved = {node_id: (scene.nodes[node_id].x(), scene.nodes[node_id].y()) for node_id in held}
+        arch = set_frame(move_nodes(scene.document.arch, moved), self.index, self.frame.model_copy(update={"rect": rect}))
+        scene.document.apply(arch, "Resize frame" if rect[2:] != self.frame.rect[2:] else "Move frame")

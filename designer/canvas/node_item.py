@@ -70,7 +70,7 @@ class NodeItem(QGraphicsItem):
             self._refresh()
 
     def itemChange(self, change, value):
-        if change == QGraphicsItem.ItemPositionHasChanged:
+        if change in (QGraphicsItem.ItemPositionHasChanged, QGraphicsItem.ItemSceneHasChanged):
             self._index()
         return super().itemChange(change, value)
 

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from typing import Iterable
 
 Rect = tuple[float, float, float, float]   # x, y, width, height
 CLEARANCE = 20.0     # the least space kept between two cards
 STEP = 20.0          # the grid free spots are searched on
-MAX_RINGS = 200
+REACH = 100          # grid steps searched in each direction
 
 
 def overlaps(a: Rect, b: Rect, clearance: float = 0.0) -> bool:
@@ -24,16 +25,24 @@ def bounds(rects: Iterable[Rect]) -> Rect:
 def free_spot(want: Rect, taken: Iterable[Rect]) -> tuple[float, float]:
     """The corner nearest to `want`'s, on the search grid, where a card of its size touches no taken card."""
     x, y, w, h = want
-    reach = (MAX_RINGS + 1) * STEP
+    reach = (REACH + 1) * STEP
     near = [r for r in taken if overlaps(r, (x - reach, y - reach, w + 2 * reach, h + 2 * reach))]
-    for ring in range(MAX_RINGS):
-        spots = [(x + i * STEP, y + j * STEP) for i in range(-ring, ring + 1) for j in range(-ring, ring + 1)
-                 if max(abs(i), abs(j)) == ring]
-        spots.sort(key=lambda p: math.hypot(p[0] - x, p[1] - y))
-        for px, py in spots:
-            if not any(overlaps((px, py, w, h), r, CLEARANCE) for r in near):
-                return px, py
+    for dx, dy in _offsets():
+        if not any(overlaps((x + dx, y + dy, w, h), r, CLEARANCE) for r in near):
+            return x + dx, y + dy
     return x, y + max((r[1] + r[3] for r in near), default=y) + CLEARANCE
+
+
+@lru_cache(maxsize=1)
+def _offsets() -> list[tuple[float, float]]:
+    """Every grid offset within REACH steps, nearest first."""
+    steps = range(-REACH, REACH + 1)
+    return sorted(((i * STEP, j * STEP) for i in steps for j in steps), key=lambda d: _detour(*d))
+
+
+def _detour(dx: float, dy: float) -> float:
+    """How far a spot is from the one wanted; going back against the flow (left, up) counts double."""
+    return math.hypot(dx * (2 if dx < 0 else 1), dy * (2 if dy < 0 else 1))
 
 
 def push_right(rects: dict[str, Rect], first: set[str], room: Rect, dx: float) -> dict[str, tuple[float, float]]:

@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene, QMenu
 
 from layerloom.engine import Architecture, Edge, make_node
 from ..document import DocumentModel
-from ..edits import EditError, add_node, move_nodes, set_frame
+from ..edits import EditError, add_node, move_nodes
 from layerloom.engine.train.diagnosis import NodeHealth
 from . import style
 from .connection_drag import ConnectionDrag
@@ -124,7 +124,6 @@ class GraphScene(QGraphicsScene):
             item.set_health(self._health.get(node.id))
             item.setPos(position)
             self.addItem(item)
-            item._index()
             return False
         if item.node is not node and item.node != node:
             item.set_node(node)
@@ -277,18 +276,6 @@ class GraphScene(QGraphicsScene):
         corner = self.snap(at - QPointF(width / 2, style.HEADER_HEIGHT))
         return free_spot((corner.x(), corner.y(), width, height), self.card_rects())
 
-    def frame_moved(self, index: int, rect: tuple[float, float, float, float],
-                    nodes: dict[str, tuple[float, float]]) -> None:
-        """A frame dragged (with the nodes it holds) or resized: one undo step."""
-        before = self.document.arch.layout.frames[index]
-        arch = set_frame(move_nodes(self.document.arch, nodes), index, before.model_copy(update={"rect": rect}))
-        self.document.apply(arch, "Resize frame" if rect[2:] != before.rect[2:] else "Move frame")
-        self.reroute([self.frames[index].sceneBoundingRect()] if index < len(self.frames) else [])
-
-    def nodes_in(self, rect: QRectF) -> list[tuple[str, NodeItem]]:
-        """The nodes whose card's centre lies in `rect` (those a frame holds)."""
-        return [(i, item) for i, item in self.nodes.items() if rect.contains(item.sceneBoundingRect().center())]
-
     def contents_rect(self) -> QRectF:
         """What fit-to-view shows: every card and frame (a null rect when there is none)."""
         rects = self.card_rects() + [frame.frame.rect for frame in self.frames]
@@ -297,8 +284,8 @@ class GraphScene(QGraphicsScene):
         x, y, width, height = bounds(rects)
         return QRectF(x, y, width, height)
 
-    def card_rects(self, skip: frozenset[str] = frozenset()) -> list[tuple[float, float, float, float]]:
-        return [item.card_rect() for node_id, item in self.nodes.items() if node_id not in skip]
+    def card_rects(self) -> list[tuple[float, float, float, float]]:
+        return [item.card_rect() for item in self.nodes.values()]
 
     def port_item(self, node_id: str, port: str, is_output: bool) -> PortItem | None:
         item = self.nodes.get(node_id)

@@ -17,6 +17,8 @@ def test_free_spot_is_the_wanted_one_when_free_else_the_nearest_free():
     spot = free_spot((20, 20, 100, 100), taken)
     assert not overlaps((*spot, 100, 100), taken[0], 20)
     assert abs(spot[0] - 20) + abs(spot[1] - 20) <= 160
+    wall = [(0, 0, 100, 100), (0, 120, 100, 400)]   # below is taken far down: the nearest free place is right
+    assert free_spot((20, 20, 100, 100), wall) == (120, 20)
 
 
 def test_push_right_moves_the_flow_and_whatever_it_would_hit():
@@ -49,15 +51,15 @@ def test_paste_goes_to_the_mouse_or_the_nearest_free_place(canvas_of):
     canvas = canvas_of(laid_out(chain(4)))
     canvas.document.select(["layer1", "layer2"])
     canvas.actions.copy_selection()
-    canvas.actions.paste_clipboard()             # the mouse is away from the canvas: next to the originals
-    first = set(canvas.document.selection)
-    assert len(first) == 2 and not overlapping(canvas.scene)
     spot = canvas.view.mapToScene(QPoint(100, canvas.view.viewport().height() - 40))   # empty canvas, in view
     canvas.hover(spot)
     canvas.actions.paste.trigger()
-    pasted = canvas.document.selection - first
-    assert min(canvas.scene.nodes[i].pos().x() for i in pasted) == spot.x()
-    assert min(canvas.scene.nodes[i].pos().y() for i in pasted) == spot.y()
+    first = set(canvas.document.selection)
+    assert min(canvas.scene.nodes[i].pos().x() for i in first) == spot.x()
+    assert min(canvas.scene.nodes[i].pos().y() for i in first) == spot.y()
+    canvas.hover(QPointF(-5000, -5000))           # the mouse away from the canvas: next to the originals
+    canvas.actions.paste_clipboard()
+    assert len(canvas.document.selection - first) == 2 and not overlapping(canvas.scene)
     canvas.actions.paste_clipboard(QPointF(*canvas.scene.nodes["x"].card_rect()[:2]))   # onto a node: beside it
     assert not overlapping(canvas.scene)
 

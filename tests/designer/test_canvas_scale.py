@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtTest import QTest
 
 from layerloom import engine
@@ -95,3 +95,19 @@ def test_the_empty_canvas_hint_goes_away_when_a_node_arrives(canvas_of, qtbot):
     corner = view.mapToScene(10, 10)   # the new card lands in a corner, away from the hint's text
     canvas.document.apply(edits.add_node(canvas.document.arch, "relu", (corner.x(), corner.y()))[0], "add")
     qtbot.waitUntil(lambda: hint_pixels() == 0)
+
+
+def test_skips_and_wrapped_rows_run_around_the_cards(canvas_of):
+    canvas = canvas_of(laid_out(engine.load("templates/deep_residual.json")), 1600, 700)
+    cards = {i: QRectF(*item.card_rect()) for i, item in canvas.scene.nodes.items()}
+    rows = sorted({item.y() for item in canvas.scene.nodes.values()})
+    skip = canvas.scene.edges[Edge(source="add1", target="add2")]            # over relu2 and linear2
+    wrap = next(item for edge, item in canvas.scene.edges.items()            # from the end of a row to the next
+                if canvas.scene.nodes[edge.target].x() < canvas.scene.nodes[edge.source].x())
+    assert len(rows) > 1
+    for item in (skip, wrap):
+        ends = {item.edge.source, item.edge.target}
+        path = item.path()
+        crossed = {i for i, card in cards.items() if i not in ends
+                   for t in range(1, 100) if card.contains(path.pointAtPercent(t / 100))}
+        assert not crossed, (item.edge, crossed)

@@ -7,6 +7,8 @@ from PySide6.QtCore import Qt
 from layerloom import engine
 from layerloom.designer import edits
 from layerloom.designer.canvas import LAYER_MIME, positions
+from layerloom.designer.canvas.geometry import card_size
+from layerloom.designer.canvas.placement import overlaps
 from layerloom.designer.canvas.style import LAYOUT_DX
 from layerloom.designer.canvas.view import parse_layer_drop
 from layerloom.designer.document import DocumentModel
@@ -87,7 +89,8 @@ def test_palette_double_click_adds_next_to_selection_and_undo_removes(palette, d
     assert new.type == "gru" and new.params.bidirectional
     assert document.selection == {new.id}
     fx, fy = positions(before)["fc"]
-    assert document.arch.layout.nodes[new.id] == (fx + LAYOUT_DX, fy)
+    x, y = document.arch.layout.nodes[new.id]
+    assert x >= fx + LAYOUT_DX and not clashes(document.arch, new.id)   # to the right, on a free spot
     document.undo_stack.undo()
     assert document.arch == before
 
@@ -101,6 +104,13 @@ def test_palette_places_nodes_on_free_slots(palette, document):
     layout = document.arch.layout.nodes
     assert layout[first] == (0.0, 0.0) and layout[second] == (LAYOUT_DX, 0.0)
     assert layout[third][0] == LAYOUT_DX and layout[third][1] > 0  # below the linear node, not on it
+    assert not clashes(document.arch, third)
+
+
+def clashes(arch, node_id: str) -> list[str]:
+    """The nodes whose cards overlap `node_id`'s."""
+    cards = {n.id: (*positions(arch)[n.id], *card_size(n)) for n in arch.nodes}
+    return [other for other, card in cards.items() if other != node_id and overlaps(card, cards[node_id])]
 
 
 @pytest.fixture
