@@ -29,7 +29,8 @@ def _cmd_check(args) -> int:
         if problems:
             failed = True
         else:
-            print(f"{path}: valid, {len(report.nodes)} nodes, {report.total_params:,} parameters")
+            expanded = f" ({report.size:,} with its blocks expanded)" if report.size != len(report.nodes) else ""
+            print(f"{path}: valid, {len(report.nodes)} nodes{expanded}, {report.total_params:,} parameters")
     return 1 if failed else 0
 
 
@@ -41,7 +42,7 @@ def _cmd_summary(args) -> int:
         print(f"layerloom summary: --batch-size: {error}", file=sys.stderr)
         return 1
     summary = summarize(arch, batch_size)
-    print(json.dumps(summary, indent=2) if args.json else format_summary(summary))
+    print(json.dumps(summary, indent=2) if args.json else format_summary(summary, expand=args.expand))
     memory, ram = memory_of(summary), machine_memory()
     if ram and memory.training_bytes > ram:
         print(f"{args.file}: warning: training at batch {memory.batch_size:,} needs {format_bytes(memory.training_bytes)}, "
@@ -69,7 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", metavar="FILE", type=document_argument)
     p.add_argument("--batch-size", type=int, metavar="N",
                    help="batch size of the training memory (default: the training section's)")
-    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--json", action="store_true",
+                   help="print JSON instead of a table (an instance's row nests its copies and layers in 'children')")
+    p.add_argument("--expand", action="store_true", help="list every layer inside block instances, indented")
     p.set_defaults(run=_cmd_summary)
     p = sub.add_parser("schema", help="print the JSON Schema of the document format")
     p.set_defaults(run=_cmd_schema)

@@ -1,7 +1,6 @@
 """Problems found in a document, the error that carries them, and pydantic's errors translated into them."""
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass
 
@@ -17,12 +16,13 @@ class Problem:
     """One user-facing problem, located at a node, an edge or a field when known."""
 
     message: str
-    node: str | None = None
+    node: str | None = None  # a node id, or the dotted path of a node inside block instances: 'stage2.1.conv2'
     edge: int | None = None
     field: str | None = None
+    block: str | None = None  # a problem of a block's definition: node, edge and field are inside that block
 
     def __str__(self) -> str:
-        where = []
+        where = [f"block '{self.block}'"] if self.block is not None else []
         if self.node is not None:
             where.append(f"node '{self.node}'")
         if self.edge is not None:
@@ -69,8 +69,8 @@ def error_problems(error: ValidationError, data) -> list[Problem]:
 def _translate(error: dict) -> tuple[str, str | None, str]:
     """(dotted field path, the union branch it failed in or None, message) for one pydantic error."""
     loc = list(error["loc"])
-    if len(loc) >= 3 and loc[0] == "nodes" and isinstance(loc[1], int) and loc[2] in REGISTRY:
-        del loc[2]  # the discriminated union of node types adds the type as a step
+    if len(loc) >= 3 and loc[0] == "nodes" and isinstance(loc[1], int) and (loc[2] in REGISTRY or loc[2] == "block"):
+        del loc[2]  # the tagged union of node types adds its tag (a layer type, or 'block') as a step
     message = error["msg"].replace(" after validation", "")
     step = next((i for i, part in enumerate(loc) if isinstance(part, str) and _UNION_BRANCH.fullmatch(part)), None)
     branch = None
@@ -79,13 +79,8 @@ def _translate(error: dict) -> tuple[str, str | None, str]:
         if inside:
             message = f"item {'.'.join(str(p + 1) if isinstance(p, int) else str(p) for p in inside)}: {message}"
     field = ".".join(str(part) for part in loc)
-    if error["type"] == "union_tag_invalid":
-        tag = error["ctx"]["tag"]
-        close = difflib.get_close_matches(tag, REGISTRY, n=1)
-        message = f"unknown layer type '{tag}'" + (f"; did you mean '{close[0]}'?" if close else "")
+    if error["type"] == "missing_type":
         field += ".type"
-    elif error["type"] == "union_tag_not_found":
-        message, field = "missing 'type'", field + ".type"
     elif error["type"] == "extra_forbidden":
         message = "unknown field"
     return field.strip("."), branch, message
@@ -115,14 +110,20 @@ def _value_at(data, field: str):
 
 
 def _located(problem: Problem, raw: dict) -> Problem:
-    """A document Problem with `nodes.3.params.x` turned into node '<its id>', field `params.x` (edges alike)."""
-    kind, _, rest = (problem.field or "").partition(".")
-    index, _, field = rest.partition(".")
+    """A document Problem with `nodes.3.params.x` turned into node '<its id>', field `params.x` (edges alike), and
+    `blocks.<name>.nodes.3...` into the same inside block '<name>'."""
+    block, field = None, problem.field or ""
+    if field.startswith("blocks.") and field.count(".") >= 2:
+        _, block, field = field.split(".", 2)
+        raw = raw.get("blocks", {}).get(block) if isinstance(raw.get("blocks"), dict) else None
+        raw = raw if isinstance(raw, dict) else {}
+    kind, _, rest = field.partition(".")
+    index, _, inner = rest.partition(".")
     if kind not in ("nodes", "edges") or not index.isdigit():
-        return problem
+        return Problem(problem.message, field=field or None, block=block) if block else problem
     if kind == "edges":
-        return Problem(problem.message, edge=int(index), field=field or None)
-    return Problem(problem.message, node=_node_label(raw, int(index)), field=field or None)
+        return Problem(problem.message, edge=int(index), field=inner or None, block=block)
+    return Problem(problem.message, node=_node_label(raw, int(index)), field=inner or None, block=block)
 
 
 def _node_label(raw: dict, index: int) -> str:

@@ -11,6 +11,7 @@ from typing import Iterator
 
 from pydantic import ValidationError
 
+from .blocks import type_problems
 from .document import Architecture
 from .errors import DocumentError, validation_problems
 from .migrations import migrate
@@ -64,9 +65,13 @@ def from_dict(raw) -> Architecture:
         raise DocumentError(f"expected a JSON object at the top level, got {type(raw).__name__}")
     raw = migrate(raw)
     try:
-        return Architecture.model_validate(raw)
+        arch = Architecture.model_validate(raw)
     except ValidationError as error:
-        raise DocumentError(validation_problems(error, raw)) from None
+        raise DocumentError(validation_problems(error, raw) + type_problems(raw)) from None
+    problems = type_problems(arch)
+    if problems:
+        raise DocumentError(problems)
+    return arch
 
 
 def dumps(arch: Architecture) -> str:

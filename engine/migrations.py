@@ -38,5 +38,6 @@ def migrate(raw: dict, current: int = FORMAT_VERSION) -> dict:
 
 @migration(from_version=1)
 def _layout_holds_nodes_and_frames(raw: dict) -> dict:
-    """Version 2 moved the node positions into `layout.nodes`, beside the new `layout.frames`."""
+    """Version 2 moved the node positions into `layout.nodes`, beside the new `layout.frames`, and added `blocks`
+    (reusable subgraphs) and instances of them, which need nothing of a version-1 document."""
     return {**raw, "layout": {"nodes": raw["layout"]}} if "layout" in raw else raw

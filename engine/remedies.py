@@ -3,6 +3,7 @@
 Each remedy a diagnosis suggests is a kind here: `applicable(arch)` lists those that fit a document (and
 `why_not` says why another does not), `derive(arch, kind)` returns the variant, checked like any document.
 The variant is named '<name> + <kind>', so `layerloom compare` knows it as a variant of the original.
+A document built from blocks is remedied as its flat network (every instance inlined): the variant is flat.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Callable
 
 from .validate import check
 from .document import Architecture, Edge, NodeBase, make_node
+from .inline import flatten
 from .layout import auto_layout
 from .config import TrainingConfig
 
@@ -253,12 +255,13 @@ def why_not(arch: Architecture, kind: str) -> str | None:
     """None when remedy `kind` applies to `arch`, else the reason it does not."""
     if kind not in REMEDIES:
         raise RemedyError(f"unknown remedy '{kind}'; choose one of {', '.join(REMEDIES)}")
-    return REMEDIES[kind].why_not(arch)
+    return REMEDIES[kind].why_not(flatten(arch))
 
 
 def applicable(arch: Architecture) -> list[str]:
     """The remedy kinds that apply to `arch`, in REMEDIES order."""
-    return [kind for kind, remedy in REMEDIES.items() if remedy.why_not(arch) is None]
+    flat = flatten(arch)
+    return [kind for kind, remedy in REMEDIES.items() if remedy.why_not(flat) is None]
 
 
 def base_name(name: str) -> str:
@@ -271,7 +274,7 @@ def derive(arch: Architecture, kind: str) -> Architecture:
     reason = why_not(arch, kind)
     if reason:
         raise RemedyError(f"remedy '{kind}' does not apply to '{arch.name}': {reason}")
-    variant = REMEDIES[kind].apply(arch)
+    variant = REMEDIES[kind].apply(flatten(arch))
     variant = variant.model_copy(update={"name": f"{arch.name}{VARIANT_MARK}{kind}"[:200]})
     problems, _ = check(variant)
     if problems:

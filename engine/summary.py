@@ -1,17 +1,20 @@
-"""Summaries: per node type, output shape, parameters, MACs and activation memory, plus totals."""
+"""Summaries: per node type, output shape, parameters, MACs and activation memory, plus totals; block instances
+with what they hold."""
 from __future__ import annotations
 
-from .costs import TrainingMemory, batch_size_of, document_memory, format_bytes, infer_costs
-from .document import Architecture
+from .costs import CostReport, TrainingMemory, batch_size_of, document_memory, format_bytes, infer_costs
+from .document import Architecture, is_instance
 from .errors import DocumentError
 from .layers.registry import shape_text
-from .shapes import format_meta, meta_to_json
+from .shapes import NodeInfo, ShapeReport, format_meta, meta_to_json
 from .validate import check
 
 
 def summarize(arch: Architecture, batch_size: int | None = None) -> dict:
     """The summary as JSON data: totals of parameters, MACs (one sample) and training memory at `batch_size` (the
-    training section's by default), and one row per node. Raises DocumentError, or ValueError for a bad batch size."""
+    training section's by default), and one row per node; an instance's row has `children`, the rows of its copies
+    when repeated, else of the layers and instances inside it (dotted ids). Raises DocumentError, or ValueError for
+    a bad batch size."""
     batch_size = batch_size_of(arch, batch_size)
     problems, report = check(arch)
     if problems:
@@ -20,32 +23,47 @@ def summarize(arch: Architecture, batch_size: int | None = None) -> dict:
     if costs.problems:
         raise DocumentError(costs.problems)
     memory = document_memory(arch, costs, batch_size)
-    rows = []
-    for node in arch.nodes:
-        info, cost = report.nodes[node.id], costs.nodes[node.id]
-        rows.append({
-            "id": node.id, "type": node.type,
-            "output_shape": meta_to_json(info.shape) if info.shape is not None else None,
-            "params": info.params,
-            "macs": cost.macs, "activation_bytes": cost.activation.at(batch_size),
-        })
     return {
         "total_params": report.total_params, "trainable_params": report.trainable_params,
         "total_macs": costs.total_macs, "batch_size": batch_size, "optimizer": memory.optimizer,
         "param_bytes": memory.param_bytes, "grad_bytes": memory.grad_bytes,
         "optimizer_bytes": memory.optimizer_bytes, "activation_bytes": memory.activation_bytes,
-        "training_bytes": memory.training_bytes, "nodes": rows,
+        "training_bytes": memory.training_bytes, "nodes": _Rows(costs, batch_size).of(report, ""),
     }
 
 
-def format_summary(summary: dict) -> str:
-    """The summary as an aligned text table, with the totals under it."""
+class _Rows:
+    def __init__(self, costs: CostReport, batch_size: int):
+        self.costs, self.batch_size = costs, batch_size
+
+    def of(self, report: ShapeReport, prefix: str, ports: bool = True) -> list[dict]:
+        return [self.row(prefix + node.id, node, report.nodes[node.id]) for node in report.arch.nodes
+                if ports or node.type not in ("input", "output")]
+
+    def row(self, path: str, node, info: NodeInfo, shape=None, params: int | None = None) -> dict:
+        cost = self.costs.of(path)
+        row = {"id": path, "type": node.type,
+               "output_shape": meta_to_json(shape or info.shape) if (shape or info.shape) is not None else None,
+               "params": info.params if params is None else params,
+               "macs": cost.macs, "activation_bytes": cost.activation.at(self.batch_size)}
+        if not is_instance(node):
+            return row
+        if node.repeat == 1:
+            return row | {"children": self.of(info.copies[0], path + ".", ports=False)}
+        copies = [self.row(f"{path}.{index}", node, copy.as_info(), copy.outputs.get("out"), copy.total_params)
+                  for index, copy in enumerate(info.copies)]
+        return row | {"repeat": node.repeat, "children": copies}
+
+
+def format_summary(summary: dict, expand: bool = False) -> str:
+    """The summary as an aligned text table, with the totals under it; `expand` lists what each instance holds,
+    indented below it."""
     batch = summary["batch_size"]
     header = ("node", "type", "output shape", "params", "MACs", f"activations (batch {batch:,})")
     rows = [header] + [
-        (r["id"], r["type"], _shape_text(r["output_shape"]), f"{r['params']:,}", f"{r['macs']:,}",
+        ("  " * depth + r["id"], _type_text(r), _shape_text(r["output_shape"]), f"{r['params']:,}", f"{r['macs']:,}",
          format_bytes(r["activation_bytes"]) if r["activation_bytes"] else "-")
-        for r in summary["nodes"]
+        for r, depth in _flat(summary["nodes"], expand, 0)
     ]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(w) if i < 3 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
@@ -55,6 +73,19 @@ def format_summary(summary: dict) -> str:
     lines.append(f"MACs per sample: {summary['total_macs']:,}")
     lines.append(memory_of(summary).describe())
     return "\n".join(lines)
+
+
+def _flat(rows: list[dict], expand: bool, depth: int):
+    for row in rows:
+        yield row, depth
+        if expand and "children" in row:
+            yield from _flat(row["children"], expand, depth + 1)
+
+
+def _type_text(row: dict) -> str:
+    if "children" not in row:
+        return row["type"]
+    return f"{row['type']} (block)" + (f" x{row['repeat']}" if "repeat" in row else "")
 
 
 def memory_of(summary: dict) -> TrainingMemory:

@@ -1,24 +1,40 @@
 """Checking a document: every structural problem at once (`validate`), and with its shapes (`check`)."""
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 
 import networkx as nx
 
+from .blocks import definition_problems, node_problems, recursion_problems, scopes, type_problems
 from .document import Architecture, Edge, is_valid_id
 from .errors import Problem
-from .layers import REGISTRY
 from .shapes import DEFAULT_MAX_PARAMS, ShapeReport, infer_shapes
 
 
 def check(arch: Architecture, max_params: int = DEFAULT_MAX_PARAMS) -> tuple[list[Problem], ShapeReport]:
     """Every problem of a document (structure and shapes), and the shape table."""
-    report = infer_shapes(arch, max_params)
-    return validate(arch) + report.problems, report
+    problems = validate(arch)
+    report = infer_shapes(arch, max_params, known=problems)
+    return problems + report.problems, report
 
 
 def validate(arch: Architecture) -> list[Problem]:
-    """Structural problems: ids, edges and ports, cycles, missing inputs, unreachable nodes."""
+    """Structural problems: ids, edges and ports, cycles, missing inputs, unreachable nodes, unknown types; and for
+    each block definition the same of its graph, its params, the `"$name"` it refers to and recursion."""
+    problems = graph_problems(arch) + type_problems(arch)
+    for name, block in arch.blocks.items():
+        problems += definition_problems(name, block)
+        body = Architecture.model_construct(nodes=block.nodes, edges=block.edges, blocks=arch.blocks)
+        problems += [dataclasses.replace(p, block=name) for p in graph_problems(body)]
+    for block, nodes, scope in scopes(arch):
+        for node in nodes:
+            problems += node_problems(arch, node, block, scope)
+    return problems + recursion_problems(arch)
+
+
+def graph_problems(arch: Architecture) -> list[Problem]:
+    """The problems of one graph (a document's, or a block definition's)."""
     problems = _id_problems(arch) + _edge_problems(arch) + _port_problems(arch)
     graph = arch.graph()
     problems += _cycle_problems(graph)
@@ -44,11 +60,11 @@ def connection_problems(arch: Architecture, edge: Edge) -> list[Problem]:
     """Why `edge` cannot be added to `arch`, or nothing: the rules `validate` applies, for one new edge, and
     no second copy of an edge (which a document may hold into a port of several edges, as y + y, but which a
     canvas would draw hidden behind the first)."""
-    types = {n.id: n.type for n in arch.nodes}
-    problems = _end_problems(types, edge)
+    specs = {n.id: arch.spec(n) for n in arch.nodes}
+    problems = _end_problems(specs, edge)
     if problems:
         return problems
-    port = REGISTRY[types[edge.target]].input_port(edge.target_port)
+    port = specs[edge.target].input_port(edge.target_port)
     if edge in arch.edges:
         return [Problem("these ports are already connected", node=edge.target)]
     if edge.source == edge.target or nx.has_path(arch.graph(), edge.target, edge.source):
@@ -61,32 +77,36 @@ def connection_problems(arch: Architecture, edge: Edge) -> list[Problem]:
 
 def _edge_problems(arch: Architecture) -> list[Problem]:
     problems = []
-    types = {n.id: n.type for n in arch.nodes}
+    specs = {n.id: arch.spec(n) for n in arch.nodes}
     seen = set()
     for index, edge in enumerate(arch.edges):
-        problems += _end_problems(types, edge, index)
-        target = REGISTRY[types[edge.target]].input_port(edge.target_port) if edge.target in types else None
+        problems += _end_problems(specs, edge, index)
+        spec = specs.get(edge.target)
+        target = spec.input_port(edge.target_port) if spec is not None else None
         if edge in seen and not (target is not None and target.multiple):  # y + y: one tensor, twice into add
             problems.append(Problem("duplicate edge", node=edge.target, edge=index))
         seen.add(edge)
     return problems
 
 
-def _end_problems(types: dict[str, str], edge: Edge, index: int | None = None) -> list[Problem]:
-    """An end that is not a node, or a port its node does not have."""
+def _end_problems(specs: dict, edge: Edge, index: int | None = None) -> list[Problem]:
+    """An end that is not a node, or a port its node does not have (an instance of an undefined block has none)."""
     problems = []
     for end, port, ports in (
-        ("source", edge.source_port, lambda t: REGISTRY[t].outputs),
-        ("target", edge.target_port, lambda t: tuple(p.name for p in REGISTRY[t].inputs)),
+        ("source", edge.source_port, lambda spec: spec.outputs),
+        ("target", edge.target_port, lambda spec: tuple(p.name for p in spec.inputs)),
     ):
         node_id = getattr(edge, end)
-        if node_id not in types:
+        if node_id not in specs:
             problems.append(Problem(f"{end} '{node_id}' is not a node", edge=index, field=end))
-        elif port not in ports(types[node_id]):
-            allowed = ", ".join(ports(types[node_id])) or "none"
+        elif specs[node_id] is None:
+            if index is None:
+                problems.append(Problem("is an instance of a block the document does not define", node=node_id))
+        elif port not in ports(specs[node_id]):
+            allowed = ", ".join(ports(specs[node_id])) or "none"
             problems.append(Problem(
-                f"{types[node_id]} has no {'output' if end == 'source' else 'input'} port '{port}' (ports: {allowed})",
-                node=node_id, edge=index, field=f"{end}_port",
+                f"{specs[node_id].type} has no {'output' if end == 'source' else 'input'} port '{port}' "
+                f"(ports: {allowed})", node=node_id, edge=index, field=f"{end}_port",
             ))
     return problems
 
@@ -95,7 +115,8 @@ def _port_problems(arch: Architecture) -> list[Problem]:
     incoming = Counter((e.target, e.target_port) for e in arch.edges)
     problems = []
     for node in arch.nodes:
-        for port in node.spec.inputs:
+        spec = arch.spec(node)
+        for port in spec.inputs if spec else ():
             count = incoming[(node.id, port.name)]
             if not port.multiple and count > 1:
                 problems.append(Problem(f"input port '{port.name}' takes one edge, got {count}", node=node.id))

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..document import Architecture
+from ..document import Architecture, is_instance
+from ..validate import check
 from ..config import TrainingConfig
 from .diagnosis import Diagnosis, Finding
 
@@ -31,9 +32,10 @@ class ModelFacts:
     @classmethod
     def of(cls, arch: Architecture, config: TrainingConfig | None = None) -> "ModelFacts":
         from ..remedies import applicable
+        layers = [(path, node) for path, node, _ in check(arch)[1].paths() if not is_instance(node)]
         return cls(
-            types={n.id: n.type for n in arch.nodes},
-            inits={n.id: (n.params.init, n.params.init_gain) for n in arch.nodes if n.spec.initializable},
+            types={path: n.type for path, n in layers},
+            inits={path: (n.params.init, n.params.init_gain) for path, n in layers if n.spec.initializable},
             clipping=bool(config and config.grad_clip),
             weight_decay=config.optimizer.weight_decay if config else 0.0,
             applicable=tuple(applicable(arch)),

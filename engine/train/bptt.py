@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..compiler import layers
+
 _CELLS = {
     "RNN_TANH": torch._VF.rnn_tanh_cell,
     "RNN_RELU": torch._VF.rnn_relu_cell,
@@ -110,5 +112,5 @@ class BpttCapture:
 
 
 def recurrent_layers(model: nn.Module) -> dict[str, nn.Module]:
-    """The model's recurrent layers by node id."""
-    return {name: module for name, module in model.named_children() if isinstance(module, nn.RNNBase)}
+    """The model's recurrent layers by node id (dotted path inside block instances)."""
+    return {name: module for name, module in layers(model) if isinstance(module, nn.RNNBase)}

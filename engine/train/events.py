@@ -7,6 +7,7 @@ StepEvents built only for those who ask: the stream writes one StepEvent line pe
 from __future__ import annotations
 
 import json
+import math
 import sys
 import threading
 from dataclasses import dataclass
@@ -97,7 +98,12 @@ class StepEvent(_Event):
     step: int = Field(description="Optimizer steps done, counting this one (1-based); 0 for a probe.")
     epoch: int = Field(description="1-based epoch the step belongs to.")
     loss: float = Field(description="Loss of this step's batch.")
-    grad_norm: dict[str, float] = Field(description="L2 norm of each layer's gradient (all its parameters together).")
+    grad_norm: dict[str, float] = Field(description="L2 norm of each layer's gradient (all its parameters together); "
+                                                    "layers inside block instances by dotted path, 'stage2.1.conv1'.")
+    instance_grad_norm: dict[str, float] | None = Field(
+        None, description="Per block instance and per copy of a repeated one ('stage2', 'stage2.1'): the L2 norm of "
+                          "the gradients of every layer inside it.",
+    )
     weight_norm: dict[str, float] = Field(description="Norm of each layer's weights as the step started.")
     update_ratio: dict[str, float] = Field(description="||w_after - w_before|| / ||w_before|| of this step.")
     grad_norm_total: float = Field(description="Norm of the whole gradient before clipping.")
@@ -249,12 +255,23 @@ class StepRows:
         extra = self.extras.get(index, {})
         return _step_event({
             "event": "step", "step": self.steps[index], "epoch": self.epochs[index], "loss": loss,
-            "grad_norm": dict(zip(nodes, row[3:3 + n])), "weight_norm": dict(zip(nodes, row[3 + n:3 + 2 * n])),
+            "grad_norm": dict(zip(nodes, row[3:3 + n])), "instance_grad_norm": instance_norms(nodes, row[3:3 + n]),
+            "weight_norm": dict(zip(nodes, row[3 + n:3 + 2 * n])),
             "update_ratio": dict(zip(nodes, row[3 + 2 * n:])) if self.applied[index] else {},
             "grad_norm_total": total, "grad_norm_clipped": clipped, "clipped": clipped < total,
             "bptt": extra.get("bptt"), "bptt_reverse": extra.get("bptt_reverse"),
             "activations": extra.get("activations"),
         })
+
+
+def instance_norms(layers: list[str], norms: list[float]) -> dict[str, float] | None:
+    """Per block instance and copy, the norm of every gradient inside it, from the norms of the layers inside
+    (`stage2` and `stage2.1` from `stage2.1.conv1`, ...): the root of their sum of squares."""
+    squares: dict[str, float] = {}
+    for layer, norm in zip(layers, norms):
+        for end in (i for i, ch in enumerate(layer) if ch == "."):
+            squares[layer[:end]] = squares.get(layer[:end], 0.0) + norm * norm
+    return {path: math.sqrt(total) for path, total in squares.items()} or None
 
 
 def each_step(callback: Callable[[Any], None]) -> Callable[[Any], None]:

@@ -13,15 +13,19 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..compiler import layers
+
 
 class FlatParameters:
-    """A model's trainable parameters grouped by layer (node id), with flat gradients (and CPU weights)."""
+    """A model's trainable parameters grouped by layer (node id, or dotted path inside block instances), with flat
+    gradients (and CPU weights)."""
 
     def __init__(self, model: nn.Module, flat_weights: bool | None = None):
         groups: dict[str, list[nn.Parameter]] = {}
-        for name, param in model.named_parameters():
-            if param.requires_grad:
-                groups.setdefault(name.split(".")[0], []).append(param)
+        for path, layer in layers(model):
+            params = [p for p in layer.parameters() if p.requires_grad]
+            if params:
+                groups[path] = params
         self.nodes = list(groups)
         self.params = [p for ps in groups.values() for p in ps]
         self.node_of_param = [node for node, ps in groups.items() for _ in ps]

@@ -1,8 +1,8 @@
 """The gradient monitor: per-layer gradient, weight and update norms of every monitored step, the BPTT profile
 and activation health, turned into step events in batches.
 
-A layer is a node: its parameters are the GraphModule's `node_id.*` tensors, one slice of the flat vectors
-(flat.py). Each monitored step costs a few microseconds: its numbers go into one row of the recorder
+A layer is a node, named by its id or, inside block instances, its dotted path (`stage2.1.conv1`): its
+parameters are the GraphModule's `<path>.*` tensors, one slice of the flat vectors (flat.py). Each monitored step costs a few microseconds: its numbers go into one row of the recorder
 (recorder.py) on the device, and nothing becomes Python objects until the rows are read, every
 `FLUSH_ROWS` steps or `FLUSH_SECONDS` of wall time, whichever comes first, as one StepRows batch whose
 rows are the steps' events: every step keeps its own. The weight norm of a step is that of the weights the step
@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..compiler import layers
 from .bptt import recurrent_layers
 from ..config import GradClip
 from .events import StepEvent, StepRows
@@ -73,7 +74,7 @@ class GradientMonitor:
         self.recorder = (HostRecorder(self.flat, clip, FLUSH_ROWS) if self.flat.grads.device.type == "cpu"
                          else DeviceRecorder(self.flat, clip, FLUSH_ROWS))
         self.recurrent = recurrent_layers(model)
-        self.health_layers = {n: m for n, m in model.named_children() if isinstance(m, self.HEALTH_TYPES)}
+        self.health_layers = {n: m for n, m in layers(model) if isinstance(m, self.HEALTH_TYPES)}
         self._steps: list[tuple[int, int, bool, Captured | None]] = []
         self._read_at = time.perf_counter()
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..compiler import layers
 from ..document import Architecture
 from .advice import ModelFacts
 from .diagnosis import Diagnoser, Evidence, NodeHealth, node_health
@@ -61,7 +62,7 @@ def probe(arch: Architecture, on_event=None, *, device: str | None = None, seed:
             per_node={n: sum(p.numel() for p in model.get_submodule(n).parameters()) for n in monitor.nodes}),
         monitored=monitor.nodes, recurrent=list(monitor.recurrent),
     ))
-    capture = Capture(dict(model.named_children()), monitor.recurrent)
+    capture = Capture(dict(layers(model)), monitor.recurrent)
     with capture:
         output = model(*inputs)
     if not isinstance(output, torch.Tensor):

@@ -136,7 +136,7 @@ def test_format_1_positions_move_into_layout_nodes():
 
 def test_from_dict_migrates_before_validating(monkeypatch):
     seen = []
-    monkeypatch.setattr(engine.files, "migrate", lambda raw: seen.append(raw) or {**raw, "name": "migrated"})
+    monkeypatch.setattr(engine.files, "migrate", lambda raw: seen.append(raw) or {**raw, "format_version": 2, "name": "migrated"})
     assert engine.from_dict(SMALL).name == "migrated" and seen == [SMALL]
 
 
@@ -144,9 +144,14 @@ def test_schema_describes_every_layer_type_and_forbids_unknown_fields():
     schema = engine.json_schema()
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert schema["additionalProperties"] is False
-    mapping = schema["properties"]["nodes"]["items"]["discriminator"]["mapping"]
-    assert sorted(mapping) == sorted(engine.REGISTRY)
-    linear = schema["$defs"][mapping["linear"].split("/")[-1]]
+    branches = [schema["$defs"][b["$ref"].split("/")[-1]] for b in schema["properties"]["nodes"]["items"]["oneOf"]]
+    layers = {b["properties"]["type"]["const"]: b for b in branches if "const" in b["properties"]["type"]}
+    assert sorted(layers) == sorted(engine.REGISTRY)
+    [instance] = [b for b in branches if "const" not in b["properties"]["type"]]  # any other type: a block instance
+    assert instance["properties"]["type"]["not"]["enum"] == sorted(engine.REGISTRY)
+    block = schema["$defs"][schema["properties"]["blocks"]["additionalProperties"]["$ref"].split("/")[-1]]
+    assert {"params", "nodes", "edges", "description"} <= set(block["properties"])
+    linear = layers["linear"]
     params = schema["$defs"][linear["properties"]["params"]["$ref"].split("/")[-1]]
     assert params["additionalProperties"] is False
     assert params["properties"]["out_features"]["minimum"] == 1

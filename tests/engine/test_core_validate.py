@@ -33,7 +33,7 @@ def problems(raw: dict) -> list[Problem]:
 def test_unknown_type_is_named_with_a_suggestion():
     [problem] = schema_problems(doc([X, node("rnn1", "lstn"), Y], []))
     assert (problem.node, problem.field) == ("rnn1", "type")
-    assert problem.message == "unknown layer type 'lstn'; did you mean 'lstm'?"
+    assert problem.message == "unknown layer type or block 'lstn'; did you mean 'lstm'?"
 
 
 @pytest.mark.parametrize("params, field", [

@@ -42,6 +42,24 @@ def tiny_graph(layer_type: str, sample: Sample) -> engine.Architecture:
     return engine.from_dict({"format_version": 1, "nodes": nodes, "edges": edges})
 
 
+def block_graph(layer_type: str, sample: Sample) -> engine.Architecture:
+    """The tiny graph with its layer inside a block: the block's inputs are the layer's inputs, its params the
+    sample's params, each given to the layer as "$name"; the instance 'wrapped' gives them again."""
+    flat = tiny_graph(layer_type, sample).to_dict()
+    ports = [n for n in flat["nodes"] if n["type"] == "input"]
+    inner = [{"id": n["id"], "type": "input"} for n in ports]
+    inner += [{"id": "layer", "type": layer_type, "params": {name: f"${name}" for name in sample.params}},
+              {"id": "y", "type": "output"}]
+    edges = [e for e in flat["edges"] if e["target"] == "layer"] + [{"source": "layer", "target": "y"}]
+    top_edges = [{"source": n["id"], "target": "wrapped", "target_port": "in" if len(ports) == 1 else n["id"]}
+                 for n in ports] + [{"source": "wrapped", "target": "out"}]
+    return engine.from_dict({
+        "format_version": 2, "blocks": {"wrap": {"params": dict(sample.params), "nodes": inner, "edges": edges}},
+        "nodes": ports + [{"id": "wrapped", "type": "wrap", "params": dict(sample.params)}, {"id": "out", "type": "output"}],
+        "edges": top_edges,
+    })
+
+
 def real_inputs(arch: engine.Architecture, batch: int) -> list[torch.Tensor]:
     inputs = []
     for node in arch.nodes:
@@ -105,6 +123,35 @@ def test_compiled_layer_backpropagates(layer_type, index):
         assert param.grad is not None and torch.isfinite(param.grad).all(), name
     for x in inputs:  # a parameter node reads only its input's batch size
         assert not x.is_floating_point() or x.grad is not None or layer_type == "parameter"
+
+
+@pytest.mark.parametrize("layer_type, index", _cases([t for t, spec in REGISTRY.items() if spec.outputs and spec.inputs]))
+def test_a_layer_inside_a_block_is_the_same_layer(layer_type, index):
+    """Substituted params, shapes inferred from the edge into the instance, the same weights from the same seed
+    (keys `wrapped.layer.*`), the same output and gradients flowing through the instance."""
+    sample = samples_of(layer_type)[index]
+    flat, wrapped = tiny_graph(layer_type, sample), block_graph(layer_type, sample)
+    problems, report = engine.check(wrapped)
+    assert problems == []
+    assert report.nodes["wrapped"].outputs == {"out": engine.check(flat)[1].nodes["layer"].shape}
+    assert report.nodes["wrapped"].copies[0].arch.node("layer") == flat.node("layer")
+    torch.manual_seed(0)
+    alone = engine.compile_model(flat)
+    torch.manual_seed(0)
+    inside = engine.compile_model(wrapped)
+    assert list(inside.state_dict()) == [f"wrapped.{key}" for key in alone.state_dict()]
+    torch.testing.assert_close(list(inside.state_dict().values()), list(alone.state_dict().values()))
+    inputs = real_inputs(flat, batch=3)
+    torch.manual_seed(1)  # the same dropout masks
+    out = inside(*inputs)
+    torch.manual_seed(1)
+    torch.testing.assert_close(out, alone(*inputs))
+    ShapeProp(inside).propagate(*inputs)
+    real = next(n.meta["tensor_meta"] for n in inside.graph.nodes if n.op == "output")
+    assert _without_batch(real) == report.nodes["wrapped"].shape
+    if out.is_floating_point():
+        (out * torch.randn(out.shape)).sum().backward()
+        assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in inside.parameters())
 
 
 INITIALIZABLE = sorted(t for t, spec in REGISTRY.items() if spec.initializable)
