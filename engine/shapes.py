@@ -259,7 +259,7 @@ def _fake_mode() -> FakeTensorMode:
     return FakeTensorMode(allow_fallback_kernels=False)
 
 
-def _infer_node(node: NodeBase, inputs: dict[str, list], given: dict | None) -> NodeInfo | str:
+def _infer_node(node: NodeBase, inputs: dict[str, list], given: dict | None = None) -> NodeInfo | str:
     """One layer's outputs; inside a body (`given`: input id -> meta) inputs take what arrives at the instance, and
     outputs pass anything on."""
     if node.type == "input":
