@@ -44,8 +44,54 @@ def helper(source: str) -> str:
     return source.strip("\n")
 
 
+class Symbol:
+    """A value the generated source names rather than writes (a block's param, an instance's input size): it
+    computes and compares as its value, and `literal` (or repr, inside a tuple) writes its `name`."""
+
+    name: str
+
+    def __repr__(self) -> str:
+        return self.name
+
+    __str__ = __repr__
+
+    def __format__(self, spec: str) -> str:
+        return self.name
+
+
+class _SymbolInt(Symbol, int):
+    pass
+
+
+class _SymbolFloat(Symbol, float):
+    pass
+
+
+class _SymbolStr(Symbol, str):
+    pass
+
+
+class _SymbolTuple(Symbol, tuple):
+    pass
+
+
+def symbol(value, name: str):
+    """`value` named `name` in generated source (a bool stands as the int torch reads alike); None for a value that
+    cannot be (a list, None)."""
+    kinds = {bool: _SymbolInt, int: _SymbolInt, float: _SymbolFloat, str: _SymbolStr, tuple: _SymbolTuple}
+    kind = kinds.get(type(value))
+    if kind is None:
+        return None
+    named = kind(value)
+    named.name = name
+    return named
+
+
 def literal(value) -> str:
-    """A Python literal for a param value: strings in double quotes, tuples and numbers as repr writes them."""
+    """A Python literal for a param value: strings in double quotes, tuples and numbers as repr writes them; a
+    Symbol by its name."""
+    if isinstance(value, Symbol):
+        return value.name
     return json.dumps(value) if isinstance(value, str) else repr(value)
 
 
@@ -70,8 +116,9 @@ def _overloads(constructor: Callable) -> list:
 
 
 def changed(values: dict, defaults: dict) -> dict:
-    """The entries of `values` that differ from `defaults` (compared as written, so 1 and (1, 1) differ)."""
-    return {k: v for k, v in values.items() if k not in defaults or defaults[k] != v}
+    """The entries of `values` that differ from `defaults` (compared as written, so 1 and (1, 1) differ), and
+    every Symbol: its value may be the default in one instance of a block and not in another."""
+    return {k: v for k, v in values.items() if k not in defaults or defaults[k] != v or isinstance(v, Symbol)}
 
 
 def module_code(cls: type[nn.Module], *positional: str, exclude: tuple[str, ...] = ()):

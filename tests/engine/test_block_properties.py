@@ -8,6 +8,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from exported import assert_equivalent
 from layerloom import engine
 from layerloom.engine import DocumentError
 from layerloom.engine.compiler import layers
@@ -73,6 +74,7 @@ def test_random_nestings_and_repeats_compile_with_the_inferred_shapes(document):
                 if not is_instance(node) and node.type not in ("input", "output") and "." in path}
     assert real == inferred
     assert sum(p.numel() for p in model.parameters()) == report.total_params
+    assert_equivalent(arch)  # the exported source: one class per block (or per realization) builds the same model
 
 
 @st.composite

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from block_models import RESNET18
+from exported import assert_equivalent
 from layerloom import engine
 from layerloom.engine import DocumentError, shapes
 from layerloom.engine.cli import main
@@ -111,6 +112,7 @@ def test_multi_port_blocks_take_their_input_and_output_ids_as_ports():
     total, first = model(a, b)
     torch.testing.assert_close(total, 2 * a + b)
     torch.testing.assert_close(first, a)
+    assert_equivalent(engine.from_dict(raw))  # the exported source too
     wrong = copy.deepcopy(raw)
     wrong["edges"][0]["target_port"] = "in"
     assert "node 'p', edge 0, target_port: pair has no input port 'in' (ports: left, right)" in problem_lines(wrong)

@@ -39,10 +39,29 @@ AWKWARD = {"format_version": 1, "name": "Awkward", "nodes": [
                                                       ("up", "norm"), ("norm", "out")]]}
 
 
+# blocks: a repeated residual block inside a stage block, its conv widths given by "$width"
+RESIDUAL = {"params": {"width": 4}, "nodes": [
+    {"id": "x", "type": "input"}, {"id": "conv", "type": "conv2d", "params": {"out_channels": "$width", "padding": 1}},
+    {"id": "norm", "type": "batchnorm"}, {"id": "skip", "type": "add"}, {"id": "act", "type": "relu"},
+    {"id": "y", "type": "output"}],
+    "edges": [{"source": a, "target": b} for a, b in [("x", "conv"), ("conv", "norm"), ("norm", "skip"), ("x", "skip"),
+                                                      ("skip", "act"), ("act", "y")]]}
+BLOCKS = {"format_version": 2, "name": "Blocks", "blocks": {"residual": RESIDUAL, "stage": {
+    "params": {"width": 4, "depth": 2}, "nodes": [
+        {"id": "x", "type": "input"}, {"id": "widen", "type": "conv2d", "params": {"out_channels": "$width", "kernel_size": 1}},
+        {"id": "body", "type": "residual", "params": {"width": "$width"}, "repeat": "$depth"}, {"id": "y", "type": "output"}],
+    "edges": [{"source": "x", "target": "widen"}, {"source": "widen", "target": "body"}, {"source": "body", "target": "y"}]}},
+    "nodes": [{"id": "image", "type": "input", "params": {"shape": [3, 6, 6]}}, {"id": "s1", "type": "stage"},
+              {"id": "s2", "type": "stage", "params": {"width": 6, "depth": 3}}, {"id": "flat", "type": "flatten"},
+              {"id": "scores", "type": "output"}],
+    "edges": [{"source": a, "target": b} for a, b in [("image", "s1"), ("s1", "s2"), ("s2", "flat"), ("flat", "scores")]]}
+
+
 def onnx_cases():
     cases = {name: engine.load(TEMPLATES / f"{name}.json") for name in ("mlp_spirals", "cnn_digits", "seq2seq_reverse")}
     cases["bilstm_tagger"] = engine.from_dict(BILSTM_TAGGER)
     cases["awkward_layers"] = engine.from_dict(AWKWARD)
+    cases["blocks"] = engine.from_dict(BLOCKS)
     return cases
 
 
@@ -79,7 +98,7 @@ def _torchscript_cases():
     cases = [pytest.param(engine.load(p), id=p.stem) for p in sorted(TEMPLATES.glob("*.json")) if p.stem != "GALLERY"]
     cases += [pytest.param(tiny_graph(t, s), id=f"{t}-{i}") for t in sorted(SAMPLES) if t not in ("input", "output")
               for i, s in enumerate(SAMPLES[t])]
-    return cases
+    return cases + [pytest.param(engine.from_dict(BLOCKS), id="blocks")]
 
 
 @pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:DeprecationWarning")

@@ -147,3 +147,73 @@ def test_default_init_with_a_gain_keeps_torch_biases_and_scales_weights():
     assert "skip_init(" not in source
     torch.manual_seed(4)
     assert (load_class(arch)().fc.bias != 0).all()
+
+
+def test_each_block_is_one_class_whose_arguments_are_its_params():
+    from block_models import RESNET18, VGG16
+    source = python_source(engine.from_dict(RESNET18))
+    assert source.count("class Basic(nn.Module):") == 1 and source.count("class Stage(nn.Module):") == 1
+    assert "    def __init__(self, channels=64):" in source  # sizes that equal a param are read from it
+    assert "    def __init__(self, in_channels, channels):" in source  # Down: its first conv reads the input's
+    assert "self.first = Down(in_channels=in_channels, channels=channels)" in source
+    assert "self.layer1 = nn.Sequential(*(Basic() for _ in range(2)))" in source
+    assert "self.layer3 = Stage(in_channels=128, channels=256)" in source
+    vgg = python_source(engine.from_dict(VGG16))
+    assert ("self.convs = nn.Sequential(ConvRelu(in_channels=in_channels, channels=channels), "
+            "*(ConvRelu(in_channels=channels, channels=channels) for _ in range(convs - 1)))") in vgg
+    assert "self.stage3 = Stage(in_channels=128, channels=256, convs=3)" in vgg
+    for document in (RESNET18, VGG16):
+        assert_equivalent(engine.from_dict(document))
+
+
+def test_a_block_whose_instances_no_class_fits_gets_one_class_each():
+    def block(width):  # fc2 reads the width plus the input's size: no param and no input size
+        return {"params": {"w": width}, "nodes": [
+            {"id": "x", "type": "input"}, {"id": "fc", "type": "linear", "params": {"out_features": "$w"}},
+            {"id": "more", "type": "concat"}, {"id": "fc2", "type": "linear", "params": {"out_features": 6}},
+            {"id": "y", "type": "output"}],
+            "edges": [{"source": "x", "target": "fc"}, {"source": "fc", "target": "more"},
+                      {"source": "x", "target": "more"}, {"source": "more", "target": "fc2"},
+                      {"source": "fc2", "target": "y"}]}
+    raw = {"format_version": 2, "blocks": {"grow": block(4)}, "nodes": [
+        {"id": "x", "type": "input", "params": {"shape": [3]}}, {"id": "a", "type": "grow"},
+        {"id": "b", "type": "grow", "params": {"w": 5}}, {"id": "y", "type": "output"}],
+        "edges": [{"source": "x", "target": "a"}, {"source": "a", "target": "b"}, {"source": "b", "target": "y"}]}
+    arch = engine.from_dict(raw)
+    source = python_source(arch)
+    assert "class Grow(nn.Module):" in source and "class Grow_2(nn.Module):" in source
+    assert "self.a = Grow()" in source and "self.b = Grow_2()" in source
+    assert_equivalent(arch)
+
+
+def test_a_layer_inside_a_block_exports_with_its_params_as_arguments():
+    from test_layers_contract import block_graph
+    arch = block_graph("conv2d", REGISTRY["conv2d"].samples[1])
+    source = python_source(arch)
+    assert "def __init__(self, kernel_size=[3, 1], stride=2, padding=1):" in source
+    assert "nn.Conv2d(2, 16, kernel_size, stride=stride, padding=padding)" in source
+    flat = block_graph("linear", REGISTRY["linear"].samples[0]).to_dict()
+    flat["blocks"]["wrap"]["params"] = {"bias": False}
+    flat["blocks"]["wrap"]["nodes"][1]["params"] = {"bias": "$bias"}
+    source = python_source(engine.from_dict(flat))
+    assert "bias=bias" in source and "self.wrapped = Wrap()" in source
+    assert_equivalent(engine.from_dict(flat))
+    assert_equivalent(arch)
+
+
+def test_block_params_the_forward_reads_are_kept_and_multi_port_blocks_export():
+    from test_export_formats import BLOCKS
+    cat = {"params": {"d": -1}, "nodes": [{"id": "x", "type": "input"}, {"id": "c", "type": "concat", "params": {"dim": "$d"}},
+                                          {"id": "y", "type": "output"}],
+           "edges": [{"source": "x", "target": "c"}, {"source": "x", "target": "c"}, {"source": "c", "target": "y"}]}
+    arch = engine.from_dict({"format_version": 2, "blocks": {"cat": cat}, "nodes": [
+        {"id": "x", "type": "input", "params": {"shape": [2, 3]}}, {"id": "a", "type": "cat"},
+        {"id": "b", "type": "cat", "params": {"d": 1}}, {"id": "y", "type": "output"}],
+        "edges": [{"source": "x", "target": "a"}, {"source": "a", "target": "b"}, {"source": "b", "target": "y"}]})
+    source = python_source(arch)
+    assert "        self._d = d\n" in source and "c = torch.cat([x, x], dim=self._d)" in source
+    assert "self.b = Cat(d=1)" in source
+    assert_equivalent(arch)
+    source = python_source(engine.from_dict(BLOCKS))
+    assert "self.body = nn.Sequential(*(Residual(width=width) for _ in range(depth)))" in source
+    assert_equivalent(engine.from_dict(BLOCKS))
