@@ -40,19 +40,20 @@ class _Rows:
         return [self.row(prefix + node.id, node, report.nodes[node.id]) for node in report.arch.nodes
                 if ports or node.type not in ("input", "output")]
 
-    def row(self, path: str, node, info: NodeInfo, shape=None, params: int | None = None) -> dict:
-        cost = self.costs.of(path)
-        row = {"id": path, "type": node.type,
-               "output_shape": meta_to_json(shape or info.shape) if (shape or info.shape) is not None else None,
-               "params": info.params if params is None else params,
-               "macs": cost.macs, "activation_bytes": cost.activation.at(self.batch_size)}
+    def row(self, path: str, node, info: NodeInfo) -> dict:
+        row = self.base(path, node.type, info.shape, info.params)
         if not is_instance(node):
             return row
         if node.repeat == 1:
             return row | {"children": self.of(info.copies[0], path + ".", ports=False)}
-        copies = [self.row(f"{path}.{index}", node, copy.as_info(), copy.outputs.get("out"), copy.total_params)
-                  for index, copy in enumerate(info.copies)]
+        copies = [self.base(f"{path}.{index}", node.type, copy.outputs.get("out"), copy.total_params)
+                  | {"children": self.of(copy, f"{path}.{index}.", ports=False)} for index, copy in enumerate(info.copies)]
         return row | {"repeat": node.repeat, "children": copies}
+
+    def base(self, path: str, node_type: str, shape, params: int) -> dict:
+        cost = self.costs.of(path)
+        return {"id": path, "type": node_type, "output_shape": meta_to_json(shape) if shape is not None else None,
+                "params": params, "macs": cost.macs, "activation_bytes": cost.activation.at(self.batch_size)}
 
 
 def format_summary(summary: dict, expand: bool = False) -> str:

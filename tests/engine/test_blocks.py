@@ -208,15 +208,25 @@ def test_summary_lists_instances_and_expands_them(tmp_path, capsys):
                                         {"id": "b", "type": "dense", "repeat": 2})))
     assert main(["summary", str(path)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[3].split() == ["a", "dense", "(block)", "(4,)", "36"]
-    assert lines[4].split() == ["b", "dense", "(block)", "x2", "(16,)", "352"] and len(lines) == 7
+    assert lines[3].split()[:5] == ["a", "dense", "(block)", "(4,)", "36"]
+    assert lines[4].split()[:6] == ["b", "dense", "(block)", "x2", "(16,)", "352"] and len(lines) == 9
     assert main(["summary", str(path), "--expand"]) == 0
     expanded = [line.split()[0] for line in capsys.readouterr().out.splitlines()[2:-1]]
     assert expanded == ["x", "a", "a.fc", "a.act", "b", "b.0", "b.0.fc", "b.0.act", "b.1", "b.1.fc", "b.1.act", "y"]
     assert main(["summary", str(path), "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)["nodes"]
     assert rows[2]["repeat"] == 2 and [c["id"] for c in rows[2]["children"]] == ["b.0", "b.1"]
-    assert rows[2]["children"][1]["children"][0] == {"id": "b.1.fc", "type": "linear", "output_shape": [16], "params": 272}
+    assert {k: v for k, v in rows[2]["children"][1]["children"][0].items() if k != "activation_bytes"} == {
+        "id": "b.1.fc", "type": "linear", "output_shape": [16], "params": 272, "macs": 256}
+
+
+def test_costs_are_counted_inside_instances_and_sum_to_the_flat_network():
+    from layerloom.engine.costs import infer_costs
+    arch = engine.from_dict(RESNET18)
+    costs, flat = infer_costs(arch, engine.check(arch)[1]), infer_costs(flatten(arch), engine.check(flatten(arch))[1])
+    assert costs.problems == [] and costs.total_macs == flat.total_macs and costs.activation == flat.activation
+    assert costs.nodes["layer1"].macs == costs.inner["layer1.0"].macs + costs.inner["layer1.1"].macs
+    assert costs.inner["layer2.first.proj"].macs == flat.nodes["layer2_first_proj"].macs
 
 
 def test_monitor_reports_each_inner_layer_and_each_instance():
