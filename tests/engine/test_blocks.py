@@ -211,7 +211,7 @@ def test_summary_lists_instances_and_expands_them(tmp_path, capsys):
     assert lines[3].split()[:5] == ["a", "dense", "(block)", "(4,)", "36"]
     assert lines[4].split()[:6] == ["b", "dense", "(block)", "x2", "(16,)", "352"] and len(lines) == 9
     assert main(["summary", str(path), "--expand"]) == 0
-    expanded = [line.split()[0] for line in capsys.readouterr().out.splitlines()[2:-1]]
+    expanded = [line.split()[0] for line in capsys.readouterr().out.splitlines()[2:-3]]
     assert expanded == ["x", "a", "a.fc", "a.act", "b", "b.0", "b.0.fc", "b.0.act", "b.1", "b.1.fc", "b.1.act", "y"]
     assert main(["summary", str(path), "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)["nodes"]
