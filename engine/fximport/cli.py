@@ -21,13 +21,15 @@ def register(sub) -> None:
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="the document to write")
     p.add_argument("--weights", metavar="OUT.pt",
                    help="also save the module's weights, as a state_dict the compiled model loads")
+    p.add_argument("--flat", action="store_true",
+                   help="one node per layer, without the module's hierarchy as blocks")
     p.set_defaults(run=_cmd_import)
 
 
 def _cmd_import(args) -> int:
     try:
         shapes = None if args.input_shape is None else [_parse_shape(text) for text in args.input_shape]
-        arch, weights, unused, _ = import_module(construct(load_class(args.spec), args.args), shapes)
+        arch, weights, unused, _ = import_module(construct(load_class(args.spec), args.args), shapes, flat=args.flat)
     except ImportFailure as error:
         for line in error.lines:
             print(f"{args.spec}: {line}", file=sys.stderr)
@@ -44,7 +46,8 @@ def _cmd_import(args) -> int:
     for line in unused:
         print(f"{args.spec}: {line}", file=sys.stderr)
     saved = f"; weights in {args.weights}" if args.weights else ""
-    print(f"{args.output}: {len(arch.nodes)} nodes imported from {args.spec}{saved}")
+    blocks = f" and {len(arch.blocks)} block{'s' * (len(arch.blocks) != 1)}" if arch.blocks else ""
+    print(f"{args.output}: {len(arch.nodes)} nodes{blocks} imported from {args.spec}{saved}")
     return 0
 
 

@@ -15,11 +15,12 @@ from ..layers.registry import shape_text
 from ..layout import auto_layout
 from ..validate import check
 from .convert import GraphConverter
+from .hierarchy import with_blocks
 from .propagate import propagate
 from .trace import optional_arguments, trace
 from .values import ImportFailure, describe, target_text
-from .verify import (EXAMPLE_BATCH, InputMeta, compare_modes, example_inputs, same_in_both_modes, torch_layout,
-                     unused_parameters)
+from .verify import (EXAMPLE_BATCH, VERIFY_BATCH, InputMeta, compare_modes, example_inputs, same_in_both_modes,
+                     torch_layout, unused_parameters)
 
 
 class Imported(NamedTuple):
@@ -33,12 +34,13 @@ class Imported(NamedTuple):
 
 
 def import_module(module: nn.Module, input_shapes: Sequence[Sequence[int]] | None = None,
-                  name: str | None = None) -> Imported:
+                  name: str | None = None, flat: bool = False) -> Imported:
     """Trace `module` with torch.fx and map it to a laid-out document and the module's weights keyed like
     `compile_model(document).state_dict()`. `input_shapes` are per-sample (no batch dimension), one per
     forward argument; an input read only by linear layers may be left out (None). The result is checked by
-    running the original and the compiled document on the same inputs in training and eval mode. Raises
-    ImportFailure listing everything that has no faithful LayerLoom equivalent."""
+    running the original and the compiled document on the same inputs in training and eval mode. The module's
+    hierarchy is kept as blocks (hierarchy.py) unless `flat`. Raises ImportFailure listing everything that has
+    no faithful LayerLoom equivalent."""
     absent = optional_arguments(module, None if input_shapes is None else len(input_shapes))
     traces = {mode: trace(module, training=mode, absent=absent) for mode in (True, False)}
     graph_module = traces[True]
@@ -59,7 +61,29 @@ def import_module(module: nn.Module, input_shapes: Sequence[Sequence[int]] | Non
     arch = auto_layout(arch)
     _verify(arch, converter)
     difference = compare_modes(module, arch, converter, metas, traces)
-    return Imported(arch, converter.weights, unused_parameters(module, converter), difference)
+    weights = converter.weights
+    if not flat:
+        arch, weights = _blocked(arch, converter, metas)
+    return Imported(arch, weights, unused_parameters(module, converter), difference)
+
+
+def _blocked(arch: Architecture, converter: GraphConverter, metas: dict) -> tuple[Architecture, dict]:
+    """The document with the module's hierarchy as blocks, once it computes what the flat one does with the
+    same weights (else the flat document: it is the one checked against the original)."""
+    blocked, weights = with_blocks(arch, converter.sources, converter.weights)
+    if not blocked.blocks or check(blocked)[0]:
+        return arch, converter.weights
+    inputs = example_inputs(metas, VERIFY_BATCH, seed=2)
+    models = []
+    for document, state in ((arch, converter.weights), (blocked, weights)):
+        model = compile_model(document)
+        if model.state_dict().keys() != state.keys():
+            return arch, converter.weights
+        model.load_state_dict(state)
+        with torch.no_grad():
+            models.append(model.eval()(*inputs))
+    same = all(torch.equal(a, b) for a, b in zip(*(m if isinstance(m, tuple) else (m,) for m in models)))
+    return (auto_layout(blocked), weights) if same else (arch, converter.weights)
 
 
 def _float32_weights(root: fx.GraphModule) -> None:
