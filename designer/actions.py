@@ -10,12 +10,13 @@ from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QGraphicsItem, QMenu
 
 from layerloom.engine import DocumentError, Edge, from_dict, make_node
+from layerloom.engine.document import is_instance
 from layerloom.engine.layout import GAP, auto_layout
 from . import edits
 from .canvas import GraphView, positions, style
 from .canvas.edge_item import EdgeItem
 from .canvas.frame_item import FrameItem
-from .canvas.geometry import card_size
+from .canvas.geometry import card_size, sizer
 from .canvas.placement import bounds, free_spot, push_right
 from .canvas.node_item import NodeItem
 from .document import DocumentModel
@@ -66,7 +67,12 @@ class CanvasActions(QObject):
         self.fit_key.setShortcutContext(Qt.WidgetShortcut)
         view.addAction(self.fit_key)
         self.snap = QAction("&Snap to Grid", self, checkable=True, checked=self.scene.snap_to_grid)
-        self.snap.setShortcut(QKeySequence("Ctrl+G"))
+        self.snap.setShortcut(QKeySequence("Ctrl+'"))   # Ctrl+G groups, as in most editors
+        self.group = self._action("&Group into Block", "Ctrl+G", self.group_selection)
+        self.ungroup = self._action("&Ungroup Block", "Ctrl+Shift+G", self.ungroup_selection)
+        for action in (self.group, self.ungroup):
+            action.setShortcutContext(Qt.WidgetWithChildrenShortcut)
+            view.addAction(action)
         self.snap.toggled.connect(self._on_snap_toggled)
         self.minimap = QAction("&Minimap", self, checkable=True, checked=True)
         self.minimap.setShortcut(QKeySequence("Ctrl+Shift+M"))
@@ -102,7 +108,7 @@ class CanvasActions(QObject):
     def copy_selection(self) -> None:
         if not self._has_selection():
             return
-        data = json.dumps(edits.subgraph(self.document.arch, self.document.selection))
+        data = json.dumps(edits.subgraph(self.document.view, self.document.selection))
         mime = QMimeData()
         mime.setData(NODES_MIME, data.encode())
         mime.setText(data)
@@ -131,7 +137,7 @@ class CanvasActions(QObject):
 
     def duplicate_selection(self) -> None:
         if self._has_selection():
-            self._insert(edits.subgraph(self.document.arch, self.document.selection), None, "Duplicate")
+            self._insert(edits.subgraph(self.document.view, self.document.selection), None, "Duplicate")
 
     def _has_selection(self) -> bool:
         if not self.document.selection:
@@ -145,16 +151,47 @@ class CanvasActions(QObject):
             self.scene.message.emit(f"Cannot paste: {error.problems[0]}")
             return
         placed = positions(part)
-        x, y, width, height = bounds([(*placed[n.id], *card_size(n)) for n in part.nodes] or [(0, 0, 0, 0)])
+        x, y, width, height = bounds([(*placed[n.id], *card_size(n, self.document.view.spec(n) or part.spec(n)))
+                                      for n in part.nodes] or [(0, 0, 0, 0)])
         corner = (at.x(), at.y()) if at is not None else (x, y)
         free_x, free_y = free_spot((*corner, width, height), self.scene.card_rects())
         try:
-            arch, ids = edits.paste(self.document.arch, data, (free_x - x, free_y - y))
+            arch, ids = edits.paste(self.document.view, data, (free_x - x, free_y - y))
         except DocumentError as error:
             self.scene.message.emit(f"Cannot paste: {error.problems[0]}")
             return
-        self.document.apply(arch, f"{text} {len(ids)} node(s)")
+        self.document.apply_view(arch, f"{text} {len(ids)} node(s)")
         self.document.select(ids)
+
+    # blocks -------------------------------------------------------------------------------------------
+    def group_selection(self) -> None:
+        """The selected nodes become a new block and one instance of it (undoably), which is selected."""
+        if not self._has_selection():
+            return
+        try:
+            arch, instance = edits.group(self.document.view, self.document.selection)
+        except edits.EditError as error:
+            self.scene.message.emit(f"Cannot group: {error}")
+            return
+        self.document.apply_view(arch, f"Group {len(self.document.selection)} node(s) into {arch.node(instance).type}")
+        self.document.select([instance])
+
+    def ungroup_selection(self) -> None:
+        """Each selected instance replaced by its block's nodes (the block stays in the palette)."""
+        instances = [i for i in self.document.selection if is_instance(self.document.view.node(i))]
+        if not instances:
+            self.scene.message.emit("Select a block instance to ungroup")
+            return
+        arch, new = self.document.view, []
+        try:
+            for node_id in instances:
+                arch, ids = edits.ungroup(arch, node_id)
+                new += ids
+        except edits.EditError as error:
+            self.scene.message.emit(f"Cannot ungroup: {error}")
+            return
+        self.document.apply_view(arch, f"Ungroup {', '.join(instances)}")
+        self.document.select(new)
 
     # deleting and selecting ----------------------------------------------------------------------
     def delete_selection(self) -> None:
@@ -163,16 +200,17 @@ class CanvasActions(QObject):
     def _remove(self, node_ids, edges: list[Edge], text: str) -> None:
         if not node_ids and not edges:
             return
-        arch = edits.remove_nodes(edits.disconnect(self.document.arch, edges), node_ids)
+        arch = edits.remove_nodes(edits.disconnect(self.document.view, edges), node_ids)
         what = f"{len(node_ids)} node(s)" if node_ids else f"{len(edges)} connection(s)"
-        self.document.apply(arch, f"{text} {what}")
+        self.document.apply_view(arch, f"{text} {what}")
 
     def select_all_nodes(self) -> None:
-        self.document.select(n.id for n in self.document.arch.nodes)
+        self.document.select(n.id for n in self.document.view.nodes)
 
     def layout_graph(self) -> None:
         canvas = self.view.viewport().size()
-        self.document.apply(auto_layout(self.document.arch, card_size, (canvas.width(), canvas.height())),
+        view = self.document.view
+        self.document.apply_view(auto_layout(view, sizer(view), (canvas.width(), canvas.height())),
                             "Auto layout")
         self.view.fit_to_contents()
 
@@ -183,9 +221,10 @@ class CanvasActions(QObject):
     def insert_on_edge(self, edge: Edge, entry: dict) -> str | None:
         """Split `edge` with a new node of the palette entry's type and preset params, in the place of the edge's
         target: the target and what follows it move along the flow to make room."""
-        arch = self.document.arch
+        arch = self.document.view
         rects = {node_id: item.card_rect() for node_id, item in self.scene.nodes.items()}
-        width, height = card_size(make_node("new", entry["type"], **entry["params"]))
+        node = make_node("new", entry["type"], **entry["params"])
+        width, height = card_size(node, arch.spec(node))
         room = (*rects[edge.target][:2], width, height)
         after = nx.descendants(arch.graph(), edge.target) | {edge.target}
         try:
@@ -196,7 +235,7 @@ class CanvasActions(QObject):
         except edits.EditError as error:
             self.scene.message.emit(f"Cannot insert: {error}")
             return None
-        self.document.apply(arch, f"Insert {new_id}")
+        self.document.apply_view(arch, f"Insert {new_id}")
         self.document.select([new_id])
         return new_id
 
@@ -223,6 +262,11 @@ class CanvasActions(QObject):
             menu.addAction("&Disconnect", lambda: self._remove([], [item.edge], "Disconnect"))
         elif isinstance(item, NodeItem):
             menu.addActions([self.cut, self.copy, self.duplicate, self.delete, self.frames.create])
+            menu.addSeparator()
+            menu.addAction(self.group)
+            if is_instance(item.node):
+                menu.addAction(f"&Edit Block '{item.node.type}'", lambda: self.document.enter(item.node.type))
+                menu.addAction(self.ungroup)
         else:
             self._layer_menu(menu.addMenu("&Add Layer"), lambda e: self.scene.add_layer(e["type"], e["params"], at))
             paste = menu.addAction("&Paste Here", lambda: self.paste_clipboard(at))

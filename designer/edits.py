@@ -5,10 +5,11 @@ from typing import Any, Iterable
 
 from pydantic import ValidationError
 
-from layerloom.engine import Architecture, Edge, Problem, make_node
+from layerloom.engine import Architecture, DocumentError, Edge, Problem, inline, make_node
 from layerloom.engine.document import Frame, Layout, free_id, is_valid_id
 from layerloom.engine.errors import error_problems
 from layerloom.engine.layers import REGISTRY
+from layerloom.engine.blocks import node_problems
 from layerloom.engine.validate import connection_problems
 
 
@@ -27,13 +28,53 @@ def unique_id(arch: Architecture, base: str, taken: Iterable[str] = ()) -> str:
 
 def add_node(arch: Architecture, layer_type: str, position: tuple[float, float] | None = None,
              params: dict[str, Any] | None = None, node_id: str | None = None) -> tuple[Architecture, str]:
-    """Add a node of `layer_type`; returns the new document and the new node's id."""
-    if layer_type not in REGISTRY:
-        raise EditError(f"unknown layer type '{layer_type}'")
+    """Add a node of `layer_type` (or an instance of the block of that name); returns the new document and the new
+    node's id."""
+    if layer_type not in REGISTRY and layer_type not in arch.blocks:
+        raise EditError(f"unknown layer type or block '{layer_type}'")
     new_id = node_id if node_id and node_id not in {n.id for n in arch.nodes} else unique_id(arch, node_id or layer_type)
     node = make_node(new_id, layer_type, **(params or {}))
     layout = arch.layout.moved({new_id: position}) if position is not None else arch.layout
     return arch.model_copy(update={"nodes": [*arch.nodes, node], "layout": layout}), new_id
+
+
+def group(arch: Architecture, ids: Iterable[str]) -> tuple[Architecture, str]:
+    """The selected nodes made into a new block and one instance of it, placed where they were; raises EditError
+    (with the engine's reason) when they cannot be."""
+    ids = list(ids)
+    try:
+        grouped, instance = inline.group(arch, ids)
+    except DocumentError as error:
+        raise EditError(str(error)) from None
+    placed = [arch.layout.nodes[i] for i in ids if i in arch.layout.nodes]
+    if not placed:
+        return grouped, instance
+    left, top = min(x for x, _ in placed), min(y for _, y in placed)
+    block = grouped.node(instance).type
+    inner = {f"{block}/{i}": (x - left, y - top) for i, (x, y) in arch.layout.nodes.items() if i in ids}
+    positions = {k: v for k, v in grouped.layout.nodes.items() if k not in ids} | inner | {instance: (left, top)}
+    return grouped.model_copy(update={"layout": grouped.layout.model_copy(update={"nodes": positions})}), instance
+
+
+def ungroup(arch: Architecture, node_id: str) -> tuple[Architecture, list[str]]:
+    """An instance replaced by its block's nodes (each copy beside the one before), the definition kept; returns
+    the new node ids. Raises EditError when its body cannot be built."""
+    node = arch.node(node_id)
+    try:
+        inlined = inline.inline(arch, node_id)
+    except DocumentError as error:
+        raise EditError(str(error)) from None
+    new = [n.id for n in inlined.nodes if n.id not in {m.id for m in arch.nodes}]
+    x, y = arch.layout.nodes.get(node_id, (0.0, 0.0))
+    inner = {k.split("/", 1)[1]: v for k, v in arch.layout.nodes.items() if k.startswith(f"{node.type}/")}
+    width = max((p[0] for p in inner.values()), default=0.0) + 240.0
+    positions = {}
+    for copy in range(node.repeat):
+        stem = f"{node_id}_{copy}_" if node.repeat > 1 else f"{node_id}_"
+        for inner_id, (dx, dy) in inner.items():
+            if stem + inner_id in new:
+                positions[stem + inner_id] = (x + copy * width + dx, y + dy)
+    return move_nodes(inlined, positions), new
 
 
 def remove_nodes(arch: Architecture, ids: Iterable[str]) -> Architecture:
@@ -68,6 +109,20 @@ def set_params(arch: Architecture, node_id: str, params: dict[str, Any]) -> Arch
         problems = error_problems(error, params)
         raise EditError("; ".join(map(str, problems)), problems) from None
     changed = node.model_copy(update={"params": validated})
+    return arch.model_copy(update={"nodes": [changed if n is node else n for n in arch.nodes]})
+
+
+def set_instance(arch: Architecture, node_id: str, params: dict[str, Any], repeat: int) -> Architecture:
+    """Set a block instance's params (those equal to the block's defaults are left out) and repeat, checked as
+    the engine checks them; raises EditError naming the field."""
+    node, defaults = arch.node(node_id), arch.blocks[arch.node(node_id).type].params
+    given = {k: v for k, v in params.items() if k not in defaults or defaults[k] != v}
+    problems = [p for p in node_problems(arch, node.model_copy(update={"params": given, "repeat": repeat}), None, None)
+                if p.field is not None]
+    if problems:
+        raise EditError("; ".join(p.message for p in problems),
+                        [Problem(p.message, p.node, p.edge, p.field.removeprefix("params.")) for p in problems])
+    changed = node.model_copy(update={"params": given, "repeat": repeat})
     return arch.model_copy(update={"nodes": [changed if n is node else n for n in arch.nodes]})
 
 

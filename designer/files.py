@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QDialog, QFileDialog, QMenu, QMessageBox, QWidget
 from layerloom import engine
 from layerloom.engine import Architecture, DocumentError, Problem
 from layerloom.engine.layout import auto_layout
-from .canvas.geometry import card_size
+from .canvas.geometry import sizer
 from .document import DocumentModel
 from .recovery import Recovered, Recovery
 
@@ -26,7 +26,7 @@ MAX_LISTED_PROBLEMS = 12
 def laid_out(arch: Architecture) -> Architecture:
     """The document with an automatic layout if it has none (opening it adds no undo step)."""
     if arch.nodes and not arch.layout.nodes:
-        return auto_layout(arch, card_size)
+        return auto_layout(arch, sizer(arch))
     return arch
 
 

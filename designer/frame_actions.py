@@ -32,10 +32,10 @@ class FrameActions(QObject):
             self.scene.message.emit("Select the nodes to frame first")
             return None
         x, y, width, height = bounds(self.scene.nodes[i].card_rect() for i in selected)
-        frames = self.document.arch.layout.frames
+        frames = self.document.view.layout.frames
         color = FRAME_COLORS[(len(frames) + 1) % len(FRAME_COLORS)]
         rect = (x - FRAME_PAD, y - FRAME_TITLE, width + 2 * FRAME_PAD, height + FRAME_TITLE + FRAME_PAD)
-        self.document.apply(edits.add_frame(self.document.arch, Frame(title=title, color=color, rect=rect)),
+        self.document.apply_view(edits.add_frame(self.document.view, Frame(title=title, color=color, rect=rect)),
                             f"Frame {len(selected)} node(s)")
         return len(frames)
 
@@ -44,19 +44,19 @@ class FrameActions(QObject):
         return title if ok else None
 
     def rename(self, index: int, title: str | None = None) -> None:
-        frame = self.document.arch.layout.frames[index]
+        frame = self.document.view.layout.frames[index]
         title = self.ask_title(frame.title) if title is None else title
         if title is not None:
             self._set(index, frame.model_copy(update={"title": title.strip()[:200]}), "Rename frame")
 
     def recolor(self, index: int, color: str) -> None:
-        self._set(index, self.document.arch.layout.frames[index].model_copy(update={"color": color}), "Color frame")
+        self._set(index, self.document.view.layout.frames[index].model_copy(update={"color": color}), "Color frame")
 
     def remove(self, index: int) -> None:
         self._set(index, None, "Delete frame")
 
     def _set(self, index: int, frame: Frame | None, text: str) -> None:
-        self.document.apply(edits.set_frame(self.document.arch, index, frame), text)
+        self.document.apply_view(edits.set_frame(self.document.view, index, frame), text)
 
     def menu(self, item: FrameItem) -> QMenu:
         menu = QMenu(self.view)

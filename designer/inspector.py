@@ -10,6 +10,8 @@ from PySide6.QtWidgets import (
 )
 
 from layerloom.engine import NodeBase, format_meta
+from layerloom.engine.document import params_model
+from layerloom.engine.document import is_instance
 from layerloom.engine.costs import batch_size_of, explain
 
 from . import edits
@@ -47,13 +49,16 @@ class NodeView(QWidget):
 
     def __init__(self, document: DocumentModel, node: NodeBase, parent: QWidget | None = None):
         super().__init__(parent)
-        self._document, self.node_id, self.node_type, spec = document, node.id, node.type, node.spec
+        self._document, self.node_id, self.node_type = document, node.id, node.type
+        spec = document.view.spec(node)
+        self.instance = is_instance(node)
         icon = QLabel(pixmap=category_icon(spec.category, 14).pixmap(14, 14))
         doc = mute(QLabel(spec.doc, wordWrap=True))
         self.title = QLabel()
         self.id_edit = QLineEdit(node.id, toolTip="The node's id: unique, used by edges and as the submodule name.")
         self.id_error = error_label()
-        self.form = ModelForm(spec.params, empty="This layer has no parameters.")
+        model = params_model(node.type, document.view.blocks[node.type]) if self.instance else spec.params
+        self.form = ModelForm(model, empty="This layer has no parameters.")
         self.shape = QLabel(wordWrap=True, textInteractionFlags=Qt.TextSelectableByMouse)
         self.params = QLabel()
         self.cost = mute(QLabel(wordWrap=True, textInteractionFlags=Qt.TextSelectableByMouse))
@@ -70,7 +75,7 @@ class NodeView(QWidget):
         grid = self.form.layout()  # one grid for every row, so that labels and editors line up
         grid.insertRow(0, section("Node"))
         grid.insertRow(1, "Id", id_box)
-        grid.insertRow(2, section("Parameters"))
+        grid.insertRow(2, section("Block params and repeat" if self.instance else "Parameters"))
         grid.addRow(section("Output"))
         grid.addRow("Shape", self.shape)
         grid.addRow("Parameters", self.params)
@@ -88,16 +93,23 @@ class NodeView(QWidget):
         self.refresh()
 
     def node(self) -> NodeBase | None:
-        return next((n for n in self._document.arch.nodes if n.id == self.node_id), None)
+        return next((n for n in self._document.view.nodes if n.id == self.node_id), None)
+
+    def _values(self, node) -> dict:
+        """The form's values: a layer's params, or an instance's block params (defaults filled in) and repeat."""
+        if not self.instance:
+            return node.params.model_dump()
+        return {**self._document.view.blocks[node.type].params, **node.params, "repeat": node.repeat}
 
     def refresh(self) -> None:
         """Follow the document: values in place, shapes and problems from the last check."""
         node = self.node()
         if node is None:
             return
-        self.title.setText(_title(display_name(node), f"{node.type} · {node.spec.category}"))
-        self.form.set_values(node.params)
-        info = self._document.shapes.nodes.get(node.id)
+        spec = self._document.view.spec(node)
+        self.title.setText(_title(display_name(node), f"{node.type} · {spec.category if spec else 'undefined block'}"))
+        self.form.set_values(self._values(node))
+        info = self._document.view_shapes.nodes.get(node.id)
         if info is None:
             self.shape.setText("unknown until the graph above is valid")
             self.params.setText("—")
@@ -107,7 +119,7 @@ class NodeView(QWidget):
                                          for port, meta in ports))
             frozen = info.params - info.trainable
             self.params.setText(f"{info.params:,}" + (f"  ({frozen:,} frozen)" if frozen else ""))
-        cost = self._document.costs.nodes.get(node.id)
+        cost = self._document.view_costs.nodes.get(node.id)
         self.cost.setText("\n".join(explain(node.id, cost, batch_size_of(self._document.arch))) if cost else
                           "known once the graph above is valid")
         problems = self._document.problems_for(node.id)
@@ -118,25 +130,29 @@ class NodeView(QWidget):
     def _on_id_edited(self) -> None:
         new = self.id_edit.text().strip()
         try:
-            arch = edits.rename(self._document.arch, self.node_id, new)
+            arch = edits.rename(self._document.view, self.node_id, new)
         except edits.EditError as error:
             show_error(self.id_edit, self.id_error, str(error))
             return
         show_error(self.id_edit, self.id_error, None)
         if new != self.node_id:
-            self._document.apply(arch, f"rename {self.node_id} to {new}")
+            self._document.apply_view(arch, f"rename {self.node_id} to {new}")
             self._document.select([new])
 
     def _on_param_committed(self, name: str, value) -> None:
         node = self.node()
-        params = {**node.params.model_dump(), name: value}
+        values = {**self._values(node), name: value}
         try:
-            arch = edits.set_params(self._document.arch, node.id, params)
+            if self.instance:
+                repeat = values.pop("repeat")
+                arch = edits.set_instance(self._document.view, node.id, values, repeat)
+            else:
+                arch = edits.set_params(self._document.view, node.id, values)
         except edits.EditError as error:
             self.form.show_error(name, next((p.message for p in error.problems if p.field == name), str(error)))
             return
         self.form.show_error(name, None)
-        self._document.apply(arch, f"set {node.id} {name.replace('_', ' ')}")
+        self._document.apply_view(arch, f"set {node.id} {name.replace('_', ' ')}")
 
 
 class DocumentView(QWidget):
@@ -221,12 +237,12 @@ class InspectorWidget(QWidget):
         self._on_document_changed()
 
     def _on_document_changed(self) -> None:
-        nodes = {n.id: n for n in self._document.arch.nodes}
+        nodes = {n.id: n for n in self._document.view.nodes}
         selected = [nodes[i] for i in sorted(self._document.selection) if i in nodes]
         if len(selected) != 1:
             self._drop_node_view()  # coming back to a node starts from a clean form
         if len(selected) > 1:
-            infos = self._document.shapes.nodes
+            infos = self._document.view_shapes.nodes
             params = sum(infos[n.id].params for n in selected if n.id in infos)
             self.multi.setText(_title(f"{len(selected)} nodes selected") + "<br>"
                                f"<span style='color:gray'>{', '.join(n.id for n in selected)}</span><br><br>"

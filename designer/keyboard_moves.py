@@ -48,7 +48,7 @@ class KeyboardMoves(QObject):
         for node_id in selected:
             item = self.scene.nodes[node_id]
             moved[node_id] = (item.x() + dx * style.GRID * steps, item.y() + dy * style.GRID * steps)
-        self.document.apply(edits.move_nodes(self.document.arch, moved), "Nudge", NUDGE_MERGE_ID)
+        self.document.apply_view(edits.move_nodes(self.document.view, moved), "Nudge", NUDGE_MERGE_ID)
 
     def walk(self, dx: int, dy: int) -> None:
         """Select the neighbour in that direction: along the edges sideways, within the column up and down."""
@@ -57,11 +57,11 @@ class KeyboardMoves(QObject):
             return
         current = min(self.document.selection, default=None, key=lambda i: (nodes[i].x(), nodes[i].y()))
         if current is None:
-            first = self.document.arch.nodes[0].id
+            first = self.document.view.nodes[0].id
             return self._select(first)
         here = nodes[current]
         if dx:
-            graph = self.document.arch.graph()
+            graph = self.document.view.graph()
             near = list(graph.successors(current) if dx > 0 else graph.predecessors(current))
         else:
             near = [i for i, item in nodes.items() if i != current and abs(item.x() - here.x()) < style.NODE_WIDTH

@@ -145,6 +145,8 @@ class MainWindow(QMainWindow):
         self._panels_menu.addActions([d.toggleViewAction() for d in self.findChildren(QDockWidget)])
         menu = self.menuBar().addMenu("&Graph")
         menu.addActions([actions.search, actions.insert, actions.frames.create, actions.auto_layout])
+        menu.addSeparator()
+        menu.addActions([actions.group, actions.ungroup])
         self.menuBar().addMenu("&Training").addActions(self.training_actions)
         self.menuBar().addMenu("&Help").addAction("&Keyboard Shortcuts", "F1", self.show_shortcuts)
 

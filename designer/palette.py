@@ -9,6 +9,7 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QLabel, QLineEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
 from layerloom.engine import Architecture, NodeBase, make_node
+from layerloom.engine.document import BLOCK_CATEGORY, is_instance
 from layerloom.engine.layers import REGISTRY
 
 from . import edits
@@ -25,7 +26,9 @@ SEARCH_ROLE = Qt.UserRole + 2         # lower-case text the search box matches
 
 
 def display_name(node: NodeBase) -> str:
-    """The palette name a node was made from: a preset's ('BiLSTM') when its params match one."""
+    """The palette name a node was made from: a preset's ('BiLSTM') when its params match one; a block's name."""
+    if is_instance(node):
+        return node.type
     spec = node.spec
     matching = (name for name, preset in spec.presets.items()
                 if all(getattr(node.params, k) == v for k, v in preset.items()))
@@ -39,8 +42,8 @@ def free_position(arch: Architecture, anchor: str | None, node: NodeBase) -> tup
         anchor = next(reversed(placed), None)
     if anchor is None:
         return (0.0, 0.0)
-    cards = [(*placed[n.id], *card_size(n)) for n in arch.nodes]
-    return free_spot((placed[anchor][0] + LAYOUT_DX, placed[anchor][1], *card_size(node)), cards)
+    cards = [(*placed[n.id], *card_size(n, arch.spec(n))) for n in arch.nodes]
+    return free_spot((placed[anchor][0] + LAYOUT_DX, placed[anchor][1], *card_size(node, arch.spec(node))), cards)
 
 
 class _LayerTree(QTreeWidget):
@@ -75,6 +78,10 @@ class PaletteWidget(QWidget):
         layout.addWidget(self.tree, 1)
         layout.addWidget(self.no_match)
         self._populate()
+        self._blocks: QTreeWidgetItem | None = None
+        self._block_names: tuple = ()
+        self._on_blocks_changed()
+        document.changed.connect(self._on_blocks_changed)
         self.search.textChanged.connect(self._on_search_changed)
         self.search.returnPressed.connect(self._on_search_returned)
         self.tree.itemActivated.connect(self._on_item_activated)
@@ -99,6 +106,34 @@ class PaletteWidget(QWidget):
             item.setStatusTip(0, spec.doc)
             item.setFlags(Qt.ItemIsEnabled | Qt.ItemIsSelectable | Qt.ItemIsDragEnabled)
 
+    def _on_blocks_changed(self) -> None:
+        """The 'Blocks' section: one entry per block the document defines (drag one in to add an instance)."""
+        blocks = self._document.arch.blocks
+        names = tuple((name, block.description) for name, block in blocks.items())
+        if names == self._block_names:
+            return
+        self._block_names = names
+        if self._blocks is not None:
+            self.tree.invisibleRootItem().removeChild(self._blocks)
+        self._blocks = None
+        if not names:
+            return
+        self._blocks = header = QTreeWidgetItem(self.tree, [BLOCK_CATEGORY])
+        header.setFlags(Qt.ItemIsEnabled)
+        font = QFont(self.font())
+        font.setBold(True)
+        header.setFont(0, font)
+        header.setIcon(0, category_icon(BLOCK_CATEGORY))
+        header.setExpanded(True)
+        for name, description in names:
+            item = QTreeWidgetItem(header, [name])
+            item.setData(0, ENTRY_ROLE, {"type": name, "params": {}})
+            item.setData(0, SEARCH_ROLE, f"{name} block {description}".lower())
+            item.setToolTip(0, f"<b>{escape(name)}</b> <i>(block)</i><br>{escape(description or 'a block of this document')}"
+                               "<br>double-click an instance on the canvas to edit it")
+            item.setFlags(Qt.ItemIsEnabled | Qt.ItemIsSelectable | Qt.ItemIsDragEnabled)
+        self._on_search_changed(self.search.text())
+
     def entries(self) -> list[QTreeWidgetItem]:
         """Every entry item (not the category headers)."""
         root = self.tree.invisibleRootItem()
@@ -109,12 +144,12 @@ class PaletteWidget(QWidget):
 
     def add_entry(self, entry: dict) -> str:
         """Add the entry's layer next to the selection, as one undo step, and select it."""
-        before = self._document.arch
+        before = self._document.view
         arch = edits.move_nodes(before, positions(before))  # pins nodes that only had a fallback place
-        new = make_node("new", entry["type"], **entry["params"])
+        new = make_node("new", entry["type"], **entry["params"])   # a layer, or an instance of a block
         at = free_position(before, min(self._document.selection, default=None), new)
         arch, new_id = edits.add_node(arch, entry["type"], at, entry["params"])
-        self._document.apply(arch, f"add {new_id}")
+        self._document.apply_view(arch, f"add {new_id}")
         self._document.select([new_id])
         self.node_added.emit(new_id)
         return new_id

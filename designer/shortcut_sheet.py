@@ -17,6 +17,7 @@ GESTURES = [
     ("Mouse", "Middle drag or Space+drag", "Pan"),
     ("Mouse", "Drag on empty canvas", "Select several"),
     ("Mouse", "Double-click on empty canvas", "Add a layer there"),
+    ("Mouse", "Double-click a block instance", "Edit its block in place (Escape leaves)"),
     ("Mouse", "Drag from a port", "Connect; let go on empty canvas to add a fitting layer there"),
     ("Mouse", "Drag a frame's title", "Move the frame with its nodes"),
 ]

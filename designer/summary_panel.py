@@ -58,7 +58,7 @@ class SummaryPanel(QWidget):
 
     def _on_shapes_changed(self) -> None:
         """Refresh the rows in place: only cells whose text changed are touched, so big graphs stay fast."""
-        nodes, shapes = self._document.arch.nodes, self._document.shapes
+        nodes, shapes = self._document.view.nodes, self._document.view_shapes   # what the canvas shows
         self.table.blockSignals(True)
         resized = self.table.rowCount() != len(nodes)
         self.table.setRowCount(len(nodes))
@@ -71,7 +71,8 @@ class SummaryPanel(QWidget):
             first = self.table.item(row, 0)
             if first.data(TYPE_ROLE) != node.type:
                 first.setData(TYPE_ROLE, node.type)
-                first.setIcon(category_icon(node.spec.category))
+                spec = self._document.view.spec(node)
+                first.setIcon(category_icon(spec.category if spec else "Blocks"))
         if resized:
             self._on_costs_changed()
             self.table.resizeColumnsToContents()
@@ -82,10 +83,11 @@ class SummaryPanel(QWidget):
     def _on_costs_changed(self, *_) -> None:
         """MACs and activation memory at the training section's batch size, the heaviest tinted, and the totals."""
         document = self._document
-        nodes, costs, batch = document.arch.nodes, document.costs.nodes, batch_size_of(document.arch)
+        view_costs = document.view_costs
+        nodes, costs, batch = document.view.nodes, view_costs.nodes, batch_size_of(document.arch)
         self.table.horizontalHeaderItem(ACTIVATIONS).setText(f"Activations (batch {batch:,})")
-        heavy = {(MACS, n) for n in document.costs.heaviest("macs")}
-        heavy |= {(ACTIVATIONS, n) for n in document.costs.heaviest("activation", batch)}
+        heavy = {(MACS, n) for n in view_costs.heaviest("macs")}
+        heavy |= {(ACTIVATIONS, n) for n in view_costs.heaviest("activation", batch)}
         tint = QBrush(QColor(theme.current().tint("accent", 0.3, "base")))
         self.table.blockSignals(True)
         for row, node in enumerate(nodes[:self.table.rowCount()]):

@@ -235,6 +235,17 @@ def _node_dict(node) -> dict:
 _SPECS: dict[int, tuple[BlockDef, str, LayerSpec]] = {}  # id(definition) -> (definition kept alive, name, spec)
 
 
+def params_model(name: str, block: BlockDef) -> type[BaseModel]:
+    """A form of an instance's settings: the block's params (typed by their defaults; a param without a default is
+    required) and `repeat`. The values are checked as they are used, per instance, after substitution."""
+    kinds = {bool: bool, int: int, float: float, str: str}
+    fields = {param: ((kinds.get(type(default), JsonValue), ...) if default is None else
+                      (kinds.get(type(default), JsonValue), Field(default)))
+              for param, default in block.params.items()}
+    fields["repeat"] = (int, Field(1, ge=1, description="Copies chained output to input."))
+    return create_model(f"{name}_settings", __config__={"extra": "forbid"}, **fields)
+
+
 def block_spec(name: str, block: BlockDef) -> LayerSpec:
     """A block seen as a layer: its ports are its input and output node ids ('in' and 'out' when it has one of
     each), its doc its description, its card its params."""
@@ -246,6 +257,7 @@ def block_spec(name: str, block: BlockDef) -> LayerSpec:
         type=name, category=BLOCK_CATEGORY, doc=block.description or f"block {name}",
         inputs=(InputPort(),) if len(inputs) == 1 else tuple(InputPort(i) for i in inputs),
         outputs=("out",) if len(outputs) == 1 else tuple(outputs), card=tuple(block.params),
+        params=params_model(name, block),
     )
     if len(_SPECS) > 4096:
         _SPECS.clear()

@@ -1,13 +1,74 @@
-"""Inlining: an instance replaced by the nodes of its body, the same network without that level of blocks.
+"""Grouping and inlining: nodes made into a block and one instance of it, and an instance replaced by its body.
 
-The designer's Ungroup inlines one instance; `flatten` inlines them all (remedies work on the flat network).
-Inner nodes are named after the instance, `stage1_conv1`, and for repeat copies `stage2_1_conv1`.
+The designer's Group and Ungroup; `flatten` inlines every instance (remedies work on the flat network). Inlined
+nodes are named after the instance, `stage1_conv1`, and for repeat copies `stage2_1_conv1`.
 """
 from __future__ import annotations
 
+import networkx as nx
+
 from .blocks import instantiate
-from .document import Architecture, Edge, free_id, is_instance
+from .document import Architecture, BlockDef, BlockNode, Edge, InstanceNode, free_id, is_instance
 from .errors import DocumentError
+from .layers import REGISTRY
+
+
+def group(arch: Architecture, ids, name: str = "block") -> tuple[Architecture, str]:
+    """The document with the nodes `ids` made into a new block (named `name`, or `name_2`...) and one instance of
+    it in their place: each value entering the group becomes an input of the block (`x`, or `x1`, `x2`...), each
+    value leaving it an output (`y`, `y1`...). Returns the document and the instance's id. Raises DocumentError
+    when the nodes cannot be a block (none, an input or output of the document, or a group that edges leave and
+    re-enter)."""
+    ids = [n.id for n in arch.nodes if n.id in set(ids)]
+    members = [arch.node(i) for i in ids]
+    if not members:
+        raise DocumentError("select the nodes to group first")
+    if any(n.type in ("input", "output") for n in members):
+        raise DocumentError("the document's inputs and outputs stay outside a block")
+    inside = set(ids)
+    outer = nx.DiGraph([("group" if e.source in inside else e.source, "group" if e.target in inside else e.target)
+                        for e in arch.edges if not (e.source in inside and e.target in inside)])
+    if not nx.is_directed_acyclic_graph(outer):
+        raise DocumentError("these nodes cannot be one block: a path leaves them and comes back in")
+    entering = list(dict.fromkeys((e.source, e.source_port) for e in arch.edges
+                                  if e.target in inside and e.source not in inside))
+    leaving = list(dict.fromkeys((e.source, e.source_port) for e in arch.edges
+                                 if e.source in inside and e.target not in inside))
+    ins = dict(zip(entering, ["x"] if len(entering) == 1 else [f"x{i + 1}" for i in range(len(entering))]))
+    outs = dict(zip(leaving, ["y"] if len(leaving) == 1 else [f"y{i + 1}" for i in range(len(leaving))]))
+    block = free_id(name, set(arch.blocks) | set(REGISTRY))
+    body_edges = [Edge(source=ins.get((e.source, e.source_port), e.source),
+                       source_port="out" if (e.source, e.source_port) in ins else e.source_port,
+                       target=e.target, target_port=e.target_port) for e in arch.edges if e.target in inside]
+    body_edges += [Edge(source=s, source_port=p, target=o) for (s, p), o in outs.items()]
+    nodes = ([BlockNode(id=i, type="input") for i in ins.values()] + [written(n) for n in members]
+             + [BlockNode(id=o, type="output") for o in outs.values()])
+    instance = InstanceNode(id=free_id(block, {n.id for n in arch.nodes if n.id not in inside}), type=block)
+    port_in = {v: "in" if len(ins) == 1 else i for v, i in ins.items()}
+    port_out = {v: "out" if len(outs) == 1 else o for v, o in outs.items()}
+    edges = []
+    for e in arch.edges:
+        if e.target in inside and e.source not in inside:
+            e = e.model_copy(update={"target": instance.id, "target_port": port_in[(e.source, e.source_port)]})
+        elif e.source in inside and e.target not in inside:
+            e = e.model_copy(update={"source": instance.id, "source_port": port_out[(e.source, e.source_port)]})
+        elif e.source in inside:
+            continue
+        if e not in edges or e.target != instance.id:  # two inner readers of one value: one edge into the instance
+            edges.append(e)
+    position = arch.nodes.index(members[0])
+    rest = [n for n in arch.nodes if n.id not in inside]
+    return arch.model_copy(update={
+        "blocks": {**arch.blocks, block: BlockDef(nodes=nodes, edges=body_edges)},
+        "nodes": rest[:position] + [instance] + rest[position:], "edges": edges,
+    }), instance.id
+
+
+def written(node) -> BlockNode:
+    """A node of a document as a node of a block definition."""
+    if is_instance(node):
+        return BlockNode(id=node.id, type=node.type, params=node.params, repeat=node.repeat)
+    return BlockNode(id=node.id, type=node.type, params=node.params.model_dump(mode="json", exclude_defaults=True))
 
 
 def inline(arch: Architecture, node_id: str) -> Architecture:

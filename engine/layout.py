@@ -33,7 +33,9 @@ def auto_layout(arch: Architecture, size: Size | None = None, canvas: tuple[floa
     sizes = {node_id: (size or (lambda _: CARD))(node) for node_id, node in nodes.items()}
     positions = _place(arch, sizes, canvas)
     frames = [_refit(frame, arch.layout.nodes, positions, sizes) for frame in arch.layout.frames]
-    return arch.model_copy(update={"layout": arch.layout.model_copy(update={"nodes": positions, "frames": frames})})
+    inside = {k: v for k, v in arch.layout.nodes.items() if "/" in k}   # positions inside blocks ('<block>/<id>') stay
+    return arch.model_copy(update={"layout": arch.layout.model_copy(update={"nodes": inside | positions,
+                                                                            "frames": frames})})
 
 
 def _place(arch: Architecture, sizes: dict[str, tuple[float, float]], canvas: tuple[float, float]) -> dict[str, tuple[float, float]]:

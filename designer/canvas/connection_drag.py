@@ -31,10 +31,10 @@ class ConnectionDrag:
         return self.pending is not None
 
     def begin(self, port: PortItem) -> None:
-        arch = self.scene.document.arch
+        arch = self.scene.document.view
         self._detached = None
         if not port.is_output:
-            spec_port = arch.node(port.node_id).spec.input_port(port.name)
+            spec_port = arch.spec(arch.node(port.node_id)).input_port(port.name)
             taken = [e for e in arch.edges if e.target == port.node_id and e.target_port == port.name]
             if taken and spec_port is not None and not spec_port.multiple:
                 self._detached = taken[0]
@@ -69,10 +69,10 @@ class ConnectionDrag:
         anchor, detached = self.pending.anchor, self._detached
         self.cancel()
         document = self.scene.document
-        base = disconnect(document.arch, [detached]) if detached else document.arch
+        base = disconnect(document.view, [detached]) if detached else document.view
         if target is None:
             if detached:
-                document.apply(base, "Disconnect")
+                document.apply_view(base, "Disconnect")
             elif QLineF(anchor.center(), point).length() > SNAP_DISTANCE:   # dragged out, not just clicked
                 self.scene.wire_dropped.emit(anchor.node_id, anchor.name, anchor.is_output, point)
             return
@@ -80,7 +80,7 @@ class ConnectionDrag:
         if edge == detached:
             return
         try:
-            document.apply(connect(base, edge), "Reconnect" if detached else "Connect")
+            document.apply_view(connect(base, edge), "Reconnect" if detached else "Connect")
         except EditError as error:
             self.scene.message.emit(f"Cannot connect: {error}")
 
@@ -98,7 +98,7 @@ class ConnectionDrag:
         return Edge(source=source.node_id, source_port=source.name, target=sink.node_id, target_port=sink.name)
 
     def _refusal(self, target: PortItem) -> str:
-        arch = self.scene.document.arch
+        arch = self.scene.document.view
         base = disconnect(arch, [self._detached]) if self._detached else arch
         edge = self._edge(self.pending.anchor, target)
         if edge == self._detached:

@@ -115,5 +115,5 @@ class FrameItem(QGraphicsItem):
         scene: GraphScene = self.scene()
         rect = (self.x(), self.y(), self._size.x(), self._size.y())
         moved = {node_id: (scene.nodes[node_id].x(), scene.nodes[node_id].y()) for node_id in held}
-        arch = set_frame(move_nodes(scene.document.arch, moved), self.index, self.frame.model_copy(update={"rect": rect}))
-        scene.document.apply(arch, "Resize frame" if rect[2:] != self.frame.rect[2:] else "Move frame")
+        arch = set_frame(move_nodes(scene.document.view, moved), self.index, self.frame.model_copy(update={"rect": rect}))
+        scene.document.apply_view(arch, "Resize frame" if rect[2:] != self.frame.rect[2:] else "Move frame")

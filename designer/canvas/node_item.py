@@ -1,4 +1,7 @@
-"""A node card: coloured header with the layer type, the id, named ports and the key params."""
+"""A node card: coloured header with the layer type (or block name), the id, named ports and the key params.
+
+A block instance's card shows its block params, output shape, parameters and, during training, the worst
+gradient health inside it; clicking its health dot expands the card to every inner layer's health."""
 from __future__ import annotations
 
 import html
@@ -10,21 +13,26 @@ from PySide6.QtWidgets import QGraphicsItem
 from layerloom.engine import NodeBase, NodeCost, NodeInfo
 from layerloom.engine.costs import format_macs
 from .. import theme
-from layerloom.engine.train.diagnosis import NodeHealth
+from layerloom.engine.document import is_instance
+from layerloom.engine.train.diagnosis import SEVERITY, NodeHealth
 from . import card_lod, style
 from .geometry import card_size, has_footer
 from .port_item import PortItem
 
 
+MAX_INNER_ROWS = 12
 FOOTER_MARGIN, FOOTER_POINTS = 6, 7.0   # narrower and smaller than the params rows: "1.79 K params" and "86.7 M MACs" share one row
 
 
 class NodeItem(QGraphicsItem):
     """Draws one node of the document; its position is the node's layout entry (top-left corner)."""
 
-    def __init__(self, node: NodeBase):
+    def __init__(self, node: NodeBase, spec):
         super().__init__()
         self.node: NodeBase = node
+        self.spec = spec
+        self.inner: dict[str, NodeHealth] = {}   # an instance's layers' health, by path below it
+        self.expanded = False
         self.problems: list[str] = []
         self.info: NodeInfo | None = None
         self.health: NodeHealth | None = None
@@ -47,9 +55,9 @@ class NodeItem(QGraphicsItem):
         return self._color
 
     # model -> item ----------------------------------------------------------------
-    def set_node(self, node: NodeBase) -> None:
+    def set_node(self, node: NodeBase, spec) -> None:
         """Show new params of the same node (a new type gets a new item, since its ports differ)."""
-        self.node = node
+        self.node, self.spec = node, spec
         self.prepareGeometryChange()
         self._build(ports=False)
         self._index()
@@ -64,10 +72,42 @@ class NodeItem(QGraphicsItem):
             self.cost, self.share = cost, share
             self._refresh()
 
-    def set_health(self, health: NodeHealth | None) -> None:
-        if health != self.health:
-            self.health = health
+    def set_health(self, health: NodeHealth | None, inner: dict[str, NodeHealth] | None = None) -> None:
+        """The node's health; for an instance, the worst inside it and each inner layer's."""
+        inner = inner or {}
+        if (health, inner) != (self.health, self.inner):
+            resized = self.expanded and len(inner) != len(self.inner)
+            self.health, self.inner = health, inner
+            if resized or (self.expanded and not inner):
+                self.expanded = self.expanded and bool(inner)
+                self._resize()
             self._refresh()
+
+    def toggle_inner(self) -> None:
+        """Show or hide the inner layers' health (an instance's card during training)."""
+        if self.inner or self.expanded:
+            self.expanded = not self.expanded
+            self._resize()
+
+    def _resize(self) -> None:
+        self.prepareGeometryChange()
+        rows = min(len(self.inner), MAX_INNER_ROWS) if self.expanded else 0
+        width, height = card_size(self.node, self.spec)
+        self._rect = QRectF(0, 0, width, height + (rows * style.PARAM_ROW + 6 if rows else 0))
+        self._bounds = self._rect.adjusted(-5, -5, 5, 7)
+        self._index()
+        self.update()
+
+    def mousePressEvent(self, event) -> None:
+        if self.inner and self._dot_rect().contains(event.pos()):
+            self.toggle_inner()
+            event.accept()
+            return
+        super().mousePressEvent(event)
+
+    def _dot_rect(self) -> QRectF:
+        right = self._rect.width() - 8 - (20 if self.problems else 0)
+        return QRectF(right - 14, 4, 16, 16)
 
     def itemChange(self, change, value):
         if change in (QGraphicsItem.ItemPositionHasChanged, QGraphicsItem.ItemSceneHasChanged):
@@ -95,14 +135,16 @@ class NodeItem(QGraphicsItem):
 
     # geometry -----------------------------------------------------------------------
     def _build(self, ports: bool = True) -> None:
-        spec = self.node.spec
+        spec = self.spec
         self._color = style.category_color(spec.category)
-        self._title = spec.palette_name or self.node.type
-        self._params = style.key_params(self.node)
+        self._title = spec.palette_name or (f"{self.node.type} (block)" if is_instance(self.node) else self.node.type)
+        self._params = style.key_params(self.node, spec)
         self._port_rows = max(len(spec.inputs), len(spec.outputs), 1)
-        self._has_footer = has_footer(self.node)
-        self._rect = QRectF(0, 0, *card_size(self.node))
+        self._has_footer = has_footer(self.node, spec)
+        self._rect = QRectF(0, 0, *card_size(self.node, spec))
         self._bounds = self._rect.adjusted(-5, -5, 5, 7)
+        if self.expanded:
+            self._resize()
         if ports:
             self.inputs = {p.name: PortItem(self, p.name, False, self._color) for p in spec.inputs}
             self.outputs = {name: PortItem(self, name, True, self._color) for name in spec.outputs}
@@ -215,6 +257,22 @@ class NodeItem(QGraphicsItem):
             y += style.PARAM_ROW
         if self._has_footer:
             self._paint_footer(painter, QRectF(FOOTER_MARGIN, y + 2, width - 2 * FOOTER_MARGIN, style.PARAM_ROW))
+            y += style.PARAM_ROW + 2
+        if self.expanded:
+            self._paint_inner(painter, y + 4, width)
+
+    def _paint_inner(self, painter, y: float, width: float) -> None:
+        """One row per inner layer: its health dot and its path below the instance (the worst first)."""
+        painter.setPen(QPen(style.CARD_BORDER, 1))
+        painter.drawLine(QPointF(8, y - 2), QPointF(width - 8, y - 2))
+        ranked = sorted(self.inner.items(), key=lambda item: -SEVERITY.index(item[1].level))
+        for row, (path, health) in enumerate(ranked[:MAX_INNER_ROWS]):
+            top = y + row * style.PARAM_ROW
+            painter.setPen(QPen(style.HEALTH_OUTLINE, 1))
+            painter.setBrush(theme.color(health.level))
+            painter.drawEllipse(QPointF(14, top + style.PARAM_ROW / 2), 4, 4)
+            painter.setPen(style.TEXT)
+            self._text(painter, QRectF(24, top, width - 34, style.PARAM_ROW), path, style.font(7.5))
 
     def _paint_footer(self, painter, rect: QRectF) -> None:
         """The output card: what it receives. A weighted layer's: its parameters, and its MACs per sample on the
@@ -242,7 +300,7 @@ class NodeItem(QGraphicsItem):
         painter.drawText(rect, align | Qt.AlignVCenter, elided)
 
     def _tooltip(self) -> str:
-        spec = self.node.spec
+        spec = self.spec
         lines = [f"<b>{html.escape(self.node.id)}</b> · {html.escape(self._title)}",
                  f"<span style='color:{theme.hex_of('text_muted')}'>{html.escape(spec.doc.splitlines()[0] if spec.doc else '')}</span>"]
         if self.info is not None:
@@ -255,4 +313,6 @@ class NodeItem(QGraphicsItem):
             lines.append(f"<span style='color:{theme.hex_of('error_text')}'>⚠ {html.escape(problem)}</span>")
         if self.health is not None:
             lines.append(f"<b>{self.health.level}</b>: {html.escape(self.health.note)}")
+        if self.inner:
+            lines.append("click the health dot to show each inner layer's health")
         return "<br>".join(lines)

@@ -40,7 +40,7 @@ class QuickAdd(QObject):
         """Search among the layers that fit the port a connection was dragged from and dropped at `at`."""
         self._wire = (node_id, port, is_output)
         if is_output:
-            info = self.scene.document.shapes.nodes.get(node_id)
+            info = self.scene.document.view_shapes.nodes.get(node_id)
             fitting = accepting_layers(info.outputs.get(port) if info else None, port)
         else:
             fitting = feeding_layers(port)
@@ -56,7 +56,7 @@ class QuickAdd(QObject):
         document = self.scene.document
         layer_type = choice.entry["type"]
         try:
-            arch, new_id = add_node(document.arch, layer_type, self.scene.free_corner(layer_type, self._at),
+            arch, new_id = add_node(document.view, layer_type, self.scene.free_corner(layer_type, self._at),
                                     choice.entry["params"])
         except (EditError, ValueError) as error:
             self.scene.message.emit(f"Cannot add {choice.name}: {error}")
@@ -67,12 +67,12 @@ class QuickAdd(QObject):
                 arch = connect(arch, edge)
             except EditError as error:
                 self.scene.message.emit(f"Added {new_id} unconnected: {error}")
-        document.apply(arch, f"Add {new_id}")
+        document.apply_view(arch, f"Add {new_id}")
         document.select([new_id])
 
     def _edge(self, arch, new_id: str) -> Edge | None:
         """The connection the new node gets: from the dragged port or the selected node, if there is one."""
-        spec = arch.node(new_id).spec
+        spec = arch.spec(arch.node(new_id))
         if self._wire is not None:
             node_id, port, is_output = self._wire
             if is_output:
@@ -82,6 +82,6 @@ class QuickAdd(QObject):
         selected = sorted(self.scene.document.selection)
         if len(selected) != 1 or not spec.inputs:
             return None
-        outputs = arch.node(selected[0]).spec.outputs
+        outputs = arch.spec(arch.node(selected[0])).outputs
         return Edge(source=selected[0], source_port=outputs[0], target=new_id, target_port=spec.inputs[0].name) \
             if outputs else None

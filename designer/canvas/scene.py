@@ -1,6 +1,7 @@
 """The graph scene: node and edge items rebuilt from the document on every change, never the other way round."""
 from __future__ import annotations
 
+import dataclasses
 from typing import Callable
 
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
@@ -9,7 +10,8 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene, QMenu
 from layerloom.engine import Architecture, Edge, make_node
 from ..document import DocumentModel
 from ..edits import EditError, add_node, move_nodes
-from layerloom.engine.train.diagnosis import NodeHealth
+from layerloom.engine.document import is_instance
+from layerloom.engine.train.diagnosis import NodeHealth, inside, worst
 from . import style
 from .connection_drag import ConnectionDrag
 from .edge_item import EdgeItem
@@ -61,20 +63,23 @@ class GraphScene(QGraphicsScene):
         document.checked.connect(self._on_document_checked)
         document.costed.connect(self._on_document_costed)
         document.selection_changed.connect(self._on_selection_changed)
+        document.scope_changed.connect(lambda: self.set_node_health(self._health))
         self.selectionChanged.connect(self._on_scene_selection_changed)
         self._on_document_changed()
         self._on_document_checked()
 
     # document -> items ------------------------------------------------------------------
     def _on_document_changed(self) -> None:
-        arch = self.document.arch
+        arch = self.document.view
         wanted = {}
         for node in arch.nodes:
             wanted.setdefault(node.id, node)
         self._syncing = True
         try:
             edge_set = set(arch.edges)
-            stale = {i for i, item in self.nodes.items() if i not in wanted or item.node.type != wanted[i].type}
+            stale = {i for i, item in self.nodes.items() if i not in wanted or item.node.type != wanted[i].type
+                     or item.spec.inputs != (self.document.view.spec(wanted[i]) or item.spec).inputs
+                     or item.spec.outputs != (self.document.view.spec(wanted[i]) or item.spec).outputs}
             for edge in [e for e in self.edges if e.source in stale or e.target in stale or e not in edge_set]:
                 self.removeItem(self.edges.pop(edge))
             changed = [self.nodes[i].sceneBoundingRect() for i in stale]   # where edges may now run straighter
@@ -118,15 +123,18 @@ class GraphScene(QGraphicsScene):
     def _sync_node(self, node, position: QPointF) -> bool:
         """Create or update the node's item; True when an existing item moved."""
         item = self.nodes.get(node.id)
+        spec = self.document.view.spec(node)
+        if self.document.scope and node.type == "input":   # a block's input has no shape of its own: it shows none
+            spec = dataclasses.replace(spec, card=())
         if item is None:
-            item = self.nodes[node.id] = NodeItem(node)
+            item = self.nodes[node.id] = NodeItem(node, spec)
             item.set_ports_visible(self.detailed)
-            item.set_health(self._health.get(node.id))
+            self._show_health(item)
             item.setPos(position)
             self.addItem(item)
             return False
-        if item.node is not node and item.node != node:
-            item.set_node(node)
+        if (item.node is not node and item.node != node) or item.spec != spec:
+            item.set_node(node, spec)
         if item.pos() == position:
             return False
         item.setPos(position)
@@ -156,14 +164,14 @@ class GraphScene(QGraphicsScene):
     def _on_document_checked(self) -> None:
         node_problems: dict[str, list[str]] = {}
         edge_problems: dict[Edge, list[str]] = {}
-        edges = self.document.arch.edges
-        for problem in self.document.problems:
+        edges = self.document.view.edges
+        for problem in self.document.view_problems:
             text = f"{problem.field}: {problem.message}" if problem.field else problem.message
             if problem.node is not None:
                 node_problems.setdefault(problem.node, []).append(text)
             elif problem.edge is not None and 0 <= problem.edge < len(edges):
                 edge_problems.setdefault(edges[problem.edge], []).append(text)
-        infos = self.document.shapes.nodes
+        infos = self.document.view_shapes.nodes
         for node_id, item in self.nodes.items():
             item.set_status(node_problems.get(node_id, []), infos.get(node_id))
         for edge, item in self.edges.items():
@@ -171,7 +179,7 @@ class GraphScene(QGraphicsScene):
             item.set_status(info.outputs.get(edge.source_port) if info else None, edge_problems.get(edge, []))
 
     def _on_document_costed(self) -> None:
-        costs = self.document.costs
+        costs = self.document.view_costs
         heavy = costs.heaviest("macs")
         for node_id, item in self.nodes.items():
             item.set_cost(costs.nodes.get(node_id), heavy.get(node_id))
@@ -183,10 +191,18 @@ class GraphScene(QGraphicsScene):
             item.update()
 
     def set_node_health(self, mapping: dict[str, NodeHealth]) -> None:
-        """Tint nodes by gradient health (from the training dashboard); `{}` clears every tint."""
+        """Tint nodes by gradient health (from the training dashboard, by layer path); `{}` clears every tint. An
+        instance shows the worst health inside it; inside a block, its nodes show those of its first instance."""
         self._health = dict(mapping)
-        for node_id, item in self.nodes.items():
-            item.set_health(self._health.get(node_id))
+        for item in self.nodes.values():
+            self._show_health(item)
+
+    def _show_health(self, item: NodeItem) -> None:
+        found = self.document.view_realization()
+        path = (found[0] if found else "") + item.node_id
+        inner = inside(self._health, path) if is_instance(item.node) else {}
+        own = self._health.get(path) or (worst(inner)[1] if inner else None)
+        item.set_health(own, inner)
 
     # selection ------------------------------------------------------------------------------
     def _on_selection_changed(self) -> None:
@@ -252,27 +268,28 @@ class GraphScene(QGraphicsScene):
         if moved:
             self.reroute([self.nodes[i].sceneBoundingRect() for i in moved]
                          + [self.nodes[i].sceneBoundingRect().translated(pressed[i] - self.nodes[i].pos()) for i in moved])
-            arch = self.document.arch
+            arch = self.document.view
             # nodes without a layout entry get one too, so that the fallback column does not shift under them
             unplaced = {i: (item.x(), item.y()) for i, item in self.nodes.items() if i not in arch.layout.nodes}
-            self.document.apply(move_nodes(arch, {**unplaced, **moved}), "Move" if len(moved) == 1 else
+            self.document.apply_view(move_nodes(arch, {**unplaced, **moved}), "Move" if len(moved) == 1 else
                                 f"Move {len(moved)} nodes")
 
     # helpers for the view, the actions and tests ---------------------------------------
     def add_layer(self, layer_type: str, params: dict | None, at: QPointF) -> str | None:
         """Add a node near `at`, clear of the other cards; returns its id, or None with a message."""
         try:
-            arch, node_id = add_node(self.document.arch, layer_type, self.free_corner(layer_type, at, params), params)
+            arch, node_id = add_node(self.document.view, layer_type, self.free_corner(layer_type, at, params), params)
         except (EditError, ValueError) as error:
             self.message.emit(f"Cannot add {layer_type}: {error}")
             return None
-        self.document.apply(arch, f"Add {node_id}")
+        self.document.apply_view(arch, f"Add {node_id}")
         self.document.select([node_id])
         return node_id
 
     def free_corner(self, layer_type: str, at: QPointF, params: dict | None = None) -> tuple[float, float]:
         """Where a new card of that layer goes to be centred near `at` without touching another card."""
-        width, height = card_size(make_node("new", layer_type, **(params or {})))
+        node = make_node("new", layer_type, **(params or {}))
+        width, height = card_size(node, self.document.view.spec(node))
         corner = self.snap(at - QPointF(width / 2, style.HEADER_HEIGHT))
         return free_spot((corner.x(), corner.y(), width, height), self.card_rects())
 

@@ -6,6 +6,7 @@ from functools import lru_cache
 from PySide6.QtGui import QColor, QFont
 
 from layerloom.engine import NodeBase, TensorMeta, format_meta
+from layerloom.engine.document import is_instance
 from .. import theme
 
 GRID = 20                   # snap step and minor grid spacing, in scene units
@@ -58,14 +59,21 @@ def format_value(value) -> str:
     return str(value)
 
 
-def key_params(node: NodeBase) -> list[tuple[str, str]]:
+def key_params(node: NodeBase, spec=None) -> list[tuple[str, str]]:
     """(name, value) rows a node card shows: the params its layer type declares for the card, then any other
-    changed ones."""
-    values = node.params.model_dump()
-    changed = node.params.model_dump(exclude_defaults=True)
-    names = [n for n in node.spec.card if n in values]
-    names += [n for n in changed if n not in names]
-    rows = [(n.replace("_", " "), format_value(values[n])) for n in names]
+    changed ones; for a block instance its block params (defaults filled in) and its copies."""
+    spec = spec or node.spec
+    if is_instance(node):
+        defaults = {k: f.default for k, f in spec.params.model_fields.items() if k != "repeat"}
+        values = defaults | dict(node.params)
+        rows = [(n.replace("_", " "), format_value(values[n]) if values[n] is not None else "?") for n in spec.card]
+        rows += [("copies", f"×{node.repeat}")] if node.repeat > 1 else []
+    else:
+        values = node.params.model_dump()
+        changed = node.params.model_dump(exclude_defaults=True)
+        names = [n for n in spec.card if n in values]
+        names += [n for n in changed if n not in names]
+        rows = [(n.replace("_", " "), format_value(values[n])) for n in names]
     if len(rows) > MAX_PARAM_ROWS:
         rows = rows[:MAX_PARAM_ROWS - 1] + [("", f"+{len(rows) - MAX_PARAM_ROWS + 1} more")]
     return rows

@@ -9,8 +9,10 @@ from PySide6.QtCore import QLineF, QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QCursor, QPainter, QPen, QPixmapCache
 from PySide6.QtWidgets import QFrame, QGraphicsView
 
+from layerloom.engine.document import is_instance
 from layerloom.engine.layout import MARGIN
 from . import style
+from .breadcrumb import Breadcrumb
 from .minimap import Minimap
 from .quick_add import QuickAdd
 from .scene import GraphScene
@@ -64,6 +66,7 @@ class GraphView(QGraphicsView):
         self.quick_add = QuickAdd(self)
         self.minimap = Minimap(self)
         self.minimap.refresh()
+        self.breadcrumb = Breadcrumb(self)
         scene.document.changed.connect(self._on_document_changed)
 
     def _on_document_changed(self) -> None:
@@ -150,10 +153,18 @@ class GraphView(QGraphicsView):
         super().mouseReleaseEvent(event)
 
     def mouseDoubleClickEvent(self, event) -> None:
-        if event.button() == Qt.LeftButton and self.itemAt(event.position().toPoint()) is None:
-            self.quick_add.open_at(self.mapToScene(event.position().toPoint()))
-            event.accept()
-            return
+        if event.button() == Qt.LeftButton:
+            item = self.itemAt(event.position().toPoint())
+            while item is not None and item.parentItem() is not None:
+                item = item.parentItem()
+            if item is None:
+                self.quick_add.open_at(self.mapToScene(event.position().toPoint()))
+                event.accept()
+                return
+            if getattr(item, "node", None) is not None and is_instance(item.node):
+                self.graph_scene().document.enter(item.node.type)   # edit the block in place
+                event.accept()
+                return
         super().mouseDoubleClickEvent(event)
 
     def focusNextPrevChild(self, next: bool) -> bool:
@@ -165,6 +176,10 @@ class GraphView(QGraphicsView):
             self.viewport().setCursor(Qt.OpenHandCursor)
         elif event.key() == Qt.Key_Escape and self.graph_scene().connection_drag.active:
             self.graph_scene().connection_drag.cancel()
+        elif event.key() == Qt.Key_Escape and self.graph_scene().document.scope:
+            self.graph_scene().document.leave()   # out of the block being edited, one level
+            event.accept()
+            return
         super().keyPressEvent(event)
 
     def keyReleaseEvent(self, event) -> None:

@@ -324,7 +324,8 @@ class DashboardDock(QWidget):
         self.trial.refresh()
         self.showing.setText(legend_text(self.runs) if self.runs else "")
         nodes = {node.id for node in self.document.arch.nodes}
-        health = {node: value for node, value in self.primary.health().items() if node in nodes} if self.primary else {}
+        health = {node: value for node, value in self.primary.health().items()   # layers inside instances too
+                  if node.split(".")[0] in nodes} if self.primary else {}
         if health != self._health:
             self._health = health
             self.health_changed.emit(health)

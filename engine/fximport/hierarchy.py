@@ -18,6 +18,7 @@ import torch
 from torch import fx, nn
 
 from ..document import Architecture, BlockDef, BlockNode, Edge, InstanceNode, NodeBase, free_id, is_instance
+from ..inline import written
 from ..layers import REGISTRY
 
 _CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
@@ -123,7 +124,7 @@ class _Builder:
                 body_edges.append(Edge(source=source[0], source_port=source[1], target=local[e.target],
                                        target_port=e.target_port))
         body_edges += [Edge(source=local[s], source_port=p, target=o) for (s, p), o in zip(leaving, outs)]
-        body_nodes = ([BlockNode(id=i, type="input") for i in ins] + [_as_block_node(m.node, local[m.id]) for m in members]
+        body_nodes = ([BlockNode(id=i, type="input") for i in ins] + [written(m.node).model_copy(update={"id": local[m.id]}) for m in members]
                       + [BlockNode(id=o, type="output") for o in outs])
         block = self._block(chain[-1][1], name, BlockDef(nodes=body_nodes, edges=body_edges))
         port_in = {v: ("in" if len(ins) == 1 else i) for v, i in value_in.items()}
@@ -294,12 +295,6 @@ def _shape(block: BlockDef, blocks: dict[str, BlockDef]) -> str:
 
 def _values(block: BlockDef, blocks: dict[str, BlockDef]) -> dict[tuple, object]:
     return {(n.id, key): value for n in block.nodes for key, value in _full(n, blocks).items()}
-
-
-def _as_block_node(node, node_id: str) -> BlockNode:
-    if is_instance(node):
-        return BlockNode(id=node_id, type=node.type, params=node.params, repeat=node.repeat)
-    return BlockNode(id=node_id, type=node.type, params=node.params.model_dump(mode="json", exclude_defaults=True))
 
 
 def _module_name(qualified: str) -> str:

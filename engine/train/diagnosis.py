@@ -164,6 +164,17 @@ def node_health(evidence: Evidence) -> dict[str, NodeHealth]:
     return health
 
 
+def inside(health: dict[str, NodeHealth], path: str) -> dict[str, NodeHealth]:
+    """The health of the layers inside the block instance at `path` (or a copy of one), by path below it."""
+    prefix = path + "."
+    return {node[len(prefix):]: found for node, found in health.items() if node.startswith(prefix)}
+
+
+def worst(health: dict[str, NodeHealth]) -> tuple[str, NodeHealth] | None:
+    """The (node, health) of the worst level among `health` (the first of equals, in its order), or None."""
+    return max(health.items(), key=lambda item: SEVERITY.index(item[1].level), default=None)
+
+
 def _activation_health(stats: ActivationStats) -> NodeHealth:
     if stats.dead_fraction is not None:
         return NodeHealth("healthy", stats.dead_fraction, f"{stats.dead_fraction:.0%} of its units output zero")

@@ -4,6 +4,7 @@ from __future__ import annotations
 from PySide6.QtCore import QPoint, QPointF
 
 from layerloom import engine
+from layerloom.engine.inline import flatten
 from layerloom.designer.canvas.placement import free_spot, overlaps, push_right
 from layerloom.designer.files import laid_out
 from layerloom.engine import Edge
@@ -40,9 +41,9 @@ def test_inserting_on_an_edge_makes_room_along_the_flow(canvas_of):
 
 
 def test_inserting_in_a_wrapped_template_overlaps_nothing(canvas_of):
-    canvas = canvas_of(laid_out(engine.load("templates/deep_residual.json")))
-    for edge in [Edge(source="relu3", target="linear3"), Edge(source="add3", target="relu4"),
-                 Edge(source="add3", target="add4")]:   # within a row, across rows, along a skip
+    canvas = canvas_of(laid_out(flatten(engine.load("templates/deep_residual.json"))))   # 65 nodes, not 6 blocks
+    for edge in [Edge(source="blocks_2_relu", target="blocks_2_linear"), Edge(source="blocks_2_add", target="blocks_3_relu"),
+                 Edge(source="blocks_2_add", target="blocks_3_add")]:   # within a row, across rows, along a skip
         canvas.actions.insert_on_edge(edge, {"type": "dropout", "params": {}})
         assert not overlapping(canvas.scene), edge
 

@@ -8,6 +8,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtTest import QTest
 
 from layerloom import engine
+from layerloom.engine.inline import flatten
 from layerloom.designer import edits
 from layerloom.designer.canvas import style
 from layerloom.designer.files import laid_out
@@ -30,7 +31,7 @@ def test_every_template_fits_a_1600x700_canvas_at_a_readable_zoom(canvas_of):
 
 
 def test_auto_layout_of_the_deep_sigmoid_net_reads_at_fit_to_view(canvas_of):
-    arch = engine.load("templates/deep_sigmoid_small_init.json")
+    arch = flatten(engine.load("templates/deep_sigmoid_small_init.json"))   # the 24 layers, as one graph
     canvas = canvas_of(edits.move_nodes(arch, {n.id: (0.0, 0.0) for n in arch.nodes}), 1600, 700)
     canvas.actions.auto_layout.trigger()
     assert canvas.view.zoom() >= 0.6 and not overlapping(canvas.scene)
@@ -98,10 +99,10 @@ def test_the_empty_canvas_hint_goes_away_when_a_node_arrives(canvas_of, qtbot):
 
 
 def test_skips_and_wrapped_rows_run_around_the_cards(canvas_of):
-    canvas = canvas_of(laid_out(engine.load("templates/deep_residual.json")), 1600, 700)
+    canvas = canvas_of(laid_out(flatten(engine.load("templates/deep_residual.json"))), 1600, 700)
     cards = {i: QRectF(*item.card_rect()) for i, item in canvas.scene.nodes.items()}
     rows = sorted({item.y() for item in canvas.scene.nodes.values()})
-    skip = canvas.scene.edges[Edge(source="add1", target="add2")]            # over relu2 and linear2
+    skip = canvas.scene.edges[Edge(source="blocks_0_add", target="blocks_1_add")]   # over blocks_1's relu and linear
     wrap = next(item for edge, item in canvas.scene.edges.items()            # from the end of a row to the next
                 if canvas.scene.nodes[edge.target].x() < canvas.scene.nodes[edge.source].x())
     assert len(rows) > 1

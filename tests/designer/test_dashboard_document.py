@@ -52,7 +52,8 @@ def test_a_probe_is_a_per_layer_snapshot_and_opening_another_document_starts_ove
     line, _ = layers.profile.slots[0]
     assert points(line) == 11 and points(layers.means) == 22            # 11 weighted layers, 22 layers in all
     assert "Vanishing gradients" in dock.banner.text()
-    assert window.scene.nodes["linear1"].health.level == "vanishing"
+    layers = window.scene.nodes["layers"]   # the ten copies of one block: the card shows the worst inside
+    assert layers.health.level == "vanishing" and layers.inner["0.linear"].level == "vanishing"
     dock.tabs.setCurrentIndex(1)                 # Gradient flow, a chart over steps: no lone dot for a probe
     flow = dock.charts[1]
     assert flow.notice.isVisibleTo(dock) and not flow.view.isVisibleTo(dock)
@@ -164,9 +165,9 @@ def test_a_remedy_trains_beside_the_original_and_ends_with_a_verdict(qtbot, wind
     dock._redraw()
     assert all(points(line) == 11 for line, _ in dock.charts[1].profile.slots)
     dock.trial.keep.click()
-    assert window.document.arch.name.endswith(" + relu") and window.document.arch.node("relu1").type == "relu"
+    assert window.document.arch.name.endswith(" + relu") and window.document.arch.node("layers_0_relu").type == "relu"
     window.document.undo_stack.undo()
-    assert window.document.arch.node("sigmoid1").type == "sigmoid"
+    assert window.document.arch.node("layers").type == "sigmoid_layer"
 
 
 def test_layer_names_fit_their_axis_without_overlapping(qtbot):
