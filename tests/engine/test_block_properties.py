@@ -2,8 +2,6 @@
 random damage to such documents only ever gives DocumentError, each problem naming where it is."""
 from __future__ import annotations
 
-import copy
-
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -13,7 +11,7 @@ from layerloom import engine
 from layerloom.engine import DocumentError
 from layerloom.engine.compiler import layers
 from layerloom.engine.document import is_instance
-from test_properties import _container, _positions, json_values, plausible
+from test_properties import damage, json_values, plausible
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 width = st.integers(1, 6)
@@ -79,23 +77,9 @@ def test_random_nestings_and_repeats_compile_with_the_inferred_shapes(document):
 
 @st.composite
 def damaged_block_documents(draw) -> dict:
-    """A random block document with one to four random edits: replace, delete, duplicate or add a field."""
-    document = draw(block_documents())
-    for _ in range(draw(st.integers(1, 4))):
-        path, key = draw(st.sampled_from(list(_positions(document))))
-        container = _container(document, path)
-        action = draw(st.sampled_from(["replace", "delete", "duplicate", "add"]))
-        if action == "replace":
-            container[key] = draw(plausible | json_values | st.sampled_from(["$w", "$v", "b0", "b1", 0, 10**9]))
-        elif action == "delete":
-            del container[key]
-        elif action == "duplicate" and isinstance(container, list):
-            container.append(copy.deepcopy(container[key]))
-        elif action == "add" and isinstance(container, dict):
-            container[draw(st.sampled_from(["params", "repeat", "blocks", "w", "type"]))] = draw(plausible)
-        if not isinstance(document, dict) or not list(_positions(document)):
-            break
-    return document
+    """A random block document with one to four random edits, "$name"s and block names among the values."""
+    return damage(draw, draw(block_documents()), plausible | json_values | st.sampled_from(["$w", "$v", "b0", "b1", 0, 10**9]),
+                  st.sampled_from(["params", "repeat", "blocks", "w", "type"]))
 
 
 @SETTINGS

@@ -124,25 +124,30 @@ plausible = st.sampled_from([*REGISTRY, "in", "out", "state", "x", "", 0, -1, 1,
                              [4, 4]]).map(copy.deepcopy)
 
 
-@st.composite
-def damaged_documents(draw) -> dict:
-    """A template with one to four random edits: replace, delete, duplicate or add a field."""
-    document = json.loads(draw(st.sampled_from(TEMPLATES)).read_text())
+def damage(draw, document: dict, values=plausible | json_values,
+           keys=st.text(max_size=6) | st.sampled_from(["params", "type", "id", "training"])) -> dict:
+    """`document` with one to four random edits: replace a value, delete, duplicate or add a field."""
     for _ in range(draw(st.integers(1, 4))):
         path, key = draw(st.sampled_from(list(_positions(document))))
         container = _container(document, path)
         action = draw(st.sampled_from(["replace", "delete", "duplicate", "add"]))
         if action == "replace":
-            container[key] = draw(plausible | json_values)
+            container[key] = draw(values)
         elif action == "delete":
             del container[key]
         elif action == "duplicate" and isinstance(container, list):
             container.append(copy.deepcopy(container[key]))
         elif action == "add" and isinstance(container, dict):
-            container[draw(st.text(max_size=6) | st.sampled_from(["params", "type", "id", "training"]))] = draw(plausible)
+            container[draw(keys)] = draw(plausible)
         if not isinstance(document, dict) or not list(_positions(document)):
             break
     return document
+
+
+@st.composite
+def damaged_documents(draw) -> dict:
+    """A template with one to four random edits."""
+    return damage(draw, json.loads(draw(st.sampled_from(TEMPLATES)).read_text()))
 
 
 @SETTINGS

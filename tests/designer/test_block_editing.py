@@ -2,27 +2,14 @@
 the breadcrumb and Escape, the instance's card, inspector and palette entry, and saving it all."""
 from __future__ import annotations
 
-import pytest
 import torch
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QMessageBox
 
 from layerloom import engine
-from layerloom.designer.main_window import MainWindow
 from layerloom.engine.templates import template_path
 from layerloom.engine.train.diagnosis import NodeHealth
-
-
-@pytest.fixture
-def window(qtbot, tmp_path):
-    window = MainWindow(settings=QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat),
-                        recovery_dir=tmp_path / "recovery")
-    window.files.ask_save_changes = lambda: QMessageBox.Discard
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitExposed(window)
-    return window
+from test_main_window import window  # noqa: F401  (the shown main window)
 
 
 def opened(window, name: str):
