@@ -153,12 +153,19 @@ def damaged_documents(draw) -> dict:
 @SETTINGS
 @given(damaged_documents())
 def test_damaged_documents_only_raise_document_error(document):
+    only_document_errors(document)
+
+
+def only_document_errors(document: dict) -> None:
+    """Loading, checking and (when valid and small) compiling `document` raise nothing but DocumentError, and every
+    problem says something."""
     try:
         arch = engine.from_dict(document)
     except DocumentError as error:
         assert error.problems and all(str(p) for p in error.problems)
         return
     problems, report = engine.check(arch)
+    assert all(str(p) for p in problems)
     if not problems and report.total_params < 1_000_000:
         engine.compile_model(arch)
 
