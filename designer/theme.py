@@ -20,8 +20,8 @@ HEALTH_LEVELS = ("healthy", "vanishing", "exploding", "dead", "saturated", "nonf
 # Header colors of the layer categories (canvas cards, palette swatches): white text on each meets 4.5:1.
 CATEGORY_COLORS: dict[str, str] = {
     "Inputs and outputs": "#3b6590", "Dense": "#6a4fb8", "Convolution": "#1b6c61", "Pooling": "#346c3e",
-    "Recurrent": "#905010", "Normalization": "#6f6310", "Activations": "#a33d60", "Merge and residual": "#765a3e",
-    "Reshaping": "#566473", "Blocks": "#4a4e8f",
+    "Recurrent": "#905010", "Attention": "#873e8d", "Normalization": "#6f6310", "Activations": "#a33d60",
+    "Merge and residual": "#765a3e", "Reshaping": "#566473", "Blocks": "#4a4e8f",
 }
 
 # Gradient health: Okabe-Ito as published, in both themes. Every health mark is drawn with a `health_outline`,

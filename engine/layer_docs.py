@@ -42,6 +42,8 @@ def _layer_section(spec: LayerSpec) -> list[str]:
         lines[-1] += " Palette presets: " + ", ".join(spec.presets) + "."
     if spec.aliases:
         lines[-1] += " Also found as: " + ", ".join(spec.aliases) + "."
+    if spec.inside:
+        lines += ["", "Inside:", "", "```", spec.inside, "```"]
     imported = _imported_from(spec)
     if imported:
         lines += ["", f"`layerloom import` maps: {imported}."]
@@ -57,7 +59,7 @@ _OPERATORS = {operator.add: "`a + b`", operator.mul: "`a * b`", operator.getitem
 
 def _imported_from(spec: LayerSpec) -> str:
     """'`nn.ReLU`, `F.relu`, `torch.relu`, `x.relu()`': what the importer turns into this layer."""
-    names = [f"`nn.{cls.__name__}`" for cls in spec.imports.modules]
+    names = [f"`nn.{cls.__name__}`" for cls in (*spec.imports.modules, *spec.imports.calls, *spec.imports.chains)]
     for function in spec.imports.functions:
         if isinstance(function, str):  # a function of a package LayerLoom does not depend on, by its path
             names.append(f"`{function.rpartition('.')[0]}`")

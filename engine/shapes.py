@@ -318,7 +318,7 @@ def _run_fake(node: NodeBase, inputs: dict[str, list]) -> NodeInfo | str:
             weights = {name: _fake(TensorMeta(t.shape, t.dtype), batch=False)
                        for name, t in [*module.named_parameters(), *module.named_buffers()]}
             probe = _one_step(spec, inputs)
-            args = tuple(_fake(m) for port in spec.inputs if port.name == "in" for m in probe["in"])
+            args = tuple(_fake(m) for m in probe.get("in", ()))
             kwargs = {name: _fake(metas[0]) for name, metas in probe.items() if name != "in"}
             result = torch.func.functional_call(module, weights, args, kwargs)
     except Exception as error:  # torch reports shape errors with many exception types
@@ -338,6 +338,8 @@ def _one_step(spec, inputs: dict[str, list]) -> dict[str, list]:
 
 def _with_steps(spec, metas: dict, inputs: dict[str, list]) -> dict:
     """Put the input's step count back on the step ports of a layer that ran on one step."""
+    if not spec.step_ports:
+        return metas
     sequence = inputs["in"][0].shape
     for port in spec.step_ports:
         if len(metas[port].shape) == len(sequence):  # a sequence out, not a many-to-one summary

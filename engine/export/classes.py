@@ -227,7 +227,9 @@ class ClassWriter:
                 return f"{call.name} = {code.expression(inputs)}"
             init += self.construct(node, params, code, self.needs)
             self.helpers |= dict.fromkeys(code.helpers)
-        invocation = f"self.{node.id}({', '.join(inputs + [value.name for value in call.kwargs.values()])})"
+        # inputs at ports other than `in` by port name (a block instance's by position, as its forward takes them)
+        named = [v.name if is_instance(node) else f"{k}={v.name}" for k, v in call.kwargs.items()]
+        invocation = f"self.{node.id}({', '.join(inputs + named)})"
         if len(ports) == 1:
             return f"{call.name} = {invocation}"
         unpacked = {user.args[1]: user.name for user in call.users}
@@ -235,19 +237,20 @@ class ClassWriter:
         return invocation if set(targets) == {"_"} else f"{', '.join(targets)} = {invocation}"
 
     def _layer_values(self, node, call: fx.Node, naming: Naming | None, prefix: str = "") -> tuple:
-        """A layer's params and the shape arriving at its `in` port, named where the block varies them."""
-        shape = call.meta["inputs"]["in"][0].shape
+        """A layer's params and the shape arriving at its first input port (`in`, or a cross-attention's `query`),
+        named where the block varies them."""
+        shape = first_shape(node, call.meta["inputs"])
         if naming is None:
             return node.params, shape
         per = {id(r.report): self._in_shape(r.report, node.id) for r in naming.realizations}
         return naming.params(node, prefix), naming.shape(per | {id(naming.current.report): shape}, prefix)
 
     def _in_shape(self, report: ShapeReport, node_id: str) -> tuple | None:
-        """The shape arriving at a layer's `in` port in one body."""
+        """The shape arriving at a layer's first input port in one body."""
         if id(report) not in self._in_shapes:
             self._in_shapes[id(report)] = {
-                n.meta["node"].id: n.meta["inputs"]["in"][0].shape for n in to_fx_graph(report.arch, report).nodes
-                if n.op == "call_module" and "in" in n.meta["inputs"]}
+                n.meta["node"].id: first_shape(n.meta["node"], n.meta["inputs"])
+                for n in to_fx_graph(report.arch, report).nodes if n.op == "call_module" and n.meta["inputs"]}
         return self._in_shapes[id(report)].get(node_id)
 
     def _instance(self, node, report: ShapeReport, naming: Naming | None) -> str:
@@ -281,6 +284,11 @@ class ClassWriter:
 def _reads(text: str, name: str) -> bool:
     """Whether generated code reads `name` as a value (not as a keyword argument's name, nor an attribute)."""
     return re.search(rf"(?<![\w.]){re.escape(name)}\b(?!\s*=[^=])", text) is not None
+
+
+def first_shape(node, inputs: dict) -> tuple:
+    """The sample shape arriving at a layer's first connected input port, in the order its spec lists them."""
+    return next(inputs[port.name][0].shape for port in node.spec.inputs if port.name in inputs)
 
 
 def _copy_size(report: ShapeReport, node_id: str, index: int, port: str, k: int) -> int | None:

@@ -13,11 +13,12 @@ from ..document import Edge, free_id, make_node
 from ..layers import REGISTRY
 from ..layers.learned import learned
 from ..layers.patterns import BatchSize, Param
-from .mapping import EXPORTED, FUNCTIONS, METHODS, MODULES, RECURRENT, SUBCLASSES, Layer, Port, Unsupported, require
+from .mapping import (CALLS, CHAINS, EXPORTED, FUNCTIONS, METHODS, MODULES, RECURRENT, SUBCLASSES, Layer, Port,
+                      Unsupported, require)
 from .propagate import TensorInfo
 from .passes import check_inplace, prune
 from .recurrent import RecurrentCalls, as_tensor
-from .values import Failed, FinalState, Outputs, Sizes, TorchRecurrent, describe, is_tensor
+from .values import Failed, FinalState, Outputs, Refused, Sizes, TorchRecurrent, describe, is_tensor
 
 # Calls on plain numbers (sizes read in forward) that are worked out while importing.
 _ARITHMETIC = {operator.add, operator.sub, operator.mul, operator.floordiv, operator.truediv, operator.mod,
@@ -86,23 +87,45 @@ class GraphConverter(RecurrentCalls):
 
     def _call_module(self, node: fx.Node):
         module = self.root.get_submodule(node.target)
-        convert = EXPORTED.get(getattr(module, "layerloom_type", None)) or MODULES.get(type(module)) or next(
-            (SUBCLASSES[cls] for cls in type(module).__mro__ if cls in SUBCLASSES), None)
-        require(convert is not None, "no LayerLoom layer for this module")
+        kind = type(module)
         require(not (module._forward_hooks or module._forward_pre_hooks), "forward hooks are not imported")
-        layer = convert(module)
-        args = self._value(node.args)
-        state = layer.type is not None and REGISTRY[layer.type].input_port("state") is not None
-        require(len(args) in ((1, 2) if state else (1,)) and not node.kwargs, "called with more than one argument")
+        args, kwargs = self._value(node.args), self._value(node.kwargs)
+        if kind in CHAINS:
+            require(len(args) == 1 and not kwargs, "called with more than one argument")
+            chain = CHAINS[kind](module)
+            self._take_weights(node, module)
+            return self._chain(node, chain, args[0])
+        if kind in CALLS:
+            layer = self._convert_call(CALLS[kind], module, args, kwargs)
+        else:
+            convert = EXPORTED.get(getattr(module, "layerloom_type", None)) or MODULES.get(kind) or next(
+                (SUBCLASSES[cls] for cls in kind.__mro__ if cls in SUBCLASSES), None)
+            require(convert is not None, "no LayerLoom layer for this module")
+            layer = _at_ports(convert(module), args, kwargs)
         self._take_weights(node, module)
-        if type(module) in RECURRENT:
+        if kind in RECURRENT:
             return self._torch_recurrent(node, module, layer, args)
-        named = (("state", args[1]),) if len(args) == 2 else ()
-        value = self._add(node, dataclasses.replace(layer, inputs=(args[0],), named=named), weights=module)
+        value = self._add(node, layer, weights=module)
         if not isinstance(value, Port) or isinstance(value, Failed):
             return value
         outputs = REGISTRY[layer.type].outputs if layer.type else ("out",)
-        return Outputs(tuple(Port(value.node, p) for p in outputs)) if len(outputs) > 1 else value
+        if len(outputs) == 1:
+            return value
+        return Outputs(tuple(Refused(layer.refused[i]) if i in layer.refused else Port(value.node, port)
+                             for i, port in enumerate(outputs)))
+
+    @staticmethod
+    def _convert_call(convert, module: nn.Module, args: tuple, kwargs: dict) -> Layer:
+        try:
+            return convert(module, *args, **kwargs)
+        except TypeError as error:  # arguments that do not fit torch's signature as the converter knows it
+            raise Unsupported(f"unexpected arguments ({error})") from None
+
+    def _chain(self, node: fx.Node, chain: list, value):
+        """Layers one after another, each holding its part's weights: the last one's output is the call's."""
+        for layer, part in chain:
+            value = self._add(node, dataclasses.replace(layer, inputs=(value,)), weights=part)
+        return value
 
     def _take_weights(self, node: fx.Node, module: nn.Module) -> None:
         """Check the module's state: called once, shared with no other module."""
@@ -292,6 +315,20 @@ class GraphConverter(RecurrentCalls):
 
 
 
+def _at_ports(layer: Layer, args: tuple, kwargs: dict) -> Layer:
+    """The layer given the call's tensors at its input ports: the first argument at `in`, the others at the other
+    ports in order, keywords by port name (as `layerloom export` writes a call to a layer of several inputs)."""
+    ports = [p.name for p in REGISTRY[layer.type].inputs] if layer.type else ["in"]
+    if len(ports) == 1:
+        require(len(args) == 1 and not kwargs, "called with more than one argument")
+    bound = dict(zip(ports, args))
+    require(len(args) <= len(ports) and not kwargs.keys() - set(ports) - bound.keys(),
+            f"called with arguments other than its ports ({', '.join(ports)})")
+    bound |= kwargs
+    inputs = (bound.pop("in"),) if "in" in bound else ()
+    return dataclasses.replace(layer, inputs=inputs, named=tuple(bound.items()))
+
+
 def _document_dim(dim: int, layout: str) -> int:
     """A torch dimension of a time-major (T, N, ...) or flat (T * N, ...) tensor, numbered in the document's
     (N, T, ...)."""
@@ -323,6 +360,8 @@ def _not_a_tensor(value, index: int) -> str:
                 "LayerLoom's state is batch-first: use the output's last step, out[:, -1]")
     if isinstance(value, (BatchSize, Sizes)):
         return "uses a tensor's size as a value"
+    if isinstance(value, Refused):
+        return value.reason
     return f"input {index + 1} is the constant {value!r}, not a tensor of the model"
 
 

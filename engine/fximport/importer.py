@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import operator
+import re
 from typing import NamedTuple, Sequence
 
 import torch
@@ -16,6 +17,7 @@ from ..layout import auto_layout
 from ..validate import check
 from .convert import GraphConverter
 from .hierarchy import with_blocks
+from .mapping import CALLS, CHAINS, EXPORTED, MODULES
 from .propagate import propagate
 from .trace import optional_arguments, trace
 from .values import ImportFailure, describe, target_text
@@ -41,6 +43,8 @@ def import_module(module: nn.Module, input_shapes: Sequence[Sequence[int]] | Non
     running the original and the compiled document on the same inputs in training and eval mode. The module's
     hierarchy is kept as blocks (hierarchy.py) unless `flat`. Raises ImportFailure listing everything that has
     no faithful LayerLoom equivalent."""
+    cls = type(module)
+    module = whole(module)
     absent = optional_arguments(module, None if input_shapes is None else len(input_shapes))
     traces = {mode: trace(module, training=mode, absent=absent) for mode in (True, False)}
     graph_module = traces[True]
@@ -53,7 +57,6 @@ def import_module(module: nn.Module, input_shapes: Sequence[Sequence[int]] | Non
     converter.run()
     if converter.problems:
         raise ImportFailure(converter.problems)
-    cls = type(module)
     arch = Architecture(
         name=(name or cls.__name__)[:200], nodes=converter.nodes, edges=converter.edges,
         description=f"Imported from {cls.__module__}.{cls.__qualname__} with torch.fx.",
@@ -84,6 +87,35 @@ def _blocked(arch: Architecture, converter: GraphConverter, metas: dict) -> tupl
             models.append(model.eval()(*inputs))
     same = all(torch.equal(a, b) for a, b in zip(*(m if isinstance(m, tuple) else (m,) for m in models)))
     return (auto_layout(blocked), weights) if same else (arch, converter.weights)
+
+
+class Whole(nn.Module):
+    """A module that LayerLoom maps as a whole (nn.TransformerEncoderLayer, nn.MultiheadAttention), imported by
+    itself: torch.fx traces a model's children as calls, never the model itself. Attention attends to its one
+    input and returns its output and every head's weights, as the layer's two ports do; a recurrent module
+    returns its output sequence."""
+
+    def __init__(self, module: nn.Module):
+        super().__init__()
+        self.name = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", type(module).__name__).lower()   # the node's id
+        self.add_module(self.name, module)
+
+    def forward(self, x):
+        module = getattr(self, self.name)
+        if isinstance(module, nn.MultiheadAttention):
+            out, weights = module(x, x, x, average_attn_weights=False)
+            return out, weights
+        if isinstance(module, nn.RNNBase):
+            out, _ = module(x)
+            return out
+        return module(x)
+
+
+def whole(module: nn.Module) -> nn.Module:
+    """`module`, or a Whole around it when LayerLoom maps its class to layers (its weights keep their names)."""
+    kind = type(module)
+    maps = kind in MODULES or kind in CALLS or kind in CHAINS or getattr(module, "layerloom_type", None) in EXPORTED
+    return Whole(module) if maps else module
 
 
 def _float32_weights(root: fx.GraphModule) -> None:

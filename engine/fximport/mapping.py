@@ -25,9 +25,11 @@ def _pass_through(input) -> Layer:
 
 MODULES = _gather("modules") | {nn.Identity: lambda m: Layer(None)}
 SUBCLASSES = _gather("subclasses")
+CALLS = _gather("calls")
+CHAINS = _gather("chains")
 EXPORTED = {t: spec.imports.exported for t, spec in REGISTRY.items() if spec.imports.exported is not None}
 FUNCTIONS = _gather("functions")
 METHODS = _gather("methods") | {"contiguous": _pass_through}
 
-__all__ = ["EXPORTED", "FUNCTIONS", "METHODS", "MODULES", "RECURRENT", "SUBCLASSES", "Layer", "Port", "Unsupported",
-           "require"]
+__all__ = ["CALLS", "CHAINS", "EXPORTED", "FUNCTIONS", "METHODS", "MODULES", "RECURRENT", "SUBCLASSES", "Layer", "Port",
+           "Unsupported", "require"]

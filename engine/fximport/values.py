@@ -48,6 +48,13 @@ class Outputs:
 
 
 @dataclasses.dataclass(frozen=True)
+class Refused:
+    """An output of a layer that the model may not use, and why (attention weights averaged over heads)."""
+
+    reason: str
+
+
+@dataclasses.dataclass(frozen=True)
 class TorchRecurrent:
     """The (output, final state) tuple of torch's nn.RNN, nn.LSTM or nn.GRU: the state in torch's layout."""
 

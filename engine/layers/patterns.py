@@ -29,6 +29,7 @@ class Layer:
     named: tuple = ()
     weights: tuple = ()  # (state_dict key, Param, shape or None) of the module's tensors the node holds
     layout: str | None = None  # for a pass-through (type None): the layout of the tensor passed on
+    refused: dict = field(default_factory=dict)  # output index -> why the model may not use that output
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,11 @@ class Patterns:
 
     modules: dict[type, Callable[[Any], Layer]] = field(default_factory=dict)
     subclasses: dict[type, Callable[[Any], Layer]] = field(default_factory=dict)
+    # module classes whose converter also takes the call's arguments: convert(module, *args, **kwargs)
+    calls: dict[type, Callable[..., Layer]] = field(default_factory=dict)
+    # module classes that become several layers one after another: convert(module) -> [(Layer, submodule)], each
+    # node holding its submodule's weights
+    chains: dict[type, Callable[[Any], list]] = field(default_factory=dict)
     # reads back the module class its export code defines (marked with `layerloom_type`, traced as a whole)
     exported: Callable[[Any], Layer] | None = None
     functions: dict[Callable, Callable[..., Layer]] = field(default_factory=dict)

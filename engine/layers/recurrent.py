@@ -187,6 +187,6 @@ for _type, _cls, _torch, _params, _name, _doc, _samples in [
         type=_type, category="Recurrent", params=_params, build=_builder(_cls), inputs=_PORTS,
         outputs=("out", "state"), step_ports=("out",), palette_name=_name, doc=_doc,
         presets={f"Bi{_name}": {"bidirectional": True}}, aliases=_ALIASES[_type],
-        export=_code(_torch), card=("hidden_size", "num_layers", "bidirectional"), samples=_samples,
+        export=_code(_torch), card=("hidden_size", "num_layers", "bidirectional"), samples=_samples, sequence=True,
         imports=Patterns(modules={_torch: _import(_type)}, subclasses={_torch: _import_batch_first}),
     ))

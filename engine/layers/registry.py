@@ -16,7 +16,7 @@ InitScheme = Literal[
 
 CATEGORIES = (
     "Inputs and outputs", "Dense", "Convolution", "Pooling", "Recurrent",
-    "Normalization", "Activations", "Merge and residual", "Reshaping",
+    "Attention", "Normalization", "Activations", "Merge and residual", "Reshaping",
 )
 
 
@@ -92,6 +92,10 @@ class LayerSpec:
     # computes each position along the leading dimensions alone (element-wise, or over the last ones), so import
     # may apply it to a time-major tensor as it is
     per_position: bool = False
+    # mixes positions of a sequence (recurrent, attention): the monitor profiles ||dL/dx_t|| at its input
+    sequence: bool = False
+    attention: bool = False  # attends over a sequence: the monitor keeps its attention maps
+    inside: str = ""  # how a layer made of several parts computes, in plain lines, for the docs
 
     @property
     def initializable(self) -> bool:

@@ -53,7 +53,7 @@ def test_ids_that_clash_with_the_files_names_and_states_multiple_outputs_and_lst
     source = python_source(arch)
     assert "class LSTMModel(nn.Module):" in source
     assert "torch_2, torch_state_2 = self.torch(x)" in source
-    assert "__2, _ = self._(x, torch_state_2)" in source
+    assert "__2, _ = self._(x, state=torch_state_2)" in source
     assert "nn = torch.cat([__2, x], dim=-1)\n" in source and "return skip_init, nn\n" in source
     assert_equivalent(arch)
 
@@ -66,7 +66,7 @@ def test_forward_reads_like_hand_written_code():
         "        embed_source = self.embed_source(source)",
         "        _, encoder_state = self.encoder(embed_source)",
         "        embed_target = self.embed_target(decoder_input)",
-        "        decoder, _ = self.decoder(embed_target, encoder_state)",
+        "        decoder, _ = self.decoder(embed_target, state=encoder_state)",
         "        token = self.token(decoder)",
         "        return token",
     ]
