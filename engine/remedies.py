@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+import networkx as nx
+
 from .validate import check
 from .document import Architecture, Edge, NodeBase, make_node
 from .inline import flatten
@@ -208,6 +210,36 @@ def _lstm(arch: Architecture) -> Architecture:
     return _renamed(arch, nodes, "rnn", "lstm")
 
 
+POSITIONAL = ("positional_encoding", "positional_embedding")
+
+
+def _unplaced(arch: Architecture) -> list[str]:
+    """What feeds the first attention layers (those no other attention layer feeds), in a document without
+    positional information."""
+    if any(n.type in POSITIONAL for n in arch.nodes):
+        return []
+    graph = arch.graph()
+    attention = [n.id for n in arch.nodes if n.spec.attention]
+    first = [a for a in attention if not any(other in nx.ancestors(graph, a) for other in attention)]
+    return list(dict.fromkeys(e.source for e in arch.edges if e.target in first and e.target_port in ("in", "query",
+                                                                                                         "key_value")))
+
+
+def _positions(arch: Architecture) -> Architecture:
+    """A sinusoidal positional_encoding after what feeds the first attention layers, read by all its readers."""
+    used = {n.id for n in arch.nodes}
+    nodes, edges = list(arch.nodes), list(arch.edges)
+    for source in _unplaced(arch):
+        name = next(f"{source}_positions{'' if i == 1 else i}" for i in range(1, 10**6)
+                    if f"{source}_positions{'' if i == 1 else i}" not in used)
+        used.add(name)
+        nodes.insert(next(i for i, n in enumerate(nodes) if n.id == source) + 1, make_node(name, "positional_encoding"))
+        edges = [e.model_copy(update={"source": name}) if e.source == source and e.source_port == "out" else e
+                 for e in edges]
+        edges.append(Edge(source=source, target=name))
+    return _laid_out_again(arch, arch.model_copy(update={"nodes": nodes, "edges": edges}))
+
+
 def _training(arch: Architecture, **changes) -> Architecture:
     """`arch` with its training section changed (nested dicts update nested settings)."""
     data = arch.training.model_dump()
@@ -248,6 +280,8 @@ REMEDIES: dict[str, Remedy] = {r.kind: r for r in (
            lambda arch: _training(arch, optimizer={"weight_decay": 1e-4})),
     Remedy("lstm", "LSTM instead of plain RNN layers",
            _needs(lambda arch: [n for n in arch.nodes if n.type == "rnn"], "it has no plain RNN layer"), _lstm),
+    Remedy("positions", "sinusoidal positional encoding before the attention",
+           _needs(_unplaced, "it has no attention layer, or has positional information already"), _positions),
 )}
 
 

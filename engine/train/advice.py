@@ -16,6 +16,7 @@ ADDRESSES = {
     ("exploding", "bptt"): ("clip", "lstm", "weight_decay"),
     ("dead_relu", "activations"): ("init", "batchnorm"),
     ("saturation", "activations"): ("init", "batchnorm", "relu"),
+    ("uniform_attention", "attention"): ("positions",),
 }
 
 
@@ -77,6 +78,16 @@ class ModelFacts:
                 if self.small_init else None,
                 None if self.has("batchnorm", "layernorm") else "add batchnorm between layers",
                 None if self.has("add") else "add residual (skip) connections")
+        if finding.kind == "collapsed_attention":
+            return _sentence("scale the attention logits down: start from smaller weights (init_gain below 1)",
+                             None if self.has("layernorm", "transformer_encoder_layer")
+                             else "add a layer norm before the attention",
+                             "lower the learning rate, or warm it up over the first steps")
+        if finding.kind == "uniform_attention":
+            return _sentence(None if self.has("positional_encoding", "positional_embedding") else
+                             "give it positional information: a positional_encoding or positional_embedding before it",
+                             "start from larger weights (init_gain 1 or above)" if self.small_init else None,
+                             "train longer, or warm the learning rate up so that it can rise")
         if finding.kind == "dead_relu":
             return _sentence("use leaky ReLU or ELU", "use kaiming init", "lower the learning rate",
                              None if self.has("batchnorm") else "add batchnorm before the ReLU")

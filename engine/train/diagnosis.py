@@ -21,10 +21,13 @@ EXPLODING_NORM = 1e3
 VANISHING_RATIO = 1e-3
 DEAD_FRACTION = 0.5
 SATURATED_FRACTION = 0.5
+COLLAPSED_ENTROPY = 0.05   # attention entropy, as a share of its maximum: every query looks at one key
+UNIFORM_ENTROPY = 0.99     # ... every query looks at all keys alike
+UNIFORM_AFTER = 200        # attention starts near uniform: it is a problem only once training has had time
 CLEAR_AFTER = 2    # fresh measurements in a row without the problem before it counts as cleared
 
-Level = Literal["healthy", "vanishing", "exploding", "dead", "saturated", "nonfinite"]
-SEVERITY = ("healthy", "saturated", "dead", "vanishing", "exploding", "nonfinite")   # mildest first
+Level = Literal["healthy", "vanishing", "exploding", "dead", "saturated", "attention", "nonfinite"]
+SEVERITY = ("healthy", "attention", "saturated", "dead", "vanishing", "exploding", "nonfinite")   # mildest first
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,7 @@ class Evidence:
     grad_total: float = 0.0
     profiles: dict[tuple[str, str], list[float]] = field(default_factory=dict)   # earliest time step first
     activations: dict[str, ActivationStats] = field(default_factory=dict)
+    attention: dict[str, list[float]] = field(default_factory=dict)   # each head's entropy share, per layer
     fresh: frozenset[str] = frozenset()
 
     def update(self, event: StepEvent) -> "Evidence":
@@ -57,6 +61,9 @@ class Evidence:
         if event.activations:
             fresh.add("activations")
             self.activations = dict(event.activations)
+        if event.attention:
+            fresh.add("attention")
+            self.attention = {name: list(maps.entropy) for name, maps in event.attention.items()}
         self.fresh = frozenset(fresh)
         return self
 
@@ -71,7 +78,7 @@ class Finding:
 
     kind: DiagnosisKind
     key: str
-    source: Literal["gradients", "bptt", "activations"]
+    source: Literal["gradients", "bptt", "activations", "attention"]
     nodes: dict[str, NodeHealth]
     message: str
 
@@ -143,7 +150,27 @@ def unhealthy_activations(ev: Evidence) -> list[Finding]:
     return found
 
 
-RULES = {"gradients": (exploding, vanishing), "bptt": (through_time,), "activations": (unhealthy_activations,)}
+def unfocused_attention(ev: Evidence) -> list[Finding]:
+    """An attention layer all of whose heads look at one key only (collapsed: its softmax saturated, the gradient
+    through it near zero), or, once training has had UNIFORM_AFTER steps, still at every key alike (uniform)."""
+    found = []
+    for name, shares in ev.attention.items():
+        if shares and max(shares) < COLLAPSED_ENTROPY:
+            note = f"attention entropy at most {max(shares):.2f} of its maximum in every head"
+            found.append(Finding("collapsed_attention", f"collapsed_attention:{name}", "attention",
+                                 {name: NodeHealth("attention", max(shares), note)},
+                                 f"in '{name}' every head's attention has collapsed onto one position ({note})"))
+        elif shares and min(shares) > UNIFORM_ENTROPY and ev.step >= UNIFORM_AFTER:
+            note = f"attention entropy at least {min(shares):.3f} of its maximum in every head"
+            found.append(Finding("uniform_attention", f"uniform_attention:{name}", "attention",
+                                 {name: NodeHealth("attention", min(shares), note)},
+                                 f"in '{name}' every head still attends to all positions alike at step {ev.step} "
+                                 f"({note}): it has not learned where to look"))
+    return found
+
+
+RULES = {"gradients": (exploding, vanishing), "bptt": (through_time,), "activations": (unhealthy_activations,),
+         "attention": (unfocused_attention,)}
 
 
 def findings(evidence: Evidence, sources=RULES) -> list[Finding]:

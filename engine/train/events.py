@@ -17,7 +17,7 @@ from typing import Annotated, Any, Callable, ClassVar, Literal, Union
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-DiagnosisKind = Literal["vanishing", "exploding", "dead_relu", "saturation"]
+DiagnosisKind = Literal["vanishing", "exploding", "dead_relu", "saturation", "collapsed_attention", "uniform_attention"]
 EndStatus = Literal["completed", "max_steps", "cancelled", "probed"]
 # How a run stands, the one vocabulary of the trainer, the run folders and the dashboard: running, how an end
 # event says it ended, failed (an error event, or a process that died) or unfinished (a log that stops short).
@@ -75,6 +75,9 @@ class StartEvent(_Event):
     parameters: ParameterCounts
     monitored: list[str] = Field(description="Layers with weights, in graph order: the keys of grad_norm.")
     recurrent: list[str] = Field(default_factory=list, description="Recurrent layers: the keys of bptt.")
+    sequence: list[str] = Field(default_factory=list, description=(
+        "Layers that mix the positions of a sequence (recurrent, attention): the keys of grad_by_position."))
+    attention: list[str] = Field(default_factory=list, description="Attention layers: the keys of attention.")
     steps_per_epoch: int = 0
     total_steps: int = 0
     first_step: int = Field(0, description="Steps already done (above 0 when resuming).")
@@ -89,6 +92,16 @@ class ActivationStats(_Event):
     std: float
     dead_fraction: float | None = Field(None, description="ReLU units not positive for any sample of the batch.")
     saturated_fraction: float | None = Field(None, description="sigmoid/tanh outputs within 0.01 of their bounds.")
+
+
+class AttentionMap(_Event):
+    """What one attention layer does to the run's fixed probe samples (the first validation samples, in eval mode)."""
+
+    weights: list[list[list[float]]] = Field(
+        description="Each head's attention weights (heads, T_q, T_k) for the first probe sample; rows sum to 1.")
+    entropy: list[float] = Field(description=(
+        "Each head's attention entropy as a share of its maximum (log of the keys a query may see), averaged over "
+        "the queries of every probe sample: 0 when each query looks at one key, 1 when it looks at all alike."))
 
 
 class StepEvent(_Event):
@@ -118,6 +131,13 @@ class StepEvent(_Event):
     )
     activations: dict[str, ActivationStats] | None = Field(
         None, description="On profiled steps: output health of ReLU, sigmoid and tanh layers (a probe: every layer).",
+    )
+    grad_by_position: dict[str, list[float]] | None = Field(
+        None, description="On profiled steps: per sequence layer (recurrent, attention), ||dL/dx_t|| at its input "
+                          "for t = 0..T-1, the norm over the whole batch of the gradient of the mean loss.",
+    )
+    attention: dict[str, AttentionMap] | None = Field(
+        None, description="On profiled steps: per attention layer, its weights and entropy on the probe samples.",
     )
 
 
@@ -238,7 +258,7 @@ class StepRows:
     epochs: list[int]
     applied: list[bool]  # False for a step that was not applied (non-finite, or a probe): no update ratio
     table: np.ndarray  # per row: loss, total gradient norm, after clipping, then per layer grad, weight, ratio
-    extras: dict[int, dict]  # row -> activations, bptt and bptt_reverse of a profiled step
+    extras: dict[int, dict]  # row -> activations, bptt, bptt_reverse, grad_by_position, attention of a profiled step
 
     def __len__(self) -> int:
         return len(self.steps)
@@ -260,7 +280,8 @@ class StepRows:
             "update_ratio": dict(zip(nodes, row[3 + 2 * n:])) if self.applied[index] else {},
             "grad_norm_total": total, "grad_norm_clipped": clipped, "clipped": clipped < total,
             "bptt": extra.get("bptt"), "bptt_reverse": extra.get("bptt_reverse"),
-            "activations": extra.get("activations"),
+            "activations": extra.get("activations"), "grad_by_position": extra.get("grad_by_position"),
+            "attention": extra.get("attention"),
         })
 
 

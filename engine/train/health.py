@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from .bptt import BpttCapture
+from .positions import PositionCapture
 from .events import ActivationStats
 
 SATURATION_MARGIN = 0.01
@@ -61,11 +62,15 @@ def measure_output(module: nn.Module, output: torch.Tensor) -> tuple[Reading, li
 
 
 class Capture:
-    """Hooks for one monitored forward pass: activation health of chosen layers and, optionally, the BPTT profile."""
+    """Hooks for one monitored forward pass: activation health of chosen layers and, optionally, the BPTT profile
+    and the gradient by position of sequence layers; `attention` holds the attention probe's maps when measured."""
 
-    def __init__(self, layers: dict[str, nn.Module], recurrent: dict[str, nn.Module] | None):
+    def __init__(self, layers: dict[str, nn.Module], recurrent: dict[str, nn.Module] | None,
+                 sequence: dict[str, nn.Module] | None = None):
         self.layers = layers
         self.bptt = BpttCapture(recurrent) if recurrent else None
+        self.positions = PositionCapture(sequence) if sequence else None
+        self.attention: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
         self.readings: dict[str, Reading] = {}
         self.scalars: list[torch.Tensor] = []
         self._stack = ExitStack()
@@ -82,8 +87,9 @@ class Capture:
     def __enter__(self) -> "Capture":
         for name, module in self.layers.items():
             self._stack.callback(module.register_forward_hook(self._hook(name)).remove)
-        if self.bptt:
-            self._stack.enter_context(self.bptt)
+        for part in (self.bptt, self.positions):
+            if part:
+                self._stack.enter_context(part)
         return self
 
     def __exit__(self, *exc) -> None:

@@ -21,9 +21,10 @@ from torch import nn
 from ..compiler import layers
 from .bptt import recurrent_layers
 from ..config import GradClip
-from .events import StepEvent, StepRows
+from .events import AttentionMap, StepEvent, StepRows
 from .flat import FlatParameters
 from .health import Capture, Reading
+from .positions import sequence_layers
 from .recorder import DeviceRecorder, HostRecorder
 
 FLUSH_ROWS = 256
@@ -32,35 +33,52 @@ FLUSH_SECONDS = 0.1
 
 @dataclass
 class Captured:
-    """What a profiled step's forward pass measured, still on the device until its batch is read."""
+    """What a profiled step measured, still on the device until its batch is read: activation scalars, then each
+    BPTT profile, each gradient-by-position profile, then each attention layer's maps and entropies."""
 
     readings: dict[str, Reading]
-    tensors: list[torch.Tensor]  # activation scalars, then each BPTT profile
+    tensors: list[torch.Tensor]
     profiles: dict[str, list[int]]  # recurrent layer -> length of each direction's profile
+    positions: dict[str, int]  # sequence layer -> length of its profile
+    attention: dict[str, tuple[torch.Size, int]]  # attention layer -> shape of its maps, number of heads
 
     @classmethod
     def of(cls, capture: Capture | None) -> "Captured | None":
         if capture is None:
             return None
         profiles = capture.bptt.profiles() if capture.bptt else {}
+        positions = capture.positions.profiles() if capture.positions else {}
         tensors = [torch.stack(capture.scalars).float()] if capture.scalars else []
         tensors += [p for directions in profiles.values() for p in directions]
-        return cls(capture.readings, tensors, {name: [len(p) for p in ps] for name, ps in profiles.items()})
+        tensors += list(positions.values())
+        tensors += [t for maps in capture.attention.values() for t in maps]
+        return cls(capture.readings, tensors, {name: [len(p) for p in ps] for name, ps in profiles.items()},
+                   {name: len(p) for name, p in positions.items()},
+                   {name: (maps.shape, len(entropy)) for name, (maps, entropy) in capture.attention.items()})
 
     def fields(self, values: list[float]) -> dict:
-        """The step event's activations, bptt and bptt_reverse from this capture's values."""
+        """The step event's activations, bptt, bptt_reverse, grad_by_position and attention from these values."""
         scalars = sum(reading.size for reading in self.readings.values())
         activations, position = {}, 0
         for name, reading in self.readings.items():
             activations[name] = reading.stats(values[position:position + reading.size])
             position += reading.size
-        bptt, reverse = {}, {}
+        bptt, reverse, by_position, attention = {}, {}, {}, {}
         position = scalars
         for name, lengths in self.profiles.items():
             for target, length in zip((bptt, reverse), lengths):
                 target[name] = values[position:position + length]
                 position += length
-        return {"activations": activations or None, "bptt": bptt or None, "bptt_reverse": reverse or None}
+        for name, length in self.positions.items():
+            by_position[name] = values[position:position + length]
+            position += length
+        for name, (shape, heads) in self.attention.items():
+            size = shape.numel()
+            maps = np.round(values[position:position + size], 4).reshape(shape).tolist()
+            attention[name] = AttentionMap(weights=maps, entropy=values[position + size:position + size + heads])
+            position += size + heads
+        return {"activations": activations or None, "bptt": bptt or None, "bptt_reverse": reverse or None,
+                "grad_by_position": by_position or None, "attention": attention or None}
 
 
 class GradientMonitor:
@@ -68,19 +86,20 @@ class GradientMonitor:
 
     HEALTH_TYPES = (nn.ReLU, nn.Sigmoid, nn.Tanh)
 
-    def __init__(self, model: nn.Module, clip: GradClip | None = None):
+    def __init__(self, model: nn.Module, clip: GradClip | None = None, sequence=()):
         self.flat = FlatParameters(model)
         self.nodes, self.params, self.node_of_param = self.flat.nodes, self.flat.params, self.flat.node_of_param
         self.recorder = (HostRecorder(self.flat, clip, FLUSH_ROWS) if self.flat.grads.device.type == "cpu"
                          else DeviceRecorder(self.flat, clip, FLUSH_ROWS))
         self.recurrent = recurrent_layers(model)
+        self.sequence = sequence_layers(model, sequence)
         self.health_layers = {n: m for n, m in layers(model) if isinstance(m, self.HEALTH_TYPES)}
         self._steps: list[tuple[int, int, bool, Captured | None]] = []
         self._read_at = time.perf_counter()
 
     def capture(self) -> Capture:
-        """Context for a profiled forward pass: activation health and the BPTT profile."""
-        return Capture(self.health_layers, self.recurrent)
+        """Context for a profiled forward pass: activation health, the BPTT profile and the gradient by position."""
+        return Capture(self.health_layers, self.recurrent, self.sequence)
 
     def zero_grad(self) -> None:
         self.flat.zero_grad()

@@ -13,6 +13,7 @@ import torch
 from ..compiler import layers
 from ..document import Architecture
 from .advice import ModelFacts
+from .attention import AttentionProbe
 from .diagnosis import Diagnoser, Evidence, NodeHealth, node_health
 from .events import DiagnosisEvent, EndEvent, ParameterCounts, StartEvent, StepEvent
 from .health import Capture
@@ -54,21 +55,25 @@ def probe(arch: Architecture, on_event=None, *, device: str | None = None, seed:
     target_device = resolve_device(device or (config.device if config else "auto"))
     model = build_model(arch, seed).to(target_device)
     inputs, loss_spec = _batch(arch, config, seed, target_device, batch_size)
-    monitor = GradientMonitor(model)
+    monitor = GradientMonitor(model, sequence=[node.id for node in arch.nodes if node.spec.sequence])
+    attention = AttentionProbe(model, [node.id for node in arch.nodes if node.spec.attention], inputs)
     emit(StartEvent(
         mode="probe", config=config.model_dump(mode="json") if config else None, device=str(target_device),
         parameters=ParameterCounts(
             total=sum(p.numel() for p in model.parameters()), trainable=sum(p.numel() for p in monitor.params),
             per_node={n: sum(p.numel() for p in model.get_submodule(n).parameters()) for n in monitor.nodes}),
-        monitored=monitor.nodes, recurrent=list(monitor.recurrent),
+        monitored=monitor.nodes, recurrent=list(monitor.recurrent), sequence=list(monitor.sequence),
+        attention=list(attention.layers),
     ))
-    capture = Capture(dict(layers(model)), monitor.recurrent)
+    capture = Capture(dict(layers(model)), monitor.recurrent, monitor.sequence)
     with capture:
         output = model(*inputs)
     if not isinstance(output, torch.Tensor):
         raise TrainingError("the probe needs a model with one tensor output")
     loss = _loss(config, output, loss_spec)
     loss.backward()
+    if attention:
+        capture.attention = attention.measure()
     with quiet():
         monitor.record_unapplied(0, 0, loss, capture)
     [step] = monitor.read().events()

@@ -27,6 +27,7 @@ from ..document import Architecture
 from ..errors import DocumentError
 from ..shapes import infer_shapes
 from .advice import ModelFacts
+from .attention import AttentionProbe
 from .diagnosis import Diagnoser
 from .distributed import Group
 from .events import (CostEstimate, EndEvent, EpochEvent, ErrorEvent, EventSink, ParameterCounts, RunStatus,
@@ -139,7 +140,10 @@ class Trainer:
         target = self.objective.prepare_target(dataset.target)
         self.train_data = self._on_device(dataset.inputs, target, parts.train)
         self.val_data = self._on_device(dataset.inputs, target, parts.val)
-        self.monitor = GradientMonitor(model, config.grad_clip)  # first: it puts the weights into flat vectors
+        sequence = [node.id for node in self.arch.nodes if node.spec.sequence]
+        self.monitor = GradientMonitor(model, config.grad_clip, sequence)  # first: it puts the weights into flat vectors
+        self.attention = AttentionProbe(model, [node.id for node in self.arch.nodes if node.spec.attention],
+                                        (self.val_data if len(self.val_data[1]) else self.train_data)[0])
         if not self.monitor.params:
             raise TrainingError("the model has no weights to train: add a layer with weights (linear, conv2d, ...)")
         self.optimizer = make_optimizer(self.monitor.params, config.optimizer)
@@ -207,7 +211,8 @@ class Trainer:
             config=self.config.model_dump(mode="json"), device=str(self.device),
             parameters=ParameterCounts(total=sum(p.numel() for p in params),
                                        trainable=sum(p.numel() for p in params if p.requires_grad), per_node=counts),
-            monitored=self.monitor.nodes, recurrent=list(self.monitor.recurrent),
+            monitored=self.monitor.nodes, recurrent=list(self.monitor.recurrent), sequence=list(self.monitor.sequence),
+            attention=list(self.attention.layers),
             steps_per_epoch=self.steps_per_epoch, total_steps=self._total_steps(), first_step=self.step,
             run_dir=str(self.folder.path) if self.folder else None, estimate=self._estimate() if self.lead else None,
         ))
@@ -266,6 +271,8 @@ class Trainer:
             self._non_finite(step, loss)
         self.optimizer.step()
         self.step, self.batch = step, self.batch + 1
+        if capture and self.attention and self.lead:
+            capture.attention = self.attention.measure()
         if logged:
             self.monitor.record(step, self.epoch + 1, capture)
             if self.monitor.due():

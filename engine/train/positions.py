@@ -1,0 +1,64 @@
+"""Gradient by position: ||dL/dx_t|| at the input of every layer that mixes a sequence's positions.
+
+For a recurrent layer the gradient that reaches an early x_t has crossed every step after it; for attention it
+takes one hop from wherever it is read. So the same number, taken at the input of an LSTM and of an attention
+layer on the same task, shows why attention fixed long-range gradients. On a profiled step a forward pre-hook
+marks the layer's input (a leaf copy of data that needs no gradient otherwise) and a tensor hook turns its
+gradient into T norms on the device, during the backward pass; the monitor reads them with the step's row.
+The norm is over the whole batch and the features: ||dL/dx_t|| with x_t of shape (N, F), L the batch's mean loss.
+"""
+from __future__ import annotations
+
+from contextlib import ExitStack
+
+import torch
+from torch import nn
+
+
+def position_norms(grad: torch.Tensor) -> torch.Tensor:
+    """||grad[:, t]|| for every position t of a batch-first (N, T, ...) gradient."""
+    return torch.linalg.vector_norm(grad.detach(), dim=(0, *range(2, grad.dim())))
+
+
+class PositionCapture:
+    """While active, the given layers' main inputs (`in`, or a cross-attention's `query`) keep hooks that measure
+    their gradient per position; `profiles()` gives the norms after the backward pass."""
+
+    def __init__(self, layers: dict[str, nn.Module]):
+        self.layers = layers
+        self.norms: dict[str, torch.Tensor] = {}
+        self._stack = ExitStack()
+
+    def _pre_hook(self, name: str):
+        def hook(module, args, kwargs):
+            if not torch.is_grad_enabled():
+                return None
+            x = args[0] if args else kwargs.get("query")
+            if not isinstance(x, torch.Tensor) or not x.is_floating_point() or x.dim() < 3:
+                return None
+            if not x.requires_grad:   # data straight from the batch: a leaf that keeps its gradient
+                x = x.detach().requires_grad_()
+                args, kwargs = ((x, *args[1:]), kwargs) if args else (args, {**kwargs, "query": x})
+            x.register_hook(lambda grad: self.norms.__setitem__(name, position_norms(grad)))
+            return args, kwargs
+        return hook
+
+    def __enter__(self) -> "PositionCapture":
+        self.norms.clear()
+        for name, module in self.layers.items():
+            handle = module.register_forward_pre_hook(self._pre_hook(name), with_kwargs=True)
+            self._stack.callback(handle.remove)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stack.close()
+
+    def profiles(self) -> dict[str, torch.Tensor]:
+        """Per layer in graph order, its T norms (still on the device), for the layers the backward pass reached."""
+        return {name: self.norms[name] for name in self.layers if name in self.norms}
+
+
+def sequence_layers(model: nn.Module, nodes) -> dict[str, nn.Module]:
+    """The model's submodules of the given node ids (those whose layer type mixes positions), by node id."""
+    children = dict(model.named_children())
+    return {node: children[node] for node in nodes if node in children}
