@@ -55,6 +55,23 @@ BLOCKS = {"format_version": 2, "name": "Blocks", "blocks": {"residual": RESIDUAL
               {"id": "s2", "type": "stage", "params": {"width": 6, "depth": 3}}, {"id": "flat", "type": "flatten"},
               {"id": "scores", "type": "output"}],
     "edges": [{"source": a, "target": b} for a, b in [("image", "s1"), ("s1", "s2"), ("s2", "flat"), ("flat", "scores")]]}
+# every attention layer: sinusoidal and learned positions, a causal pre-norm encoder layer, cross-attention from a
+# second input with its weights as a second output
+ATTENTION = {"format_version": 1, "name": "Attention", "nodes": [
+    {"id": "tokens", "type": "input", "params": {"shape": [9], "dtype": "int64"}},
+    {"id": "queries", "type": "input", "params": {"shape": [4, 16]}},
+    {"id": "embed", "type": "embedding", "params": {"num_embeddings": 20, "embedding_dim": 16}},
+    {"id": "fixed", "type": "positional_encoding"},
+    {"id": "learned", "type": "positional_embedding", "params": {"max_length": 12}},
+    {"id": "block", "type": "transformer_encoder_layer", "params": {"num_heads": 4, "dim_feedforward": 32,
+                                                                    "norm_first": True, "causal": True}},
+    {"id": "read", "type": "multihead_attention", "params": {"num_heads": 2}},
+    {"id": "out", "type": "output"}, {"id": "weights", "type": "output"},
+], "edges": [{"source": "tokens", "target": "embed"}, {"source": "embed", "target": "fixed"},
+             {"source": "fixed", "target": "learned"}, {"source": "learned", "target": "block"},
+             {"source": "queries", "target": "read", "target_port": "query"},
+             {"source": "block", "target": "read", "target_port": "key_value"}, {"source": "read", "target": "out"},
+             {"source": "read", "source_port": "weights", "target": "weights"}]}
 
 
 def onnx_cases():
@@ -62,6 +79,7 @@ def onnx_cases():
     cases["bilstm_tagger"] = engine.from_dict(BILSTM_TAGGER)
     cases["awkward_layers"] = engine.from_dict(AWKWARD)
     cases["blocks"] = engine.from_dict(BLOCKS)
+    cases["attention_layers"] = engine.from_dict(ATTENTION)
     return cases
 
 
@@ -90,8 +108,9 @@ def test_onnxruntime_matches_torch_at_other_batch_sizes(name, tmp_path, capfd):
         got = session.run(None, {n: x.numpy() for n, x in zip(model.input_names, inputs)})
         with torch.no_grad():
             want = model(*inputs)
-        assert got[0].shape == tuple(want.shape)
-        np.testing.assert_allclose(got[0], want.numpy(), atol=ONNX_TOLERANCE, rtol=0)
+        for got_one, want_one in zip(got, want if isinstance(want, tuple) else (want,)):
+            assert got_one.shape == tuple(want_one.shape)
+            np.testing.assert_allclose(got_one, want_one.numpy(), atol=ONNX_TOLERANCE, rtol=0)
 
 
 def _torchscript_cases():
