@@ -8,9 +8,12 @@ a causal layer sees t + 1), so 0 means every query looks at one key and 1 that i
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 from torch import nn
 
+from ..document import Architecture
 from ..layers.attention import MultiheadAttention
 
 PROBE_SAMPLES = 8
@@ -39,19 +42,50 @@ def normalized_entropy(weights: torch.Tensor, causal: bool) -> torch.Tensor:
     return share.mean(dim=(0, 2)) if share.numel() else torch.zeros(weights.shape[1], device=weights.device)
 
 
-class AttentionProbe:
-    """Measures the attention of the given nodes of `model` on the probe inputs (batch-first tensors)."""
+def _source(arch: Architecture, node: str, port: str) -> str | None:
+    """The input node whose positions reach `node`'s `port`, following each layer's main input upstream."""
+    for _ in range(len(arch.nodes)):
+        edge = next((e for e in arch.edges if e.target == node and e.target_port == port), None)
+        if edge is None:
+            return None
+        node = edge.source
+        if arch.node(node).type == "input":
+            return node
+        port = "in" if any(e.target == node and e.target_port == "in" for e in arch.edges) else "query"
+    return None
 
-    def __init__(self, model: nn.Module, nodes, inputs: tuple[torch.Tensor, ...]):
+
+def position_tokens(arch: Architecture, node: str, inputs: tuple[torch.Tensor, ...],
+                    vocab: list[str] | None) -> tuple[list[str] | None, list[str] | None]:
+    """The tokens of the first probe sample at `node`'s query and key positions, where they are token ids."""
+    ids = dict(zip((n.id for n in arch.nodes if n.type == "input"), inputs))
+    cross = any(e.target == node and e.target_port == "query" for e in arch.edges)
+    found = []
+    for port in (("query", "key_value") if cross else ("in", "in")):
+        source = _source(arch, node, port)
+        tokens = ids.get(source)
+        usable = vocab and tokens is not None and not tokens.is_floating_point() and tokens.dim() == 2
+        found.append([vocab[i] if 0 <= i < len(vocab) else "?" for i in tokens[0].tolist()] if usable else None)
+    return found[0], found[1]
+
+
+class AttentionProbe:
+    """Measures the attention of `arch`'s attention layers in `model` on the probe inputs (batch-first tensors, one
+    per input node), naming the positions with `vocab`'s tokens where they are token ids."""
+
+    def __init__(self, model: nn.Module, arch: Architecture, inputs: tuple[torch.Tensor, ...],
+                 vocab: list[str] | None = None):
         self.model = model
-        self.layers = attention_layers(model, nodes)
+        self.layers = attention_layers(model, [node.id for node in arch.nodes if node.spec.attention])
         self.inputs = tuple(x[:PROBE_SAMPLES] for x in inputs)
+        self.tokens = {node: position_tokens(arch, node, self.inputs, vocab) for node in self.layers}
 
     def __bool__(self) -> bool:
         return bool(self.layers) and len(self.inputs[0]) > 0
 
-    def measure(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-        """Per attention layer: the first sample's weights (heads, T_q, T_k) and each head's entropy share."""
+    def measure(self) -> dict[str, "Measured"]:
+        """Per attention layer: the first sample's weights (heads, T_q, T_k), each head's entropy share, and the
+        tokens of its positions."""
         kept, handles = {}, []
         for node, layer in self.layers.items():
             handles.append(layer.register_forward_hook(
@@ -65,5 +99,14 @@ class AttentionProbe:
             self.model.train(training)
             for handle in handles:
                 handle.remove()
-        return {node: (weights[0], normalized_entropy(weights, self.layers[node].causal))
+        return {node: Measured(weights[0], normalized_entropy(weights, self.layers[node].causal), *self.tokens[node])
                 for node, weights in kept.items()}
+
+
+class Measured(NamedTuple):
+    """One attention layer's maps on the probe samples, still on the device."""
+
+    weights: torch.Tensor   # (heads, T_q, T_k), of the first sample
+    entropy: torch.Tensor   # (heads,)
+    queries: list[str] | None
+    keys: list[str] | None

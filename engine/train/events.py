@@ -102,6 +102,9 @@ class AttentionMap(_Event):
     entropy: list[float] = Field(description=(
         "Each head's attention entropy as a share of its maximum (log of the keys a query may see), averaged over "
         "the queries of every probe sample: 0 when each query looks at one key, 1 when it looks at all alike."))
+    queries: list[str] | None = Field(None, description="The first probe sample's tokens at the query positions, "
+                                                         "when they come from token ids of the dataset's vocabulary.")
+    keys: list[str] | None = Field(None, description="The same at the key positions.")
 
 
 class StepEvent(_Event):
@@ -134,7 +137,8 @@ class StepEvent(_Event):
     )
     grad_by_position: dict[str, list[float]] | None = Field(
         None, description="On profiled steps: per sequence layer (recurrent, attention), ||dL/dx_t|| at its input "
-                          "for t = 0..T-1, the norm over the whole batch of the gradient of the mean loss.",
+                          "(a cross-attention's key_value) for t = 0..T-1, the norm over the whole batch of the "
+                          "gradient of the mean loss.",
     )
     attention: dict[str, AttentionMap] | None = Field(
         None, description="On profiled steps: per attention layer, its weights and entropy on the probe samples.",

@@ -70,7 +70,7 @@ class Capture:
         self.layers = layers
         self.bptt = BpttCapture(recurrent) if recurrent else None
         self.positions = PositionCapture(sequence) if sequence else None
-        self.attention: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        self.attention: dict = {}   # attention layer -> attention.Measured, when the step measured them
         self.readings: dict[str, Reading] = {}
         self.scalars: list[torch.Tensor] = []
         self._stack = ExitStack()

@@ -40,7 +40,7 @@ class Captured:
     tensors: list[torch.Tensor]
     profiles: dict[str, list[int]]  # recurrent layer -> length of each direction's profile
     positions: dict[str, int]  # sequence layer -> length of its profile
-    attention: dict[str, tuple[torch.Size, int]]  # attention layer -> shape of its maps, number of heads
+    attention: dict[str, tuple]  # attention layer -> shape of its maps, number of heads, tokens of its positions
 
     @classmethod
     def of(cls, capture: Capture | None) -> "Captured | None":
@@ -51,10 +51,11 @@ class Captured:
         tensors = [torch.stack(capture.scalars).float()] if capture.scalars else []
         tensors += [p for directions in profiles.values() for p in directions]
         tensors += list(positions.values())
-        tensors += [t for maps in capture.attention.values() for t in maps]
+        tensors += [t for maps in capture.attention.values() for t in (maps.weights, maps.entropy)]
         return cls(capture.readings, tensors, {name: [len(p) for p in ps] for name, ps in profiles.items()},
                    {name: len(p) for name, p in positions.items()},
-                   {name: (maps.shape, len(entropy)) for name, (maps, entropy) in capture.attention.items()})
+                   {name: (maps.weights.shape, len(maps.entropy), maps.queries, maps.keys)
+                    for name, maps in capture.attention.items()})
 
     def fields(self, values: list[float]) -> dict:
         """The step event's activations, bptt, bptt_reverse, grad_by_position and attention from these values."""
@@ -72,10 +73,11 @@ class Captured:
         for name, length in self.positions.items():
             by_position[name] = values[position:position + length]
             position += length
-        for name, (shape, heads) in self.attention.items():
+        for name, (shape, heads, queries, keys) in self.attention.items():
             size = shape.numel()
             maps = np.round(values[position:position + size], 4).reshape(shape).tolist()
-            attention[name] = AttentionMap(weights=maps, entropy=values[position + size:position + size + heads])
+            attention[name] = AttentionMap(weights=maps, entropy=values[position + size:position + size + heads],
+                                           queries=queries, keys=keys)
             position += size + heads
         return {"activations": activations or None, "bptt": bptt or None, "bptt_reverse": reverse or None,
                 "grad_by_position": by_position or None, "attention": attention or None}

@@ -21,8 +21,8 @@ def position_norms(grad: torch.Tensor) -> torch.Tensor:
 
 
 class PositionCapture:
-    """While active, the given layers' main inputs (`in`, or a cross-attention's `query`) keep hooks that measure
-    their gradient per position; `profiles()` gives the norms after the backward pass."""
+    """While active, the given layers' sequence inputs (`in`, or the `key_value` a cross-attention reads) keep hooks
+    that measure their gradient per position; `profiles()` gives the norms after the backward pass."""
 
     def __init__(self, layers: dict[str, nn.Module]):
         self.layers = layers
@@ -33,12 +33,12 @@ class PositionCapture:
         def hook(module, args, kwargs):
             if not torch.is_grad_enabled():
                 return None
-            x = args[0] if args else kwargs.get("query")
+            x = args[0] if args else kwargs.get("key_value")
             if not isinstance(x, torch.Tensor) or not x.is_floating_point() or x.dim() < 3:
                 return None
             if not x.requires_grad:   # data straight from the batch: a leaf that keeps its gradient
                 x = x.detach().requires_grad_()
-                args, kwargs = ((x, *args[1:]), kwargs) if args else (args, {**kwargs, "query": x})
+                args, kwargs = ((x, *args[1:]), kwargs) if args else (args, {**kwargs, "key_value": x})
             x.register_hook(lambda grad: self.norms.__setitem__(name, position_norms(grad)))
             return args, kwargs
         return hook

@@ -56,7 +56,7 @@ def probe(arch: Architecture, on_event=None, *, device: str | None = None, seed:
     model = build_model(arch, seed).to(target_device)
     inputs, loss_spec = _batch(arch, config, seed, target_device, batch_size)
     monitor = GradientMonitor(model, sequence=[node.id for node in arch.nodes if node.spec.sequence])
-    attention = AttentionProbe(model, [node.id for node in arch.nodes if node.spec.attention], inputs)
+    attention = AttentionProbe(model, arch, inputs, loss_spec[0].vocab if config else None)
     emit(StartEvent(
         mode="probe", config=config.model_dump(mode="json") if config else None, device=str(target_device),
         parameters=ParameterCounts(

@@ -142,8 +142,8 @@ class Trainer:
         self.val_data = self._on_device(dataset.inputs, target, parts.val)
         sequence = [node.id for node in self.arch.nodes if node.spec.sequence]
         self.monitor = GradientMonitor(model, config.grad_clip, sequence)  # first: it puts the weights into flat vectors
-        self.attention = AttentionProbe(model, [node.id for node in self.arch.nodes if node.spec.attention],
-                                        (self.val_data if len(self.val_data[1]) else self.train_data)[0])
+        probes = (self.val_data if len(self.val_data[1]) else self.train_data)[0]
+        self.attention = AttentionProbe(model, self.arch, probes, dataset.vocab)
         if not self.monitor.params:
             raise TrainingError("the model has no weights to train: add a layer with weights (linear, conv2d, ...)")
         self.optimizer = make_optimizer(self.monitor.params, config.optimizer)

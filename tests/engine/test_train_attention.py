@@ -137,3 +137,26 @@ def test_the_positions_remedy_adds_a_sinusoidal_encoding_before_the_first_attent
     assert {(e.source, e.target) for e in variant.edges} >= {("embed", "embed_positions"), ("embed_positions", "mix")}
     with pytest.raises(Exception, match="has positional information already"):
         derive(variant, "positions")
+
+
+def test_a_cross_attention_is_profiled_at_the_sequence_it_reads_and_its_maps_name_the_tokens():
+    arch = engine.from_dict({"format_version": 1, "name": "reader", "nodes": [
+        {"id": "source", "type": "input", "params": {"shape": [8], "dtype": "int64"}},
+        {"id": "decoder_input", "type": "input", "params": {"shape": [9], "dtype": "int64"}},
+        {"id": "embed_source", "type": "embedding", "params": {"num_embeddings": 12, "embedding_dim": 8}},
+        {"id": "encoder", "type": "gru", "params": {"hidden_size": 8}},
+        {"id": "embed_target", "type": "embedding", "params": {"num_embeddings": 12, "embedding_dim": 8}},
+        {"id": "read", "type": "multihead_attention", "params": {"num_heads": 2}},
+        {"id": "token", "type": "linear", "params": {"out_features": 12}},
+        {"id": "tokens", "type": "output"}],
+        "edges": [{"source": "source", "target": "embed_source"}, {"source": "embed_source", "target": "encoder"},
+                  {"source": "decoder_input", "target": "embed_target"},
+                  {"source": "embed_target", "target": "read", "target_port": "query"},
+                  {"source": "encoder", "target": "read", "target_port": "key_value"},
+                  {"source": "read", "target": "token"}, {"source": "token", "target": "tokens"}],
+        "training": {"dataset": {"name": "reverse", "params": {"length": 8}}, "loss": "cross_entropy"}})
+    step = probe(arch).step
+    assert len(step.grad_by_position["read"]) == 8 and len(step.grad_by_position["encoder"]) == 8
+    maps = step.attention["read"]
+    assert maps.queries[0] == "<start>" and len(maps.queries) == 9
+    assert maps.keys[::-1] == maps.queries[1:]          # the decoder reads the source reversed
