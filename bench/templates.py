@@ -64,6 +64,9 @@ def train(info: TemplateInfo, run_dir: Path) -> Outcome:
     first = list(steps[0].grad_norm.values())
     values["grad_ratio"] = first[0] / first[-1] if first[-1] else math.inf
     values["max_grad_norm"] = max(s.grad_norm_total if math.isfinite(s.grad_norm_total) else math.inf for s in steps)
+    if steps[0].grad_by_position:
+        profile = next(iter(steps[0].grad_by_position.values()))
+        values["position_ratio"] = min(profile) / max(profile) if max(profile) > 0 else 0.0
     values["seconds"] = result.seconds
     references = {k: v for k, v in dataset.info.items() if isinstance(v, (int, float))}
     outcome = Outcome(info, values, references, {e.kind for e in events if e.event == "diagnosis"}, note)
@@ -94,6 +97,7 @@ def report(outcomes: dict[str, Outcome]) -> tuple[str, bool]:
     """The markdown section and whether every target was met."""
     rows = ["| template | target | reached | met | seconds | diagnoses reported |", "|---|---|---|---|---|---|"]
     twins = ["| template | twin | metric | template's | twin's |", "|---|---|---|---|---|"]
+    beside = ["| template | beside | val_loss | beside's | seconds | beside's |", "|---|---|---|---|---|---|"]
     samples = []
     all_met = True
     for name, outcome in outcomes.items():
@@ -113,13 +117,21 @@ def report(outcomes: dict[str, Outcome]) -> tuple[str, bool]:
                 twin = outcomes[target.than].values.get(target.metric, math.nan)
                 twins.append(f"| {Path(name).stem} | {Path(target.than).stem} | {target.metric} | "
                              f"{_number(outcome.values.get(target.metric, math.nan))} | {_number(twin)} |")
+        if outcome.info.beside:
+            other = outcomes[outcome.info.beside].values
+            beside.append(f"| {Path(name).stem} | {Path(outcome.info.beside).stem} | "
+                          f"{_number(outcome.values['val_loss'])} | {_number(other['val_loss'])} | "
+                          f"{outcome.values['seconds']:.1f} | {other['seconds']:.1f} |")
         if outcome.sample:
             samples.append(f"`layerloom sample` after training {Path(name).stem}:\n\n```\n{outcome.sample}\n```")
     header = (f"{HEADING}\n\n`bench/templates.py` trains each gallery template (templates/GALLERY.json) with its default "
               f"settings: {os.cpu_count()} CPU cores, {torch.get_num_threads()} torch threads, torch {torch.__version__}, "
               f"{time.strftime('%Y-%m-%d')}. One row per target; seconds is the training time; the diagnoses are those "
               "the trainer's gradient monitor reported during the run.")
-    body = [header, "\n".join(rows), "Twins (templates that differ in one idea):", "\n".join(twins), *samples]
+    body = [header, "\n".join(rows), "Twins (templates that differ in one idea):", "\n".join(twins)]
+    if len(beside) > 2:
+        body += ["Side by side (other architectures on the same data, with the same loss):", "\n".join(beside)]
+    body += samples
     return "\n\n".join(body) + "\n", all_met
 
 
@@ -136,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"not in the gallery: {', '.join(unknown)}")
     wanted = set(chosen) | {t.than for f in chosen for t in infos[f].targets if t.than}
+    wanted |= {infos[f].beside for f in chosen if infos[f].beside}
     outcomes = {}
     with tempfile.TemporaryDirectory() as runs:
         for name in [f for f in infos if f in wanted]:

@@ -25,6 +25,8 @@ Metric = Literal[
     "accuracy_gap",  # train_accuracy - val_accuracy
     "grad_ratio",  # first weighted layer's gradient norm over the last one's, at the first step (initial weights)
     "max_grad_norm",  # largest total gradient norm of any logged step (infinite when it was not finite)
+    # the first sequence layer's gradient by position at the first step: its smallest ||dL/dx_t|| over its largest
+    "position_ratio",
     "seconds",  # training time
 ]
 OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
@@ -68,6 +70,8 @@ class Entry(_Model):
     targets: list[Target] = Field(min_length=1)
     diagnoses: list[DiagnosisKind] = Field(default_factory=list, description="Diagnoses its training must report.")
     sample: bool = Field(False, description="A text generator: show what `layerloom sample` writes.")
+    beside: str | None = Field(None, description="Another template's file trained on the same data: the benchmark "
+                                                 "compares their validation loss, training time and samples.")
 
 
 class Section(_Model):
@@ -90,6 +94,7 @@ class TemplateInfo:
     targets: tuple[Target, ...]
     diagnoses: tuple[str, ...] = ()
     sample: bool = False
+    beside: str | None = None
 
     @property
     def file(self) -> str:
@@ -106,7 +111,7 @@ def gallery() -> list[TemplateInfo]:
             document = json.loads(path.read_text(encoding="utf-8"))
             infos.append(TemplateInfo(
                 path, document.get("name", path.stem), document.get("description", ""), section.title,
-                tuple(entry.targets), tuple(entry.diagnoses), entry.sample,
+                tuple(entry.targets), tuple(entry.diagnoses), entry.sample, entry.beside,
             ))
     return infos
 

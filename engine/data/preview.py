@@ -42,10 +42,12 @@ def label(dataset: Dataset, target: torch.Tensor) -> str:
 
 
 def text_of(dataset: Dataset, ids: torch.Tensor) -> str:
-    """Token ids as text: characters joined, words separated by spaces (padding left out)."""
+    """Token ids as text: characters joined, words separated by spaces (padding left out); markers such as
+    <start> do not make a vocabulary of characters one of words."""
     tokens = [dataset.vocab[i] for i in ids.reshape(-1).tolist() if 0 <= i < len(dataset.vocab)]
     tokens = [t for t in tokens if t != PAD]
-    joined = "".join(tokens) if all(len(t) == 1 for t in dataset.vocab) else " ".join(tokens)
+    characters = all(len(t) == 1 for t in dataset.vocab if not (t.startswith("<") and t.endswith(">")))
+    joined = "".join(tokens) if characters else " ".join(tokens)
     return joined.replace("\n", " / ")
 
 

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from layerloom.engine.data.base import Dataset, DatasetError, DatasetSpec
 from layerloom.engine.data.csv_file import CSV
+from layerloom.engine.data.dates import DATES
 from layerloom.engine.data.image_folder import IMAGE_FOLDER
 from layerloom.engine.data.images import COLORIZE, DIGITS, IMAGE_PAIRS
 from layerloom.engine.data.npz_file import NPZ
@@ -24,7 +25,7 @@ DATASETS: dict[str, DatasetSpec] = {
     spec.name: spec
     for spec in (
         DIGITS, SPIRALS, MOONS, CIRCLES, XOR, COLORIZE, SINE, SENTIMENT,
-        TAGGING, CONTEXT_TAGGING, REVERSE, ADDING, POETRY, CSV, NPZ, IMAGE_FOLDER, IMAGE_PAIRS, TEXT, TEXT_CSV,
+        TAGGING, CONTEXT_TAGGING, REVERSE, DATES, ADDING, POETRY, CSV, NPZ, IMAGE_FOLDER, IMAGE_PAIRS, TEXT, TEXT_CSV,
     )
 }
 

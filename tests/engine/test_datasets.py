@@ -1,5 +1,6 @@
 """Tests for the built-in and user datasets of engine.data."""
 
+import datetime
 import math
 
 import numpy as np
@@ -8,6 +9,8 @@ import torch
 from annotated_types import Ge, Le
 
 from layerloom.engine.data import DATASETS, Dataset, DatasetError, check_fits, load_dataset
+from layerloom.engine.data.dates import FORMATS
+from layerloom.engine.data.dates import written as written_date
 from layerloom.engine.data.text import CORPUS_PATH
 from layerloom.engine.data.sentiment import NEGATION, NEGATIVE, POSITIVE
 from layerloom.engine.data.tagging import ENTITIES, PREFIX_CUES, SUFFIX_CUES
@@ -30,6 +33,7 @@ DEFAULT_SHAPES = {
     "reverse": ([(8,), (9,)], [torch.int64, torch.int64], (9,), "classification", 12),
     "adding": ([(50, 2)], [torch.float32], (1,), "regression", None),
     "poetry": ([(64,)], [torch.int64], (64,), "classification", 75),
+    "dates": ([(30,), (11,)], [torch.int64, torch.int64], (11,), "classification", 47),
 }
 
 
@@ -208,6 +212,26 @@ def test_reverse_targets_and_teacher_forcing_input():
     assert (data.target[:, -1] == end).all() and (decoder_input[:, 0] == start).all()
     assert torch.equal(decoder_input[:, 1:], data.target[:, :-1])
     assert int(source.min()) >= 2
+
+
+def test_dates_in_words_become_their_iso_form():
+    data = load_dataset("dates", {"n_samples": 400})
+    source, decoder_input = data.inputs
+    vocab, info = data.vocab, data.info
+    text = lambda ids: "".join(vocab[i] for i in ids.tolist() if vocab[i] not in ("<pad>", "<end>", "<start>"))
+    for row in range(len(data)):
+        iso, written = text(data.target[row]), text(source[row])
+        date = datetime.date.fromisoformat(iso)
+        assert written in [written_date(date, style) for style in range(len(FORMATS))], written
+    assert (data.target[:, -1] == info["end_token"]).all() and (decoder_input[:, 0] == info["start_token"]).all()
+    assert torch.equal(decoder_input[:, 1:], data.target[:, :-1])
+    styles = {next(s for s in range(len(FORMATS)) if written_date(datetime.date.fromisoformat(text(t)), s) == text(x))
+              for x, t in zip(source, data.target)}
+    assert styles == set(range(len(FORMATS)))       # every way of writing a date is drawn
+    longest = datetime.date(2026, 9, 30)              # a Wednesday in the longest month name
+    assert max(len(written_date(longest, s)) for s in range(len(FORMATS))) == source.shape[1] - 2
+    assert [written_date(datetime.date(2026, 12, 3), s) for s in (2, 4)] == ["Dec 3rd, 2026",
+                                                                              "Thursday, 3 December 2026"]
 
 
 def test_adding_problem_markers_and_sums():
