@@ -73,6 +73,7 @@ class MainWindow(QMainWindow):
         self.summary.node_activated.connect(self.show_node)
         self.palette.node_added.connect(self.show_node)
         self.dashboard.health_changed.connect(self.scene.set_node_health)
+        self.dashboard.attention_changed.connect(self.scene.set_attention_maps)
         self.dashboard.node_requested.connect(self.center_node)
         self.dashboard.run_started.connect(lambda _: self.show_training())
         self.scene.message.connect(lambda text: self.statusBar().showMessage(text, MESSAGE_MS))

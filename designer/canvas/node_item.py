@@ -7,12 +7,14 @@ from __future__ import annotations
 import html
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QFontMetricsF, QLinearGradient, QPainterPath, QPen
+import numpy as np
+from PySide6.QtGui import QColor, QFontMetricsF, QLinearGradient, QPainterPath, QPen, QPixmap
 from PySide6.QtWidgets import QGraphicsItem
 
 from layerloom.engine import NodeBase, NodeCost, NodeInfo
 from layerloom.engine.costs import format_macs
-from .. import theme
+from .. import pictures, theme
+from ..pictures import MAPS_COLORMAP
 from layerloom.engine.document import is_instance
 from layerloom.engine.train.diagnosis import SEVERITY, NodeHealth
 from . import card_lod, style
@@ -38,6 +40,8 @@ class NodeItem(QGraphicsItem):
         self.health: NodeHealth | None = None
         self.cost: NodeCost | None = None
         self.share: float | None = None   # of all MACs, for the few nodes that do most of the work
+        self.attention: np.ndarray | None = None   # an attention layer's latest map (T_q, T_k), from the dashboard
+        self._thumbnail: QPixmap | None = None
         self.inputs: dict[str, PortItem] = {}
         self.outputs: dict[str, PortItem] = {}
         self.setFlags(QGraphicsItem.ItemIsMovable | QGraphicsItem.ItemIsSelectable
@@ -118,6 +122,15 @@ class NodeItem(QGraphicsItem):
         """Tell the scene's card index where this card is now (edges route around it)."""
         if self.scene() is not None:
             self.scene().cards.set(self.node_id, self.card_rect())
+
+    def set_attention(self, weights: np.ndarray | None) -> None:
+        """Show an attention layer's map (T_q, T_k) in its card's band, scaled to its largest weight."""
+        if weights is self.attention:
+            return
+        self.attention = weights
+        self._thumbnail = None if weights is None else pictures.pixmap(
+            weights / max(float(weights.max()), 1e-12), style.MAP_BAND - 8, MAPS_COLORMAP)
+        self.update()
 
     def card_rect(self) -> tuple[float, float, float, float]:
         """The card in scene coordinates: x, y, width, height."""
@@ -255,6 +268,9 @@ class NodeItem(QGraphicsItem):
             self._text(painter, QRectF(10, y, width - 20, style.PARAM_ROW), value, style.font(7.5, bold=True),
                        Qt.AlignRight)
             y += style.PARAM_ROW
+        if getattr(self.spec, "attention", False):
+            self._paint_map(painter, QRectF(10, y + 2, width - 20, style.MAP_BAND - 6))
+            y += style.MAP_BAND
         if self._has_footer:
             self._paint_footer(painter, QRectF(FOOTER_MARGIN, y + 2, width - 2 * FOOTER_MARGIN, style.PARAM_ROW))
             y += style.PARAM_ROW + 2
@@ -273,6 +289,19 @@ class NodeItem(QGraphicsItem):
             painter.drawEllipse(QPointF(14, top + style.PARAM_ROW / 2), 4, 4)
             painter.setPen(style.TEXT)
             self._text(painter, QRectF(24, top, width - 34, style.PARAM_ROW), path, style.font(7.5))
+
+    def _paint_map(self, painter, rect: QRectF) -> None:
+        """The latest attention map (mean of the heads), or where it will come from."""
+        if self._thumbnail is None:
+            painter.setPen(style.TEXT_DIM)
+            self._text(painter, rect, "map: probe or train", style.font(7.5), Qt.AlignHCenter)
+            return
+        size = self._thumbnail.size().scaled(int(rect.width()), int(rect.height()), Qt.KeepAspectRatio)
+        target = QRectF(rect.center().x() - size.width() / 2, rect.top(), size.width(), size.height())
+        painter.drawPixmap(target.toRect(), self._thumbnail)
+        painter.setPen(QPen(style.CARD_BORDER, 1))
+        painter.setBrush(Qt.NoBrush)
+        painter.drawRect(target)
 
     def _paint_footer(self, painter, rect: QRectF) -> None:
         """The output card: what it receives. A weighted layer's: its parameters, and its MACs per sample on the

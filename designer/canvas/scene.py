@@ -54,6 +54,7 @@ class GraphScene(QGraphicsScene):
         self.connection_drag = ConnectionDrag(self)
         self._edges_at: dict[str, list[EdgeItem]] = {}
         self._health: dict[str, NodeHealth] = {}
+        self._maps: dict = {}
         self._syncing = False
         self.detailed = True    # full cards with ports; False when zoomed out to simplified cards
         self._press_positions: dict[str, QPointF] | None = None
@@ -130,6 +131,7 @@ class GraphScene(QGraphicsScene):
             item = self.nodes[node.id] = NodeItem(node, spec)
             item.set_ports_visible(self.detailed)
             self._show_health(item)
+            item.set_attention(self._maps.get(node.id))
             item.setPos(position)
             self.addItem(item)
             return False
@@ -189,6 +191,12 @@ class GraphScene(QGraphicsScene):
         self.setBackgroundBrush(style.BACKGROUND)
         for item in self.items():
             item.update()
+
+    def set_attention_maps(self, mapping: dict) -> None:
+        """Attention layers' latest maps (node id -> (T_q, T_k) array) on their cards; `{}` clears them."""
+        self._maps = dict(mapping)
+        for node_id, item in self.nodes.items():
+            item.set_attention(self._maps.get(node_id))
 
     def set_node_health(self, mapping: dict[str, NodeHealth]) -> None:
         """Tint nodes by gradient health (from the training dashboard, by layer path); `{}` clears every tint. An

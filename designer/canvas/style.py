@@ -15,6 +15,7 @@ HEADER_HEIGHT = 24
 ID_ROW = 22
 PORT_ROW = 18
 PARAM_ROW = 15
+MAP_BAND = 62               # an attention layer's card: the thumbnail of its latest attention map
 PORT_RADIUS = 5.0
 CORNER = 7.0
 LAYOUT_DX = 240.0           # auto-layout column and row steps, sized to the cards and edge labels

@@ -16,7 +16,7 @@ from layerloom.engine.remedies import RemedyError, derive
 from layerloom.engine.train.runfolder import EVENTS, MODEL
 
 from .banner import DiagnosisBanner
-from .charts import BpttChart, ClippingChart, FlowChart, LayersChart, LossChart
+from .charts import AttentionChart, BpttChart, ClippingChart, FlowChart, LayersChart, LossChart
 from .charts.style import run_color
 from .predict_panel import PredictPanel
 from .run_files import document_name
@@ -29,7 +29,7 @@ from .trial import RemedyTrial
 
 FRAME_MS = 200     # 5 frames per second
 TABS = (("Loss", LossChart), ("Gradient flow", FlowChart), ("Per layer", LayersChart),
-        ("Through time (BPTT)", BpttChart), ("Clipping && updates", ClippingChart))
+        ("Through time / position", BpttChart), ("Attention", AttentionChart), ("Clipping && updates", ClippingChart))
 
 
 def default_runs_dir(document: DocumentModel) -> Path:
@@ -55,6 +55,7 @@ class DashboardDock(QWidget):
     """Train what is drawn and watch its gradients; `health_changed` carries node id -> NodeHealth for the canvas."""
 
     health_changed = Signal(dict)
+    attention_changed = Signal(dict)   # node id -> its latest attention map (mean of the heads), for the cards
     node_requested = Signal(str)     # a layer named in the banner was clicked
     run_started = Signal(object)     # RunSeries
     run_finished = Signal(object)    # RunSeries
@@ -68,6 +69,7 @@ class DashboardDock(QWidget):
         self.runs: list[RunSeries] = []
         self._drawn = None
         self._health: dict = {}
+        self._maps: dict = {}
         self.runner = Runner(self)
         self.runner.finished.connect(self._on_run_finished)
         self.panel = TrainPanel(document)
@@ -329,3 +331,8 @@ class DashboardDock(QWidget):
         if health != self._health:
             self._health = health
             self.health_changed.emit(health)
+        maps = {node: kept.items[-1] for node, kept in self.primary.attention.items()
+                if node in nodes and kept.items} if self.primary else {}
+        if {node: id(m) for node, m in maps.items()} != self._maps:
+            self._maps = {node: id(m) for node, m in maps.items()}
+            self.attention_changed.emit({node: m.weights.mean(axis=0) for node, m in maps.items()})

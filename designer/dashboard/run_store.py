@@ -23,6 +23,7 @@ from layerloom.engine.train.events import (ActivationStats, ClearedEvent, Diagno
 
 HISTORY_ROWS = 512       # rows kept per run: about one per pixel column of a chart
 BPTT_KEPT = 6
+MAPS_KEPT = 32           # attention maps kept per layer, spread over the whole run
 SCALARS = ("step", "epoch", "loss", "grad_total", "grad_clipped", "clipped")
 
 
@@ -69,11 +70,43 @@ def last_words(stderr: str, lines: int = 5) -> str:
 
 @dataclass
 class Profile:
-    """One logged BPTT profile of a recurrent layer: ||dL/dh_t|| per time step, per direction."""
+    """One logged profile of a layer over its sequence: BPTT's ||dL/dh_t|| per time step and direction, or the
+    gradient by position ||dL/dx_t|| at its input (forward only)."""
 
     step: int
     forward: np.ndarray
     reverse: np.ndarray | None = None
+
+
+@dataclass
+class AttentionMaps:
+    """One attention layer at one profiled step: each head's weights (heads, T_q, T_k) on the first probe sample,
+    each head's entropy as a share of its maximum, and the positions' tokens where the sequence is made of them."""
+
+    step: int
+    weights: np.ndarray
+    entropy: list[float]
+    queries: list[str] | None = None
+    keys: list[str] | None = None
+
+
+class Thinned:
+    """At most `capacity` items spanning the whole run: when full, every other one goes (the first stays)."""
+
+    def __init__(self, capacity: int = MAPS_KEPT):
+        self.items: list = []
+        self.capacity = capacity
+        self._stride, self._seen = 1, 0
+
+    def append(self, item) -> None:
+        index, self._seen = self._seen, self._seen + 1
+        if index % self._stride:
+            return
+        if len(self.items) == self.capacity:
+            self.items, self._stride = self.items[::2], self._stride * 2
+            if index % self._stride:
+                return
+        self.items.append(item)
 
 
 @dataclass(eq=False)
@@ -90,6 +123,8 @@ class RunSeries:
     parameters: int = 0
     layers: list[str] = field(default_factory=list)
     recurrent: list[str] = field(default_factory=list)
+    sequence: list[str] = field(default_factory=list)
+    attention_layers: list[str] = field(default_factory=list)
     steps_per_epoch: int = 0
     total_steps: int = 0
     first_step: int = 0
@@ -100,6 +135,8 @@ class RunSeries:
     epoch_steps: list[int] = field(default_factory=list)
     epoch_metrics: dict[str, list[float]] = field(default_factory=dict)
     bptt: dict[str, deque] = field(default_factory=dict)
+    positions: dict[str, deque] = field(default_factory=dict)      # gradient by position, like bptt
+    attention: dict[str, Thinned] = field(default_factory=dict)
     activations: dict[str, ActivationStats] = field(default_factory=dict)
     evidence: Evidence = field(default_factory=Evidence)
     diagnoses: dict[str, DiagnosisEvent] = field(default_factory=dict)     # active, oldest first
@@ -127,7 +164,8 @@ class RunSeries:
     def _on_start(self, event: StartEvent) -> None:
         self.mode, self.config, self.device = event.mode, event.config, event.device
         self.parameters = event.parameters.total
-        self.recurrent = list(event.recurrent)
+        self.recurrent, self.sequence = list(event.recurrent), list(event.sequence)
+        self.attention_layers = list(event.attention)
         self.steps_per_epoch, self.total_steps, self.first_step = event.steps_per_epoch, event.total_steps, event.first_step
         self.started = time.monotonic()
         self._set_layers(event.monitored)
@@ -158,6 +196,11 @@ class RunSeries:
             reverse = (event.bptt_reverse or {}).get(node)
             profile = Profile(event.step, np.asarray(values, float), None if reverse is None else np.asarray(reverse, float))
             self.bptt.setdefault(node, deque(maxlen=BPTT_KEPT)).append(profile)
+        for node, values in (event.grad_by_position or {}).items():
+            self.positions.setdefault(node, deque(maxlen=BPTT_KEPT)).append(Profile(event.step, np.asarray(values, float)))
+        for node, maps in (event.attention or {}).items():
+            kept = AttentionMaps(event.step, np.asarray(maps.weights, float), list(maps.entropy), maps.queries, maps.keys)
+            self.attention.setdefault(node, Thinned()).append(kept)
 
     def _on_epoch(self, event: EpochEvent) -> None:
         count = len(self.epoch_steps)

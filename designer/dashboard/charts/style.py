@@ -105,7 +105,7 @@ def add_plot(layout: pg.GraphicsLayout, title: str, left: str = "", bottom: str 
     axes = {"left": LogAxis("left")} if log_y else {}
     if layers:
         axes[layers] = LayerAxis(layers, offset=0.5 if layers == "left" else 0.0)
-    plot = layout.addPlot(row=row, col=col, axisItems=axes, **kwargs)
+    plot = layout.addPlot(row=row, col=col, axisItems=axes | kwargs.pop("axisItems", {}), **kwargs)
     set_title(plot, title)
     for name in ("left", "bottom"):
         axis = plot.getAxis(name)
