@@ -16,7 +16,7 @@ def card_size(node: NodeBase, spec=None) -> tuple[float, float]:
         height += 4 + rows * style.PARAM_ROW
     if has_footer(node, spec):
         height += style.PARAM_ROW + 2
-    if getattr(spec, "attention", False):   # a block instance's spec has no such flag
+    if spec.attention:
         height += style.MAP_BAND
     return float(style.NODE_WIDTH), float(height + 4)
 

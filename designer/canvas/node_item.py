@@ -268,7 +268,7 @@ class NodeItem(QGraphicsItem):
             self._text(painter, QRectF(10, y, width - 20, style.PARAM_ROW), value, style.font(7.5, bold=True),
                        Qt.AlignRight)
             y += style.PARAM_ROW
-        if getattr(self.spec, "attention", False):
+        if self.spec.attention:
             self._paint_map(painter, QRectF(10, y + 2, width - 20, style.MAP_BAND - 6))
             y += style.MAP_BAND
         if self._has_footer:

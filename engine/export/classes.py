@@ -250,7 +250,8 @@ class ClassWriter:
         if id(report) not in self._in_shapes:
             self._in_shapes[id(report)] = {
                 n.meta["node"].id: first_shape(n.meta["node"], n.meta["inputs"])
-                for n in to_fx_graph(report.arch, report).nodes if n.op == "call_module" and n.meta["inputs"]}
+                for n in to_fx_graph(report.arch, report).nodes
+                if n.op == "call_module" and not is_instance(n.meta["node"]) and n.meta["inputs"]}
         return self._in_shapes[id(report)].get(node_id)
 
     def _instance(self, node, report: ShapeReport, naming: Naming | None) -> str:

@@ -14,19 +14,21 @@ import torch
 from torch import nn
 
 from ..document import Architecture
+from ..inline import flatten
 from ..layers.attention import MultiheadAttention
+from .positions import layer_paths
 
 PROBE_SAMPLES = 8
 
 
-def attention_layers(model: nn.Module, nodes) -> dict[str, MultiheadAttention]:
-    """The attention inside each of the given nodes (a multihead_attention node, or an encoder layer's), by id."""
-    children = dict(model.named_children())
+def attention_layers(model: nn.Module, paths) -> dict[str, MultiheadAttention]:
+    """The attention inside each layer at the given dotted paths (a multihead_attention layer, or an encoder
+    layer's), by path."""
     found = {}
-    for node in nodes:
-        inner = next((m for m in children[node].modules() if isinstance(m, MultiheadAttention)), None)
+    for path in paths:
+        inner = next((m for m in model.get_submodule(path).modules() if isinstance(m, MultiheadAttention)), None)
         if inner is not None:
-            found[node] = inner
+            found[path] = inner
     return found
 
 
@@ -55,16 +57,20 @@ def _source(arch: Architecture, node: str, port: str) -> str | None:
     return None
 
 
-def position_tokens(arch: Architecture, node: str, inputs: tuple[torch.Tensor, ...],
+def position_tokens(arch: Architecture, path: str, inputs: tuple[torch.Tensor, ...],
                     vocab: list[str] | None) -> tuple[list[str] | None, list[str] | None]:
-    """The tokens of the first probe sample at `node`'s query and key positions, where they are token ids."""
+    """The tokens of the first probe sample at the query and key positions of the layer at `path`, where they are
+    token ids (`arch` flat: a layer inside an instance is the node its path names with underscores)."""
+    node = path.replace(".", "_")
+    if not vocab or node not in {n.id for n in arch.nodes}:
+        return None, None
     ids = dict(zip((n.id for n in arch.nodes if n.type == "input"), inputs))
     cross = any(e.target == node and e.target_port == "query" for e in arch.edges)
     found = []
     for port in (("query", "key_value") if cross else ("in", "in")):
         source = _source(arch, node, port)
         tokens = ids.get(source)
-        usable = vocab and tokens is not None and not tokens.is_floating_point() and tokens.dim() == 2
+        usable = tokens is not None and not tokens.is_floating_point() and tokens.dim() == 2
         found.append([vocab[i] if 0 <= i < len(vocab) else "?" for i in tokens[0].tolist()] if usable else None)
     return found[0], found[1]
 
@@ -76,9 +82,10 @@ class AttentionProbe:
     def __init__(self, model: nn.Module, arch: Architecture, inputs: tuple[torch.Tensor, ...],
                  vocab: list[str] | None = None):
         self.model = model
-        self.layers = attention_layers(model, [node.id for node in arch.nodes if node.spec.attention])
+        self.layers = attention_layers(model, layer_paths(arch, "attention"))
         self.inputs = tuple(x[:PROBE_SAMPLES] for x in inputs)
-        self.tokens = {node: position_tokens(arch, node, self.inputs, vocab) for node in self.layers}
+        flat = flatten(arch) if self.layers and vocab else arch
+        self.tokens = {path: position_tokens(flat, path, self.inputs, vocab) for path in self.layers}
 
     def __bool__(self) -> bool:
         return bool(self.layers) and len(self.inputs[0]) > 0

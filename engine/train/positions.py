@@ -14,6 +14,9 @@ from contextlib import ExitStack
 import torch
 from torch import nn
 
+from ..document import Architecture, is_instance
+from ..validate import check
+
 
 def position_norms(grad: torch.Tensor) -> torch.Tensor:
     """||grad[:, t]|| for every position t of a batch-first (N, T, ...) gradient."""
@@ -58,7 +61,11 @@ class PositionCapture:
         return {name: self.norms[name] for name in self.layers if name in self.norms}
 
 
-def sequence_layers(model: nn.Module, nodes) -> dict[str, nn.Module]:
-    """The model's submodules of the given node ids (those whose layer type mixes positions), by node id."""
-    children = dict(model.named_children())
-    return {node: children[node] for node in nodes if node in children}
+def layer_paths(arch: Architecture, flag: str) -> list[str]:
+    """The dotted paths of the layers whose spec sets `flag` (`sequence`, `attention`), inside block instances too."""
+    return [path for path, node, _ in check(arch)[1].paths() if not is_instance(node) and getattr(node.spec, flag)]
+
+
+def sequence_layers(model: nn.Module, paths) -> dict[str, nn.Module]:
+    """The model's layers at the given dotted paths (those whose layer type mixes positions), by path."""
+    return {path: model.get_submodule(path) for path in paths}

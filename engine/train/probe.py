@@ -14,6 +14,7 @@ from ..compiler import layers
 from ..document import Architecture
 from .advice import ModelFacts
 from .attention import AttentionProbe
+from .positions import layer_paths
 from .diagnosis import Diagnoser, Evidence, NodeHealth, node_health
 from .events import DiagnosisEvent, EndEvent, ParameterCounts, StartEvent, StepEvent
 from .health import Capture
@@ -55,7 +56,7 @@ def probe(arch: Architecture, on_event=None, *, device: str | None = None, seed:
     target_device = resolve_device(device or (config.device if config else "auto"))
     model = build_model(arch, seed).to(target_device)
     inputs, loss_spec = _batch(arch, config, seed, target_device, batch_size)
-    monitor = GradientMonitor(model, sequence=[node.id for node in arch.nodes if node.spec.sequence])
+    monitor = GradientMonitor(model, sequence=layer_paths(arch, "sequence"))
     attention = AttentionProbe(model, arch, inputs, loss_spec[0].vocab if config else None)
     emit(StartEvent(
         mode="probe", config=config.model_dump(mode="json") if config else None, device=str(target_device),

@@ -28,6 +28,7 @@ from ..errors import DocumentError
 from ..shapes import infer_shapes
 from .advice import ModelFacts
 from .attention import AttentionProbe
+from .positions import layer_paths
 from .diagnosis import Diagnoser
 from .distributed import Group
 from .events import (CostEstimate, EndEvent, EpochEvent, ErrorEvent, EventSink, ParameterCounts, RunStatus,
@@ -140,7 +141,7 @@ class Trainer:
         target = self.objective.prepare_target(dataset.target)
         self.train_data = self._on_device(dataset.inputs, target, parts.train)
         self.val_data = self._on_device(dataset.inputs, target, parts.val)
-        sequence = [node.id for node in self.arch.nodes if node.spec.sequence]
+        sequence = layer_paths(self.arch, "sequence")
         self.monitor = GradientMonitor(model, config.grad_clip, sequence)  # first: it puts the weights into flat vectors
         probes = (self.val_data if len(self.val_data[1]) else self.train_data)[0]
         self.attention = AttentionProbe(model, self.arch, probes, dataset.vocab)

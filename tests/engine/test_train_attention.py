@@ -50,7 +50,7 @@ def test_the_gradient_by_position_is_the_norm_of_the_inputs_gradient_at_each_ste
     x = torch.randn(4, 9, 2)
     kept = {}
     model.get_submodule("mix").register_forward_hook(lambda m, args, out: kept.update(x=args[0]))
-    capture = PositionCapture(sequence_layers(model, ["mix", "sum", "absent"]))
+    capture = PositionCapture(sequence_layers(model, ["mix", "sum"]))
     with capture:
         out = model(x)
     kept["x"].retain_grad()
@@ -160,3 +160,24 @@ def test_a_cross_attention_is_profiled_at_the_sequence_it_reads_and_its_maps_nam
     maps = step.attention["read"]
     assert maps.queries[0] == "<start>" and len(maps.queries) == 9
     assert maps.keys[::-1] == maps.queries[1:]          # the decoder reads the source reversed
+
+
+def test_attention_inside_a_repeated_block_is_measured_by_its_path():
+    block = {"params": {"heads": 2}, "nodes": [
+        {"id": "x", "type": "input"}, {"id": "attn", "type": "multihead_attention", "params": {"num_heads": "$heads"}},
+        {"id": "skip", "type": "add"}, {"id": "y", "type": "output"}],
+        "edges": [{"source": "x", "target": "attn"}, {"source": "attn", "target": "skip"}, {"source": "x", "target": "skip"},
+                  {"source": "skip", "target": "y"}]}
+    arch = engine.from_dict({"format_version": 2, "name": "stacked", "blocks": {"mixer": block}, "nodes": [
+        {"id": "chars", "type": "input", "params": {"shape": [10], "dtype": "int64"}},
+        {"id": "embed", "type": "embedding", "params": {"num_embeddings": 75, "embedding_dim": 8}},
+        {"id": "stage", "type": "mixer", "repeat": 2},
+        {"id": "next_char", "type": "linear", "params": {"out_features": 75}}, {"id": "logits", "type": "output"}],
+        "edges": [{"source": a, "target": b} for a, b in [("chars", "embed"), ("embed", "stage"), ("stage", "next_char"),
+                                                          ("next_char", "logits")]],
+        "training": {"dataset": {"name": "poetry", "params": {"length": 10, "n_samples": 200}}, "loss": "cross_entropy"}})
+    step = probe(arch).step
+    assert list(step.grad_by_position) == list(step.attention) == ["stage.0.attn", "stage.1.attn"]
+    assert all(len(profile) == 10 for profile in step.grad_by_position.values())
+    assert step.attention["stage.0.attn"].keys == step.attention["stage.0.attn"].queries
+    assert len(step.attention["stage.0.attn"].keys) == 10
