@@ -119,13 +119,17 @@ class NodeView(QWidget):
                                          for port, meta in ports))
             frozen = info.params - info.trainable
             self.params.setText(f"{info.params:,}" + (f"  ({frozen:,} frozen)" if frozen else ""))
-        cost = self._document.view_costs.nodes.get(node.id)
-        self.cost.setText("\n".join(explain(node.id, cost, batch_size_of(self._document.arch))) if cost else
-                          "known once the graph above is valid")
+        self.refresh_cost()
         problems = self._document.problems_for(node.id)
         self.problems.setText("<br>".join(f"● {escape(p.message)}" for p in problems))
         self._problems_title.setVisible(bool(problems))
         self.problems.setVisible(bool(problems))
+
+    def refresh_cost(self) -> None:
+        """Where the node's MACs and activation memory come from (engine.costs.explain)."""
+        cost = self._document.view_costs.nodes.get(self.node_id)
+        self.cost.setText("\n".join(explain(self.node_id, cost, batch_size_of(self._document.arch))) if cost else
+                          "known once the graph above is valid")
 
     def _on_id_edited(self) -> None:
         new = self.id_edit.text().strip()
@@ -165,7 +169,7 @@ class DocumentView(QWidget):
         self.description_edit = _PlainTextEdit(placeholderText="What this network does and why…")
         self.description_edit.setMaximumHeight(160)
         names = ("Nodes", "Edges", "Parameters", "Trainable", "MACs", "Training", "Status")
-        self.totals = {name: QLabel(textFormat=Qt.RichText) for name in names}
+        self.totals = {name: QLabel(textFormat=Qt.RichText, wordWrap=name == "Training") for name in names}
         self._description_timer = QTimer(self, singleShot=True, interval=800)
         form = QFormLayout()
         form.addRow(section("Document"))
@@ -196,12 +200,14 @@ class DocumentView(QWidget):
         values = (len(arch.nodes), len(arch.edges), shapes.total_params, shapes.trainable_params)
         for label, value in zip(self.totals.values(), values):
             label.setText(f"{value:,}")
+        self.refresh_costs()
+        self.totals["Status"].setText(status)
+        theme.set_role(self.totals["Status"], "error" if problems else "ok")
+
+    def refresh_costs(self) -> None:
         memory = self._document.memory
         self.totals["MACs"].setText(f"{self._document.costs.total_macs:,} per sample" if memory else "—")
         self.totals["Training"].setText(escape(f"batch {memory.batch_size:,}: {memory.amount()}") if memory else "—")
-        self.totals["Training"].setWordWrap(True)
-        self.totals["Status"].setText(status)
-        theme.set_role(self.totals["Status"], "error" if problems else "ok")
 
     def _on_name_edited(self) -> None:
         arch = self._document.arch
@@ -232,7 +238,7 @@ class InspectorWidget(QWidget):
         layout.addWidget(self.stack)
         document.changed.connect(self._on_document_changed)
         document.checked.connect(self._on_document_changed)
-        document.costed.connect(self._on_document_changed)
+        document.costed.connect(self._on_costs_changed)
         document.selection_changed.connect(self._on_document_changed)
         self._on_document_changed()
 
@@ -253,6 +259,13 @@ class InspectorWidget(QWidget):
         else:
             self.document_view.refresh()
             self.stack.setCurrentWidget(self.document_view)
+
+    def _on_costs_changed(self) -> None:
+        """Only the cost lines: the costs arrive just after the check that already refreshed the rest."""
+        if self.stack.currentWidget() is self.document_view:
+            self.document_view.refresh_costs()
+        elif self.node_view is not None:
+            self.node_view.refresh_cost()
 
     def _show_node(self, node: NodeBase) -> None:
         view = self.node_view

@@ -261,9 +261,10 @@ class MainWindow(QMainWindow):
         memory, text = self.document.memory, self.budget_text()
         self.budget_label.setText(text + "  ")
         self.budget_label.setVisible(bool(text))
-        self.budget_label.setToolTip(
-            f"{memory.describe()}.\nWhat autograd keeps for backward, weights, gradients and optimizer state, counted "
-            "by torch; allocator overhead, temporary buffers and cuDNN workspaces come on top." if memory else "")
+        tip = (f"{memory.describe()}.\nWhat autograd keeps for backward, weights, gradients and optimizer state, "
+               "counted by torch; allocator overhead, temporary buffers and cuDNN workspaces come on top." if memory else "")
+        if tip != self.budget_label.toolTip():   # setting a tooltip costs milliseconds: not on every edit
+            self.budget_label.setToolTip(tip)
         theme.set_role(self.budget_label, "error" if text.startswith("⚠") else "")
 
     def _on_title_changed(self) -> None:

@@ -16,7 +16,6 @@ from .panel_style import category_icon
 COLUMNS = ("Node", "Type", "Output shape", "Parameters", "MACs", "Activations")
 NUMBERS = (3, 4, 5)     # right-aligned columns
 MACS, ACTIVATIONS = 4, 5
-TYPE_ROLE = Qt.UserRole + 1
 
 
 class SummaryPanel(QWidget):
@@ -46,6 +45,8 @@ class SummaryPanel(QWidget):
         layout.addWidget(self.table, 1)
         layout.addWidget(self.totals)
         self.heavy: set[tuple[int, str]] = set()   # (column, node id) of the tinted cells
+        self._tinted: set[tuple[int, int]] = set()   # (row, column) of the cells drawn tinted
+        self._shown: dict[tuple[int, int], tuple[str, str]] = {}   # (row, column) -> (text, node id) on screen
         self._widest = 0
         self.table.itemSelectionChanged.connect(self._on_rows_selected)
         self.table.cellClicked.connect(self._on_row_clicked)
@@ -61,18 +62,19 @@ class SummaryPanel(QWidget):
         nodes, shapes = self._document.view.nodes, self._document.view_shapes   # what the canvas shows
         self.table.blockSignals(True)
         resized = self.table.rowCount() != len(nodes)
-        self.table.setRowCount(len(nodes))
+        if resized:
+            self.table.setRowCount(len(nodes))
+            self._shown = {cell: shown for cell, shown in self._shown.items() if cell[0] < len(nodes)}
+            self._tinted = {cell for cell in self._tinted if cell[0] < len(nodes)}
         for row, node in enumerate(nodes):
             info = shapes.nodes.get(node.id)
             shape = format_meta(info.shape) if info is not None and info.shape is not None else "—"
             cells = (node.id, node.type, shape, f"{info.params:,}" if info is not None else "—")
             for column, text in enumerate(cells):
-                self._set_cell(row, column, text, node.id)
-            first = self.table.item(row, 0)
-            if first.data(TYPE_ROLE) != node.type:
-                first.setData(TYPE_ROLE, node.type)
-                spec = self._document.view.spec(node)
-                first.setIcon(category_icon(spec.category if spec else "Blocks"))
+                changed = self._set_cell(row, column, text, node.id)
+                if column == 1 and changed:   # the type changed: so does the icon in the first cell
+                    spec = self._document.view.spec(node)
+                    self.table.item(row, 0).setIcon(category_icon(spec.category if spec else "Blocks"))
         if resized:
             self._on_costs_changed()
             self.table.resizeColumnsToContents()
@@ -80,7 +82,7 @@ class SummaryPanel(QWidget):
         self._on_selection_changed()
         self.totals.setText(self._totals_text())
 
-    def _on_costs_changed(self, *_) -> None:
+    def _on_costs_changed(self, *args) -> None:
         """MACs and activation memory at the training section's batch size, the heaviest tinted, and the totals."""
         document = self._document
         view_costs = document.view_costs
@@ -88,8 +90,8 @@ class SummaryPanel(QWidget):
         self.table.horizontalHeaderItem(ACTIVATIONS).setText(f"Activations (batch {batch:,})")
         heavy = {(MACS, n) for n in view_costs.heaviest("macs")}
         heavy |= {(ACTIVATIONS, n) for n in view_costs.heaviest("activation", batch)}
-        tint = QBrush(QColor(theme.current().tint("accent", 0.3, "base")))
         self.table.blockSignals(True)
+        widest, tinted = 0, set()
         for row, node in enumerate(nodes[:self.table.rowCount()]):
             cost = costs.get(node.id)
             held = cost.activation.at(batch) if cost else 0
@@ -97,16 +99,12 @@ class SummaryPanel(QWidget):
                      ACTIVATIONS: (format_bytes(held) if held else "") if cost else "—"}
             for column, text in cells.items():
                 self._set_cell(row, column, text, node.id)
-                item, marked = self.table.item(row, column), (column, node.id) in heavy
-                if item.font().bold() or marked:   # rows move when nodes go: reset by cell, not by node
-                    item.setBackground(tint if marked else QBrush())
-                    font = QFont(item.font())
-                    font.setBold(marked)
-                    item.setFont(font)
+                widest = max(widest, len(text))
+                if (column, node.id) in heavy:
+                    tinted.add((row, column))
+        self._tint(tinted, restyle=bool(args))
         self.table.blockSignals(False)
         self.heavy = heavy
-        widest = max((len(self.table.item(r, c).text()) for r in range(self.table.rowCount()) for c in (MACS, ACTIVATIONS)),
-                     default=0)
         if widest != self._widest:   # resizing is a pass over every row: only when the widest number changed
             self._widest = widest
             for column in (MACS, ACTIVATIONS):
@@ -123,23 +121,39 @@ class SummaryPanel(QWidget):
             parts.append(document.memory.describe())
         return gap.join(parts)
 
-    def _set_cell(self, row: int, column: int, text: str, node_id: str) -> None:
+    def _tint(self, cells: set[tuple[int, int]], restyle: bool) -> None:
+        """Tint and embolden `cells` and no others; only cells that change are touched (all of them when `restyle`:
+        the theme changed)."""
+        tint = QBrush(QColor(theme.current().tint("accent", 0.3, "base")))
+        for row, column in (cells | self._tinted) if restyle else cells ^ self._tinted:
+            item, marked = self.table.item(row, column), (row, column) in cells
+            item.setBackground(tint if marked else QBrush())
+            font = QFont(item.font())
+            font.setBold(marked)
+            item.setFont(font)
+        self._tinted = cells
+
+    def _set_cell(self, row: int, column: int, text: str, node_id: str) -> bool:
+        """Show `text` in the cell (of `node_id`'s row); True when it changed. Cells are only looked up when their
+        text or node changed: a table lookup per cell would make every check of a big graph slow."""
+        if self._shown.get((row, column)) == (text, node_id):
+            return False
+        self._shown[(row, column)] = (text, node_id)
         item = self.table.item(row, column)
         if item is None:
             item = QTableWidgetItem()
             if column in NUMBERS:
                 item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
             self.table.setItem(row, column, item)
-        if item.text() != text:
-            item.setText(text)
-        if item.data(Qt.UserRole) != node_id:
-            item.setData(Qt.UserRole, node_id)
+        item.setText(text)
+        item.setData(Qt.UserRole, node_id)
+        return True
 
     def _on_selection_changed(self) -> None:
         self.table.blockSignals(True)
         selection = QItemSelection()
         for row in range(self.table.rowCount()):
-            if self.table.item(row, 0).data(Qt.UserRole) in self._document.selection:
+            if self._shown[(row, 0)][1] in self._document.selection:
                 selection.select(self.table.model().index(row, 0), self.table.model().index(row, len(COLUMNS) - 1))
         self.table.selectionModel().select(selection, QItemSelectionModel.ClearAndSelect)
         self.table.blockSignals(False)

@@ -221,6 +221,8 @@ def qpalette(theme: Theme) -> QPalette:
 
 def set_role(widget, role: str):
     """Color a widget by a style-sheet role (muted, section, error, ok, diagnosis kinds...); returns it."""
+    if widget.property("role") == role:   # re-polishing costs a style pass (~5 ms) on every check otherwise
+        return widget
     widget.setProperty("role", role)
     widget.style().unpolish(widget)
     widget.style().polish(widget)
