@@ -43,7 +43,7 @@ def child(name: str, batch: int | None, steps: int, device: str) -> dict:
     events = []
     trainer = Trainer(arch, TrainOptions(max_steps=steps, device=device), on_event=events.append, dataset=dataset)
     result = trainer.run()
-    if result.status == "error":
+    if result.error:
         print(result.error, file=sys.stderr)
         raise SystemExit(DIVERGED)
     estimate, measured = events[0].estimate, events[-1].memory
@@ -127,7 +127,7 @@ gradients, optimizer state, kept tensors); the resident set also holds the tempo
 (the gradient of each activation while it is computed: about one more copy of the largest activations), what \
 glibc's malloc keeps of freed blocks, oneDNN's workspaces and reorders, the gradient monitor's flat copies of the \
 gradients and weights on logged steps, and a fixed cost of the first step (autograd's worker thread, kernel \
-caches, allocator arenas: the 4.5 to 5.5 MiB the smallest templates show). On CUDA, torch.cuda.max_memory_allocated \
+caches, allocator arenas: about 5 MiB, as the smallest templates show). On CUDA, torch.cuda.max_memory_allocated \
 counts tensors only and leaves the allocator's reserve out, so the gap there is the temporaries and cuDNN's \
 workspaces; no GPU was lent to this work, so that column is still to be measured (`--device cuda`)."""
 

@@ -255,14 +255,17 @@ class MainWindow(QMainWindow):
         text = (f"Batch {memory.batch_size:,}: {format_bytes(memory.training_bytes)} to train · "
                 f"{format_macs(self.document.costs.total_macs)} MACs per sample")
         ram = machine_memory()
-        return f"⚠ {text}, more than this machine's {format_bytes(ram)}" if ram and memory.training_bytes > ram else text
+        if ram and memory.training_bytes > ram:
+            return f"⚠ {text}, more than this machine's {format_bytes(ram)}"
+        return text
 
     def _on_costed(self) -> None:
         memory, text = self.document.memory, self.budget_text()
         self.budget_label.setText(text + "  ")
         self.budget_label.setVisible(bool(text))
         tip = (f"{memory.describe()}.\nWhat autograd keeps for backward, weights, gradients and optimizer state, "
-               "counted by torch; allocator overhead, temporary buffers and cuDNN workspaces come on top." if memory else "")
+               "counted by torch; allocator overhead, temporary buffers and cuDNN workspaces come on top."
+               if memory else "")
         if tip != self.budget_label.toolTip():   # setting a tooltip costs milliseconds: not on every edit
             self.budget_label.setToolTip(tip)
         theme.set_role(self.budget_label, "error" if text.startswith("⚠") else "")

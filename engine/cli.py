@@ -37,7 +37,7 @@ def _cmd_check(args) -> int:
 def _cmd_summary(args) -> int:
     arch = files.load(args.file)
     try:
-        batch_size = batch_size_of(arch, args.batch_size)
+        batch_size = batch_size_of(arch, _whole_number(args.batch_size))
     except ValueError as error:
         print(f"layerloom summary: --batch-size: {error}", file=sys.stderr)
         return 1
@@ -45,9 +45,18 @@ def _cmd_summary(args) -> int:
     print(json.dumps(summary, indent=2) if args.json else format_summary(summary, expand=args.expand))
     memory, ram = memory_of(summary), machine_memory()
     if ram and memory.training_bytes > ram:
-        print(f"{args.file}: warning: training at batch {memory.batch_size:,} needs {format_bytes(memory.training_bytes)}, "
+        needs = format_bytes(memory.training_bytes)
+        print(f"{args.file}: warning: training at batch {memory.batch_size:,} needs {needs}, "
               f"more than this machine's {format_bytes(ram)}", file=sys.stderr)
     return 0
+
+
+def _whole_number(text: str | None):
+    """The flag's int, or the text as given (which batch_size_of refuses with its own message, not argparse's)."""
+    try:
+        return int(text) if text is not None else None
+    except ValueError:
+        return text
 
 
 def _cmd_templates(args) -> int:
@@ -68,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_cmd_check)
     p = sub.add_parser("summary", help="table of node, type, output shape, parameters, MACs and training memory")
     p.add_argument("file", metavar="FILE", type=document_argument)
-    p.add_argument("--batch-size", type=int, metavar="N",
+    p.add_argument("--batch-size", metavar="N",
                    help="batch size of the training memory (default: the training section's)")
     p.add_argument("--json", action="store_true",
                    help="print JSON instead of a table (an instance's row nests its copies and layers in 'children')")

@@ -23,7 +23,8 @@ from .port_item import PortItem
 
 
 MAX_INNER_ROWS = 12
-FOOTER_MARGIN, FOOTER_POINTS = 6, 7.0   # narrower and smaller than the params rows: "1.79 K params" and "86.7 M MACs" share one row
+# Narrower margins and smaller type than the params rows: "1.79 K params" and "86.7 M MACs" share the last row.
+FOOTER_MARGIN, FOOTER_POINTS = 6, 7.0
 
 
 class NodeItem(QGraphicsItem):

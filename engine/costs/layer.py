@@ -3,7 +3,9 @@
 The layer runs in training mode with gradients on, under `FlopCounterMode` (FLOPs are 2 x MACs for matmul and
 convolution) and `saved_tensors_hooks`, at two batch sizes, so that every count is exact as `fixed + per_sample *
 batch`; a recurrent layer runs on 2- and 3-step sequences and its counts are extended to the real length (every
-step repeats the same work). Results are cached per (type, params, input shapes, which inputs carry gradients).
+step repeats the same work). An input that its producer made strided (an expand, a select, a transpose) is
+built with the same strides, so a layer that copies it is seen copying it. Results are cached per (type, params,
+input shapes, which inputs carry gradients, strided inputs' layouts).
 """
 from __future__ import annotations
 
@@ -225,7 +227,8 @@ def _sort_kept(kept: dict, flops: int, args: dict, outputs: dict, weights: dict)
         output_storage[slot] = refs.index(ref)
     internal = sum(size for ref, size in kept.items() if ref not in held and ref not in ins and ref not in refs)
     trainable = [t for t in weights.values() if t.requires_grad]
-    strided = {slot: Layout(t.shape[0], tuple(t.stride()), t.storage_offset(), t.untyped_storage().nbytes() // t.itemsize)
+    strided = {slot: Layout(t.shape[0], tuple(t.stride()), t.storage_offset(),
+                            t.untyped_storage().nbytes() // t.itemsize)
                for slot, t in outs.items() if not t.is_contiguous()}
     return _Run(flops, internal, tuple(storages), strided, dict(
         output_storage=output_storage, aliases=aliases,

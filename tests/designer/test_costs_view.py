@@ -3,28 +3,20 @@ import sys
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QSettings
-from PySide6.QtWidgets import QMessageBox
 
 from layerloom import engine
 from layerloom.designer import edits, theme
 from layerloom.designer import main_window as main_window_module
-from layerloom.designer.main_window import MainWindow
 from layerloom.designer.summary_panel import ACTIVATIONS, MACS
 from layerloom.engine.templates import template_path
-from test_main_window import type_param
+from test_main_window import type_param, window  # noqa: F401  (the main window fixture)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))   # published_models
 
 
 @pytest.fixture
-def window(qtbot, tmp_path):
-    window = MainWindow(settings=QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat),
-                        recovery_dir=tmp_path / "recovery")
-    window.files.ask_save_changes = lambda: QMessageBox.Discard
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitExposed(window)
+def cnn_window(window, qtbot):
+    """The main window (test_main_window's fixture) with cnn_digits open and its costs counted."""
     with qtbot.waitSignal(window.document.costed, timeout=20_000):
         window.document.reset(engine.load(template_path("cnn_digits")))
     return window
@@ -39,7 +31,8 @@ def cells(window, column):
     return {table.item(row, 0).text(): table.item(row, column) for row in range(table.rowCount())}
 
 
-def test_cards_panel_and_status_bar_show_the_engines_costs(window):
+def test_cards_panel_and_status_bar_show_the_engines_costs(cnn_window):
+    window = cnn_window
     summary = summary_of(window)
     macs = {row["id"]: row["macs"] for row in summary["nodes"]}
     card = window.scene.nodes["conv2"]
@@ -60,7 +53,8 @@ def test_cards_panel_and_status_bar_show_the_engines_costs(window):
     assert "cuDNN workspaces" in window.budget_label.toolTip()
 
 
-def test_an_edit_in_the_inspector_updates_every_cost_view(window, qtbot):
+def test_an_edit_in_the_inspector_updates_every_cost_view(cnn_window, qtbot):
+    window = cnn_window
     window.document.select(["conv2"])
     assert "294,912 multiply-accumulates per sample" in window.inspector.node_view.cost.text()
     with qtbot.waitSignal(window.document.costed, timeout=20_000):
@@ -74,7 +68,8 @@ def test_an_edit_in_the_inspector_updates_every_cost_view(window, qtbot):
     assert window.budget_text().startswith(f"Batch 64: {engine.costs.format_bytes(summary['training_bytes'])} ")
 
 
-def test_the_budget_follows_the_training_batch_size_and_warns_past_the_machines_memory(window, qtbot, monkeypatch):
+def test_the_budget_follows_the_training_batch_size_and_warns_past_the_machines_memory(cnn_window, qtbot, monkeypatch):
+    window = cnn_window
     arch = window.document.arch
     bigger = arch.model_copy(update={"training": arch.training.model_copy(update={"batch_size": 1000})})
     monkeypatch.setattr(main_window_module, "machine_memory", lambda: 16 * 2**20)
@@ -94,7 +89,8 @@ def test_the_budget_follows_the_training_batch_size_and_warns_past_the_machines_
 
 
 @pytest.mark.parametrize("name", ["dark", "light"])
-def test_the_highlighted_cells_are_readable_in_both_themes(window, qapp, name):
+def test_the_highlighted_cells_are_readable_in_both_themes(cnn_window, qapp, name):
+    window = cnn_window
     theme.apply(qapp, theme.THEMES[name])
     try:
         item = cells(window, MACS)["conv2"]
@@ -105,7 +101,8 @@ def test_the_highlighted_cells_are_readable_in_both_themes(window, qapp, name):
         theme.apply(qapp, theme.THEMES["dark"])
 
 
-def test_params_and_macs_share_the_cards_last_row_without_eliding(window, qtbot):
+def test_params_and_macs_share_the_cards_last_row_without_eliding(cnn_window, qtbot):
+    window = cnn_window
     from PySide6.QtGui import QFontMetricsF
     from layerloom.designer.canvas import style
     from layerloom.designer.canvas.node_item import FOOTER_MARGIN, FOOTER_POINTS

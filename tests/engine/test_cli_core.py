@@ -114,7 +114,7 @@ def test_summary_table_and_json(cnn, capsys):
             "batch_size"} <= summary.keys()
 
 
-@pytest.mark.parametrize("value", ["0", "-3", "1000001", "99999999999999999999"])
+@pytest.mark.parametrize("value", ["0", "-3", "1000001", "99999999999999999999", "1e9", "2.5", "many", ""])
 def test_summary_refuses_a_bad_batch_size_in_one_line(cnn, capsys, value):
     assert main(["summary", str(cnn), f"--batch-size={value}"]) == 1
     captured = capsys.readouterr()
