@@ -1,6 +1,9 @@
 """The trainer: learns, repeats exactly for a seed, writes a run folder, resumes, stops on NaN and on cancel."""
+import gc
 import json
+import mmap
 import threading
+from pathlib import Path
 
 import pytest
 import torch
@@ -225,15 +228,30 @@ def test_start_records_the_cost_estimate_and_end_the_measured_peak(tmp_path):
     assert parse_event(lines[0]).estimate == estimate and parse_event(lines[-1]).memory == memory
 
 
+def _resident(mib: int) -> mmap.mmap:
+    """`mib` MiB of fresh anonymous pages, every one touched: the resident set grows by exactly that much, whatever
+    malloc holds of earlier tests' freed memory (which a tensor of this size may reuse without growing it)."""
+    pages = mmap.mmap(-1, mib * 2**20)
+    torch.frombuffer(pages, dtype=torch.uint8).fill_(1)
+    return pages
+
+
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="the peak is reset through Linux's clear_refs")
 def test_peak_memory_counts_what_the_steps_allocate_and_nothing_after():
     from layerloom.engine.train.peak import PeakMemory
-    peak = PeakMemory(torch.nn.Linear(4, 4), torch.device("cpu"))
-    peak.start()
-    block = torch.ones(16 * 2**20)  # 64 MiB, every page touched
-    del block
-    peak.stop()
-    later = torch.ones(32 * 2**20)
-    peak.stop()
-    del later
-    assert 56 * 2**20 <= peak.result.growth_bytes < 96 * 2**20  # less than 64 MiB where freed pages were reused
+    block = 64   # MiB; page tables and Python's own objects add well under a MiB
+    gc.collect()
+    gc.disable()   # no earlier test's garbage freed inside the window
+    try:
+        _resident(4 * block).close()   # a higher peak before the steps: not theirs
+        peak = PeakMemory(torch.nn.Linear(4, 4), torch.device("cpu"))
+        peak.start()
+        _resident(block).close()
+        peak.stop()
+        later = _resident(2 * block)   # after the steps: not theirs either
+        peak.stop()
+        later.close()
+    finally:
+        gc.enable()
+    assert (block - 4) * 2**20 <= peak.result.growth_bytes <= (block + 4) * 2**20
     assert peak.result.training_bytes == peak.result.growth_bytes + 4 * 4 * 4 + 4 * 4
