@@ -50,10 +50,12 @@ def run(file: str | None = None, screenshot: str | None = None) -> int:
 
 
 def _screenshot(app, window_class, file: str | None, out: Path) -> int:
-    """Render a new window (on `file`) to `out`; a file with problems prints them and opens no window."""
-    from PySide6.QtCore import QEventLoop, QTimer
+    """Render a new window (on `file`) to `out`; a file with problems prints them and opens no window, and an `out`
+    that is not a regular file (a pipe, a folder) is refused first (FileError)."""
+    from PySide6.QtCore import QBuffer, QByteArray, QEventLoop, QIODevice, QTimer
 
-    from layerloom.engine import DocumentError, load
+    from layerloom.engine import DocumentError, fileio, load
+    fileio.check_writable(out)
     if file:
         try:
             load(file)
@@ -73,11 +75,16 @@ def _screenshot(app, window_class, file: str | None, out: Path) -> int:
         QTimer.singleShot(0, save)  # after the view has settled at its new zoom
 
     def save() -> None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        saved.append(window.grab().save(str(out)))
+        image = QByteArray()
+        buffer = QBuffer(image)
+        buffer.open(QIODevice.WriteOnly)
+        if window.grab().save(buffer, (out.suffix.lstrip(".") or "png").upper()):
+            saved.append(bytes(image.data()))
         loop.quit()
     QTimer.singleShot(0, shoot)
     loop.exec()
     window.document.undo_stack.setClean()   # nothing was edited: close without asking
     window.close()
-    return 0 if saved[0] else 1
+    if saved:  # written here, outside Qt's event loop, so that a FileError reaches the command line
+        fileio.write_bytes(fileio.make_folder(out.parent) / out.name, saved[0])
+    return 0 if saved else 1

@@ -19,7 +19,8 @@ from PySide6.QtWidgets import (
 )
 
 from layerloom.engine import Architecture, DocumentError
-from layerloom.engine.export import ExportError, export
+from layerloom.engine.errors import UserError
+from layerloom.engine.export import export
 
 from .document import DocumentModel
 
@@ -208,9 +209,7 @@ class ExportController(QObject):
         if isinstance(error, DocumentError):
             lines = [f"• {p}" for p in error.problems[:MAX_LISTED_PROBLEMS]]
             self.show_error("Could not export", "The document has problems; fix them first:", "\n".join(lines))
-        elif isinstance(error, ExportError):
+        elif isinstance(error, UserError):  # an export the model does not allow, or a file that cannot be written
             self.show_error("Could not export", str(error))
-        elif isinstance(error, OSError):
-            self.show_error("Could not export", f"Could not write {request.output}.", error.strerror or str(error))
         else:
             self.show_error("Could not export", "The export failed unexpectedly.", f"{type(error).__name__}: {error}")

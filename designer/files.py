@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QDialog, QFileDialog, QMenu, QMessageBox, QWidget
 from layerloom import engine
 from layerloom.engine import Architecture, DocumentError, Problem
 from layerloom.engine.layout import auto_layout
+from layerloom.engine.fileio import FileError
 from .canvas.geometry import sizer
 from .document import DocumentModel
 from .recovery import Recovered, Recovery
@@ -150,8 +151,8 @@ class FileController(QObject):
     def _save(self, path: Path) -> bool:
         try:
             self.document.save(path)
-        except OSError as error:
-            self.show_error("Could not save", f"Could not save {path.name}.", error.strerror or str(error))
+        except FileError as error:
+            self.show_error("Could not save", f"Could not save {path.name}.", error.why)
             return False
         self.recovery.discard()
         self._remember_recent(self.document.path)

@@ -11,7 +11,7 @@ from pathlib import Path
 from PySide6.QtCore import QLockFile, QObject, QSaveFile, QStandardPaths, QTimer
 
 from layerloom import engine
-from layerloom.engine import Architecture
+from layerloom.engine import Architecture, fileio
 from .document import DocumentModel
 
 AUTOSAVE_MS = 30_000
@@ -94,7 +94,7 @@ class Recovery(QObject):
                 continue    # ours, or a session that is still open
             lock.unlock()
             try:
-                record = json.loads(path.read_text(encoding="utf-8"))
+                record = json.loads(fileio.read_bytes(path))
                 original = Path(record["original"]) if record.get("original") else None
                 found.append(Recovered(path, engine.from_dict(record["document"]), original, float(record["saved_at"])))
             except (OSError, ValueError, KeyError, TypeError):

@@ -9,7 +9,8 @@ import sys
 from importlib.metadata import entry_points
 
 from . import files
-from .errors import DocumentError
+from .crash import internal_error
+from .errors import DocumentError, UserError, shown
 from .schema import json_schema
 from .costs import batch_size_of, format_bytes, machine_memory
 from .summary import format_summary, memory_of, summarize
@@ -25,12 +26,12 @@ def _cmd_check(args) -> int:
         except DocumentError as error:
             problems, report = error.problems, None
         for problem in problems:
-            print(f"{path}: {problem}")
+            print(f"{shown(path)}: {problem}")
         if problems:
             failed = True
         else:
             expanded = f" ({report.size:,} with its blocks expanded)" if report.size != len(report.nodes) else ""
-            print(f"{path}: valid, {len(report.nodes)} nodes{expanded}, {report.total_params:,} parameters")
+            print(f"{shown(path)}: valid, {len(report.nodes)} nodes{expanded}, {report.total_params:,} parameters")
     return 1 if failed else 0
 
 
@@ -69,8 +70,16 @@ def _cmd_schema(args) -> int:
     return 0
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with one change: a usage error exits with status 1, like every other bad input."""
+
+    def error(self, message: str):
+        self.print_usage(sys.stderr)
+        self.exit(1, f"{self.prog}: error: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="layerloom", description="Design, check and train neural networks.")
+    parser = Parser(prog="layerloom", description="Design, check and train neural networks.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p = sub.add_parser("check", help="validate documents; exit 1 if any has a problem")
     p.add_argument("files", nargs="+", metavar="FILE", type=document_argument)
@@ -108,19 +117,25 @@ def _plugin_registrars():
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command: 0 when it succeeds, 1 with one line per problem on stderr, 130 when interrupted."""
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except DocumentError as error:
-        source = getattr(args, "file", None)
-        for problem in error.problems:
-            print(f"{source}: {problem}" if source else str(problem), file=sys.stderr)
+    except UserError as error:
+        source = None if error.names_its_source else getattr(args, "file", None) or getattr(args, "run_dir", None)
+        problems = error.problems if isinstance(error, DocumentError) else [error]
+        for problem in problems:
+            print(f"{shown(source)}: {problem}" if source else str(problem), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except Exception as error:  # a bug, or a resource limit: one clear line rather than a traceback
-        print(f"layerloom: internal error ({type(error).__name__}: {error}); please report it", file=sys.stderr)
+    except MemoryError:
+        print("layerloom: out of memory: the document, its data or --data-limit ask for more than this machine has",
+              file=sys.stderr)
+        return 1
+    except Exception as error:  # a bug: one line, and the traceback in a log file the line names
+        print(internal_error(error), file=sys.stderr)
         return 1
 
 

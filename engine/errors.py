@@ -8,7 +8,17 @@ from pydantic import ValidationError
 
 from .layers import REGISTRY
 
+SHOWN_CHARS = 120  # a longer name, path or value is shortened in the middle in messages
 _UNION_BRANCH = re.compile(r"constrained-\w+|\w+(-\w+)*\[.*\]|int|float|str|bool")  # pydantic's union step names
+
+
+def shown(value: object, limit: int = SHOWN_CHARS) -> str:
+    """A name, path or value as a message shows it: shortened in the middle when it is long."""
+    text = str(value)
+    if len(text) <= limit:
+        return text
+    half = (limit - 3) // 2
+    return f"{text[:half]}...{text[-half:]} ({len(text):,} characters)"
 
 
 @dataclass(frozen=True)
@@ -24,15 +34,25 @@ class Problem:
     def __str__(self) -> str:
         where = [f"block '{self.block}'"] if self.block is not None else []
         if self.node is not None:
-            where.append(f"node '{self.node}'")
+            where.append(f"node '{shown(self.node, 60)}'")
         if self.edge is not None:
             where.append(f"edge {self.edge}")
         if self.field is not None:
-            where.append(self.field)
-        return f"{', '.join(where)}: {self.message}" if where else self.message
+            where.append(shown(self.field, 60))
+        message = shown(self.message, 500)
+        return f"{', '.join(where)}: {message}" if where else message
 
 
-class DocumentError(ValueError):
+class UserError(ValueError):
+    """A problem with what the user gave (a document, a file, a flag, a dataset): one line, exit status 1.
+
+    The command line prefixes the message with the FILE or RUN_DIR it was given, unless the message already
+    names its file or flag (`names_its_source`)."""
+
+    names_its_source = False
+
+
+class DocumentError(UserError):
     """A document that cannot be used; `problems` lists every reason at once."""
 
     def __init__(self, problems: list[Problem] | Problem | str):

@@ -3,14 +3,10 @@ from __future__ import annotations
 
 import json
 import os
-import stat
-import tempfile
-from contextlib import contextmanager
-from pathlib import Path
-from typing import Iterator
 
 from pydantic import ValidationError
 
+from . import fileio
 from .blocks import type_problems
 from .document import Architecture
 from .errors import DocumentError, validation_problems
@@ -21,19 +17,10 @@ MAX_FILE_BYTES = 64 * 1024 * 1024
 
 def load(path: str | os.PathLike) -> Architecture:
     """Read, migrate and validate a document file. Raises DocumentError with every problem."""
-    path = Path(path)
     try:
-        info = path.stat()
-        if stat.S_ISDIR(info.st_mode):
-            raise DocumentError("is a folder, not a file")
-        if not stat.S_ISREG(info.st_mode):  # a pipe or a device could block or never end
-            raise DocumentError("is not a regular file")
-        with path.open("rb") as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)
-    except OSError as error:
-        raise DocumentError(f"cannot read: {error.strerror or error}") from None
-    if len(data) > MAX_FILE_BYTES:
-        raise DocumentError(f"file is over the {MAX_FILE_BYTES:,} byte limit")
+        data = fileio.read_bytes(path, MAX_FILE_BYTES, "document")
+    except fileio.FileError as error:
+        raise DocumentError(f"cannot read: {error.why}") from None
     return loads(data)
 
 
@@ -60,12 +47,17 @@ def loads(text: str | bytes) -> Architecture:
 
 
 def from_dict(raw) -> Architecture:
-    """Migrate and validate already-parsed JSON data. Raises DocumentError."""
+    """Migrate and validate already-parsed JSON data, with the file format's strict types: 64 is a number and
+    "64" is not, true is not 1. Raises DocumentError."""
     if not isinstance(raw, dict):
         raise DocumentError(f"expected a JSON object at the top level, got {type(raw).__name__}")
     raw = migrate(raw)
     try:
-        arch = Architecture.model_validate(raw)
+        text = json.dumps(raw)
+    except (TypeError, ValueError) as error:
+        raise DocumentError(f"not JSON data: {error}") from None
+    try:
+        arch = Architecture.model_validate_json(text, strict=True)
     except ValidationError as error:
         raise DocumentError(validation_problems(error, raw) + type_problems(raw)) from None
     problems = type_problems(arch)
@@ -80,36 +72,5 @@ def dumps(arch: Architecture) -> str:
 
 
 def save(arch: Architecture, path: str | os.PathLike) -> None:
-    """Write atomically: a temporary file in the same folder, flushed, then renamed over `path`."""
-    text = dumps(arch)
-    with atomic_path(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-
-
-@contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """A temporary path beside `path` to write to: when the block succeeds it is flushed to disk and renamed over
-    `path`, with the mode a plain write would give; when the block fails it is removed."""
-    path = Path(path)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        yield tmp
-        os.chmod(tmp, _file_mode(path))
-        with open(tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def _file_mode(path: Path) -> int:
-    """The mode a plain write would give: the existing file's, else 0o666 less the umask (mkstemp uses 0o600)."""
-    try:
-        return path.stat().st_mode & 0o777
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
+    """Write atomically (fileio.write_text); a failure is a FileError naming the file."""
+    fileio.write_text(path, dumps(arch))

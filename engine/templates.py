@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import operator
+import os
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -127,7 +128,7 @@ def template_path(name: str) -> Path | None:
 
 def document_argument(value: str) -> str:
     """A command's FILE argument: the path as given, or a gallery name when no such file exists."""
-    if Path(value).exists():
+    if os.path.exists(value):  # False for a name too long to be a file, too
         return value
     path = template_path(value)
     return str(path) if path else value

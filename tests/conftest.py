@@ -1,15 +1,22 @@
 """Test-wide setup: Qt runs offscreen, so the suite needs no display."""
 import os
 import sys
+import tempfile
 import threading
 import time
 
 import pytest
+import tqdm
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # One torch thread per process: tests start trainer subprocesses beside the test process on 2 cores,
 # where torch's default of one thread per core makes small models thrash.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# tqdm starts a monitor thread for the first bar of a process, even a disabled one (torch.fx's Interpreter makes
+# one for every run); it lives as long as the process. LayerLoom's own bars never start it (engine/progress.py).
+tqdm.tqdm.monitor_interval = 0
+# Crash logs of the tests go to a folder of their own, not the user's ~/.local/state.
+os.environ.setdefault("XDG_STATE_HOME", tempfile.mkdtemp(prefix="layerloom-test-state-"))
 
 
 def pytest_sessionfinish(session, exitstatus):

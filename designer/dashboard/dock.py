@@ -13,6 +13,8 @@ from PySide6.QtWidgets import QLabel, QMessageBox, QScrollArea, QSplitter, QTabW
 from layerloom.designer import theme
 from layerloom.designer.document import DocumentModel
 from layerloom.engine.remedies import RemedyError, derive
+from layerloom.engine import fileio
+from layerloom.engine.fileio import FileError
 from layerloom.engine.train.runfolder import EVENTS, MODEL
 
 from .banner import DiagnosisBanner
@@ -232,7 +234,7 @@ class DashboardDock(QWidget):
     def _train(self, archs: list) -> list[RunSeries] | None:
         try:
             runs = [self.runner.train(arch, self.runs_dir, self.train_args) for arch in archs]
-        except OSError as error:
+        except (OSError, FileError) as error:
             self.runner.stop()
             self.panel.show_problem(f"Cannot start the run: {error}")
             return None
@@ -269,8 +271,11 @@ class DashboardDock(QWidget):
         run = RunSeries(folder.name, folder, document_name(folder))
         feed = LineFeed(run.feed, parent=self)
         feed.drained.connect(lambda: self._loaded(run, feed))
-        path = folder / EVENTS
-        feed.write(path.read_bytes() if path.is_file() else b"", final=True)
+        try:
+            events = fileio.read_bytes(folder / EVENTS)
+        except FileError:
+            events = b""
+        feed.write(events, final=True)
         return run
 
     def _loaded(self, run: RunSeries, feed: LineFeed) -> None:

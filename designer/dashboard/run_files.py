@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from layerloom.engine import fileio
 from layerloom.engine.train.events import EndEvent, EpochEvent, RunStatus, status_after
 from layerloom.engine.train.runfolder import ARCHITECTURE, EVENTS, MODEL
 
@@ -45,9 +46,8 @@ def is_run(folder: Path) -> bool:
 def read_info(folder: Path) -> RunInfo:
     """Status, last step and final (or latest epoch) metrics, from the events at the end of events.jsonl."""
     path = folder / EVENTS
-    size = path.stat().st_size
-    with path.open("rb") as handle:
-        handle.seek(max(0, size - TAIL_BYTES))
+    with fileio.open_read(path) as handle:
+        handle.seek(max(0, os.fstat(handle.fileno()).st_size - TAIL_BYTES))
         tail = [event for event in map(parse_line, handle.read().splitlines()) if event is not None]
     status, step, metrics = "unfinished", 0, {}
     for event in tail:   # the first line may be cut short by the seek: it does not parse and is left out
@@ -71,6 +71,6 @@ def list_runs(runs_dir: Path | None) -> list[RunInfo]:
             if entry.is_dir() and is_run(folder):
                 try:
                     runs.append(read_info(folder))
-                except OSError:
+                except (OSError, fileio.FileError):
                     continue
     return sorted(runs, key=lambda info: info.modified, reverse=True)

@@ -1,12 +1,12 @@
 """`layerloom export FILE --format python|torchscript|onnx -o OUT [--weights model.pt|RUN_DIR]`."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from .. import files
+from ..progress import stages
 from ..templates import document_argument
-from .formats import FORMATS, ExportError, export
+from .formats import FORMATS, export
 
 
 def register(sub) -> None:
@@ -21,13 +21,10 @@ def register(sub) -> None:
 
 
 def _cmd_export(args) -> int:
-    try:
-        result = export(files.load(args.file), args.format, args.output, args.weights, origin=Path(args.file).name)
-    except ExportError as error:
-        print(error, file=sys.stderr)
-        return 1
-    except OSError as error:
-        print(f"{args.output}: cannot write: {error.strerror or error}", file=sys.stderr)
-        return 1
+    with stages(f"exporting to {args.format}", ["checking", "exporting"]) as begin:
+        begin("checking")
+        arch = files.load(args.file)
+        begin("exporting")
+        result = export(arch, args.format, args.output, args.weights, origin=Path(args.file).name)
     print(result.message)
     return 0

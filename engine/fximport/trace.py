@@ -12,6 +12,7 @@ from typing import Sequence
 
 from torch import fx, nn
 
+from ..errors import shown
 from .values import ImportFailure
 
 
@@ -43,7 +44,9 @@ def _import(name: str):
         raise
     except ModuleNotFoundError as error:
         raise ImportFailure(f"cannot import module '{name}': {error}") from None
-    except (Exception, SystemExit) as error:  # the user's module failed while loading: name it, never a traceback
+    except KeyboardInterrupt:
+        raise
+    except BaseException as error:  # the user's module failed while loading (SystemExit too): name it, no traceback
         raise ImportFailure(f"importing module '{name}' failed: {_first_line(error)}") from None
 
 
@@ -75,13 +78,18 @@ def construct(cls: type[nn.Module], args_json: str = "{}") -> nn.Module:
         args = json.loads(args_json)
     except json.JSONDecodeError as error:
         raise ImportFailure(f"--args is not valid JSON: {error.msg} at column {error.colno}") from None
+    except (RecursionError, ValueError):  # nested too deeply, or an integer beyond Python's digit limit
+        raise ImportFailure("--args is not valid JSON: nested too deeply or a number too long") from None
     if not isinstance(args, dict):
         raise ImportFailure(
             f'--args must be a JSON object of keyword arguments, like {{"hidden": 32}}, got {args_json}')
     try:
         return cls(**args)
-    except Exception as error:
-        raise ImportFailure(f"constructing {cls.__name__}(**{args_json}) failed: {_first_line(error)}") from None
+    except KeyboardInterrupt:
+        raise
+    except BaseException as error:
+        raise ImportFailure(f"constructing {cls.__name__}(**{shown(args_json, 80)}) failed: {_first_line(error)}"
+                            ) from None
 
 
 class _Tracer(fx.Tracer):
@@ -109,7 +117,9 @@ def trace(module: nn.Module, training: bool | None = None, absent: Sequence[str]
         tracer = _Tracer()
         graph = tracer.trace(module, concrete_args=dict.fromkeys(absent) or None)
         graph_module = fx.GraphModule(tracer.root, graph, type(module).__name__)
-    except Exception as error:
+    except KeyboardInterrupt:
+        raise
+    except BaseException as error:
         raise ImportFailure(f"cannot trace {type(module).__name__} with torch.fx: {_first_line(error)}") from None
     finally:
         for m, mode in modes.items():
@@ -151,4 +161,4 @@ def is_inplace(node: fx.Node, graph: fx.Graph) -> bool:
 
 def _first_line(error: BaseException) -> str:
     lines = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+    return f"{type(error).__name__}: {shown(lines[0], 200)}" if lines else type(error).__name__

@@ -7,10 +7,11 @@ from typing import Sequence
 
 from torch import fx, nn
 
+from ..errors import UserError
 from ..layers.patterns import BatchSize, Port
 
 
-class ImportFailure(ValueError):
+class ImportFailure(UserError):
     """A module that cannot be imported; `lines` gives every reason, one per line."""
 
     def __init__(self, lines: Sequence[str] | str):

@@ -1,14 +1,14 @@
 """`layerloom predict RUN_DIR INPUT...`: a finished run's answers for your own images, photos, sentences and CSVs."""
 from __future__ import annotations
 
+import io
 import json
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 
 from PIL import Image
 
-from .. import files
+from .. import fileio
 from ..data import DatasetError
 from ..train.setup import TrainingError
 from .predictor import PredictError, Predictor, Scores
@@ -73,8 +73,9 @@ def _colorize(predictor: Predictor, args) -> int:
     for source in args.inputs:
         color = predictor.colorize(source)
         target = Path(args.out) if single else folder / f"{Path(source).stem}_color.png"
-        with _writing(target) as tmp:
-            Image.fromarray(color, "RGB").save(tmp, format="PNG")
+        image = io.BytesIO()
+        Image.fromarray(color, "RGB").save(image, format="PNG")
+        fileio.write_bytes(fileio.make_folder(target.parent) / target.name, image.getvalue())
         done.append({"source": source, "output": str(target), "size": list(color.shape[:2])})
     for item in done if not args.json else ():
         print(f"{item['source']} ({item['size'][0]}x{item['size'][1]}) -> {item['output']}")
@@ -101,16 +102,5 @@ def _emit(text: str, out: str | None, end: str = "\n") -> None:
     if out is None:
         print(text, end=end)
         return
-    with _writing(Path(out)) as tmp:
-        tmp.write_text(text + end, encoding="utf-8")
-
-
-@contextmanager
-def _writing(path: Path):
-    """files.atomic_path, creating the folder it goes in; a failure names the file (PredictError)."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with files.atomic_path(path) as tmp:
-            yield tmp
-    except OSError as error:
-        raise PredictError(f"cannot write '{path}': {(error.strerror or str(error)).lower()}") from None
+    path = Path(out)
+    fileio.write_text(fileio.make_folder(path.parent) / path.name, text + end)

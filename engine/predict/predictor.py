@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from ..data import DATASETS, DatasetError
+from ..errors import UserError
 from ..data.csv_file import read_rows
 from ..data.fit import dtype_name, shape_matches
 from ..data.pictures import gray_of
@@ -32,7 +33,7 @@ FULL_SIZE_MULTIPLES = (1, 2, 4, 8, 16, 32, 64)  # a photo is padded up to the fi
 MAP_SIDE = 160
 
 
-class PredictError(ValueError):
+class PredictError(UserError):
     """An input a run cannot answer; the message names the file, sentence or node at fault."""
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from .. import fileio
 from ..remedies import base_name
 from .events import RunStatus, parse_event, status_after
 from .runfolder import EVENTS, RunFolder
@@ -84,7 +85,7 @@ def summarize_folder(folder: str | Path) -> RunSummary:
     if not run.events_path.is_file():
         raise TrainingError(f"{run.path} is not a run folder: {EVENTS} is missing")
     summary = RunSummary(run.path.name, run.architecture().name)
-    with run.events_path.open("rb") as lines:
+    with fileio.open_read(run.events_path) as lines:
         for line in lines:
             try:
                 summary.feed(parse_event(line))

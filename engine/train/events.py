@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 import threading
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ from typing import Annotated, Any, Callable, ClassVar, Literal, Union
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from .. import fileio
 
 DiagnosisKind = Literal["vanishing", "exploding", "dead_relu", "saturation", "collapsed_attention", "uniform_attention"]
 EndStatus = Literal["completed", "max_steps", "cancelled", "probed"]
@@ -308,23 +311,43 @@ def each_step(callback: Callable[[Any], None]) -> Callable[[Any], None]:
 
 
 class EventSink:
-    """Writes events as JSON Lines to a file (appending) or to stdout ('-'), flushed after every event."""
+    """Writes events as JSON Lines to a regular file (appending) or to stdout ('-'), flushed after every event.
+
+    A write that fails raises FileError naming the file, and the sink writes nothing more."""
 
     def __init__(self, target: str | Path):
         self._lock = threading.Lock()
-        self._owned = str(target) != "-"
-        self._stream = open(target, "a", encoding="utf-8") if self._owned else sys.stdout
+        self.path = None if str(target) == "-" else Path(target)
+        self._file = fileio.open_append(self.path) if self.path else None
+        self.failed = False
 
     def __call__(self, event: BaseModel | StepRows) -> None:
         events = event.events() if isinstance(event, StepRows) else (event,)
         line = "".join(to_json(one) + "\n" for one in events)
         with self._lock:
-            self._stream.write(line)
-            self._stream.flush()
+            if self.failed:
+                return
+            try:
+                if self._file:
+                    self._file.write(line.encode("utf-8"))
+                    self._file.flush()
+                else:
+                    sys.stdout.write(line)
+                    sys.stdout.flush()
+            except OSError as error:
+                self.failed = True
+                raise fileio.FileError("write", self.path or "the event stream (stdout)", fileio.reason(error)) from None
+
+    def tell(self) -> int:
+        """Bytes written to the file so far (all flushed)."""
+        return os.fstat(self._file.fileno()).st_size
 
     def close(self) -> None:
-        if self._owned:
-            self._stream.close()
+        if self._file:
+            try:
+                self._file.close()
+            except OSError:  # what did not reach the file was reported when it was written
+                pass
 
     def __enter__(self) -> "EventSink":
         return self

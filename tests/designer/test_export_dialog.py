@@ -113,7 +113,7 @@ def test_failures_are_shown_in_a_message_box(window, tmp_path, qtbot):
     export_and_fail()
     missing, unwritable, problems = window.exporter.errors
     assert "missing.pt: no such file" in missing
-    assert "Could not write" in unwritable and "No such file or directory" in unwritable
+    assert "cannot write" in unwritable and "folder.onnx: no such file or directory" in unwritable
     assert problems.startswith("The document has problems") and "•" in problems
     assert not (tmp_path / "net.py").exists()
 

@@ -90,7 +90,7 @@ def test_a_text_dataset_previews_its_first_lines(qtbot, shown_panel, tmp_path):
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("runs")
-    doc = image_classifier(root / "pets.json", class_folders(root / "pets"))
+    doc = image_classifier(root / "pets.json", class_folders(root / "pet_images"))
     assert main(["train", str(doc), "--out", str(root / "pets"), "--max-steps", "25", "--epochs", "500"]) == 0
     photos = color_photos(root / "photos", count=1)
     override = f'{{"name": "image_pairs", "params": {{"path": "{photos}", "patch": 16, "n_samples": 64}}}}'
@@ -125,7 +125,7 @@ def test_dropped_images_show_classes_saliency_and_feature_maps(qtbot, runs, tmp_
     panel.ask_files = lambda: [str(tmp_path / "missing.png")]
     panel.open_button.click()
     wait_for(qtbot, panel)
-    assert "missing.png' cannot be read" in panel.message.text() and panel.list.count() == 1
+    assert "missing.png: no such file" in panel.message.text() and panel.list.count() == 1
 
 
 def test_a_photo_and_its_colorization_side_by_side(qtbot, runs, tmp_path):

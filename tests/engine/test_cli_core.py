@@ -146,12 +146,18 @@ def test_schema_prints_the_json_schema(capsys):
     assert json.loads(capsys.readouterr().out) == engine.json_schema()
 
 
-def test_an_unexpected_error_is_one_line_not_a_traceback(cnn, monkeypatch, capsys):
+def test_an_unexpected_error_is_one_line_naming_the_log_that_holds_its_traceback(cnn, monkeypatch, capsys, tmp_path):
     def broken(_):
         raise RuntimeError("boom")
     monkeypatch.setattr(engine.cli, "check", broken)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     assert main(["check", str(cnn)]) == 1
-    assert capsys.readouterr().err == "layerloom: internal error (RuntimeError: boom); please report it\n"
+    line = capsys.readouterr().err
+    prefix = f"layerloom: internal error (RuntimeError: boom); please report it with the traceback in "
+    assert line.startswith(prefix) and line.count("\n") == 1
+    log = Path(line.removeprefix(prefix).strip())
+    assert log.parent == tmp_path / "state" / "layerloom" / "crashes"
+    assert "Traceback" in log.read_text() and "in broken" in log.read_text()
 
 
 def test_command_line_in_a_subprocess(tmp_path, cnn):
@@ -168,7 +174,7 @@ def test_command_line_in_a_subprocess(tmp_path, cnn):
         f"{cnn}: {VALID_LINE}",
         f"{bad}: node 'loose': is not connected to an output",
         f"{bad}: node 'merge': inputs have shapes (16,) and (32,); add needs them all the same",
-        f"{pipe}: is not a regular file",
-        f"{tmp_path / 'folder'}: is a folder, not a file",
+        f"{pipe}: cannot read: it is a named pipe (FIFO), not a regular file",
+        f"{tmp_path / 'folder'}: cannot read: it is a folder, not a regular file",
     ]
 

@@ -1,6 +1,7 @@
 """Documents: JSON round trips, atomic saves, migrations, the JSON Schema, summaries, and clear errors."""
 from __future__ import annotations
 
+import errno
 import json
 import os
 from pathlib import Path
@@ -9,6 +10,7 @@ import pytest
 
 from layerloom import engine
 from layerloom.engine import DocumentError, migrations
+from layerloom.engine.fileio import FileError
 from layerloom.engine.files import MAX_FILE_BYTES
 
 TEMPLATES = sorted(path for path in (Path(__file__).resolve().parents[2] / "templates").glob("*.json")
@@ -53,9 +55,9 @@ def test_save_writes_atomically(tmp_path, monkeypatch):
     path.write_text("previous")
 
     def fail(*_):
-        raise OSError("disk full")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
     monkeypatch.setattr(os, "replace", fail)
-    with pytest.raises(OSError):
+    with pytest.raises(FileError, match=f"^cannot write {path}: no space left on device$"):
         engine.save(engine.from_dict(SMALL), path)
     assert path.read_text() == "previous" and os.listdir(tmp_path) == ["model.json"]
     monkeypatch.undo()
@@ -76,7 +78,7 @@ def test_save_writes_atomically(tmp_path, monkeypatch):
     ('{"format_version": 1, "layout": {"x": [NaN, 0]}}', "layout.nodes.x.0: Input should be a finite number"),
     ('{"format_version": 2, "layout": {"frames": [{"rect": [0, 0, -5, 10]}]}}',
      "layout.frames.0.rect: Value error, width and height must be positive"),
-    ('{"format_version": 1, "nodes": {"x": 1}}', "nodes: Input should be a valid list"),
+    ('{"format_version": 1, "nodes": {"x": 1}}', "nodes: Input should be a valid array"),
 ])
 def test_bad_text_gets_one_clear_problem(text, expected):
     assert errors_of(text) == [expected]
@@ -87,9 +89,9 @@ def test_a_byte_order_mark_is_accepted():
 
 
 @pytest.mark.parametrize("make, expected", [
-    (lambda tmp: tmp / "missing.json", "cannot read: No such file or directory"),
-    (lambda tmp: tmp, "is a folder, not a file"),
-    (lambda tmp: (os.mkfifo(tmp / "pipe"), tmp / "pipe")[1], "is not a regular file"),
+    (lambda tmp: tmp / "missing.json", "cannot read: no such file"),
+    (lambda tmp: tmp, "cannot read: it is a folder, not a regular file"),
+    (lambda tmp: (os.mkfifo(tmp / "pipe"), tmp / "pipe")[1], "cannot read: it is a named pipe (FIFO), not a regular file"),
 ])
 def test_unreadable_paths_get_one_clear_problem(tmp_path, make, expected):
     with pytest.raises(DocumentError) as error:

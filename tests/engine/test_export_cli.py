@@ -89,15 +89,15 @@ def _bytes(tmp_path: Path, data: bytes) -> Path:
 
 MISTAKES = [
     ("missing document", lambda t: [t / "nope.json", "--format", "python", "-o", t / "x.py"],
-     "nope.json: cannot read: No such file or directory"),
+     "nope.json: cannot read: no such file"),
     ("invalid document", lambda t: [_invalid_document(t), "--format", "python", "-o", t / "x.py"],
      "bad.json: node 'fc', params.out_features: Input should be greater than or equal to 1"),
     ("unknown format", lambda t: [MLP, "--format", "keras", "-o", t / "x.py"],
      "unknown format 'keras': use python, torchscript or onnx"),
     ("unwritable folder", lambda t: [MLP, "--format", "python", "-o", t / "missing" / "x.py"],
-     "x.py: cannot write: No such file or directory"),
+     "x.py: no such file or directory"),
     ("output is a folder", lambda t: [MLP, "--format", "torchscript", "-o", (t / "dir").mkdir() or t / "dir"],
-     "dir: cannot write: Is a directory"),
+     "dir: it is a folder, not a regular file"),
     ("weights shape", lambda t: [MLP, "--format", "python", "-o", t / "x.py", "--weights",
                                  _weights_file(t, lambda s: s.update({"hidden2.weight": torch.zeros(3, 64)}))],
      "model.pt: parameter 'hidden2.weight' has shape (3, 64), the model's has (64, 64)"),
@@ -109,9 +109,9 @@ MISTAKES = [
      "model.pt: parameter 'extra.weight' is not in this model"),
     ("weights not a state_dict", lambda t: [MLP, "--format", "python", "-o", t / "x.py", "--weights",
                                             _weights_file(t, lambda s: s.update({"epoch": 3}))],
-     "model.pt: not a state_dict"),
+     "model.pt: it does not hold a model's weights"),
     ("weights garbage", lambda t: [MLP, "--format", "python", "-o", t / "x.py", "--weights",
-                                   _bytes(t, b"not a zip file")], "model.pt: not a weights file that loads safely"),
+                                   _bytes(t, b"not a zip file")], "model.pt: it is not a weights file that loads safely"),
     ("weights absent", lambda t: [MLP, "--format", "python", "-o", t / "x.py", "--weights", t / "none.pt"],
      "none.pt: no such file"),
     ("not a run folder", lambda t: [MLP, "--format", "python", "-o", t / "x.py", "--weights", t],
@@ -139,5 +139,5 @@ def test_a_failed_write_keeps_the_previous_file(tmp_path, capfd, monkeypatch):
         raise OSError(28, "No space left on device")
     monkeypatch.setattr(os, "replace", fail)
     code, out, err = run_cli(capfd, MLP, "--format", "python", "-o", target)
-    assert code == 1 and err.strip() == f"{target}: cannot write: No space left on device"
+    assert code == 1 and err.strip() == f"cannot write {target}: no space left on device"
     assert target.read_text() == "previous" and os.listdir(tmp_path) == ["net.py"]

@@ -60,9 +60,9 @@ def test_every_bad_input_gets_one_line_naming_it(classifier_run, tmp_path, capsy
     table = tmp_path / "table.csv"
     table.write_text("a,b\n1,2\n")
     cases = [
-        ((run, tmp_path / "missing.png"), f"file '{tmp_path / 'missing.png'}' cannot be read: no such file"),
+        ((run, tmp_path / "missing.png"), f"cannot read {tmp_path / 'missing.png'}: no such file"),
         ((run, notes), f"file '{notes}' is not an image Pillow can read"),
-        ((run, tmp_path), f"'{tmp_path}' is a folder, not an image file"),
+        ((run, tmp_path), f"cannot read {tmp_path}: it is a folder, not a regular file"),
         ((run, table), f"file '{table}': a model trained on 'image_folder' data reads image files, not CSV files"),
         ((run, notes, "--top-k", "0"), "--top-k must be 1 or more"),
         ((tmp_path, notes), f"{tmp_path} is not a run folder: architecture.json is missing"),
@@ -261,4 +261,4 @@ def test_train_dataset_override(tmp_path, capsys):
     run = train("cnn_colorize", tmp_path / "run", 1, capsys, "--dataset", override)
     assert json.loads((run / "architecture.json").read_text())["training"]["dataset"]["name"] == "image_pairs"
     assert main(["train", "cnn_colorize", "--dataset", '{"name": 3}', "--out", str(tmp_path / "x")]) == 1
-    assert "--dataset: name: Input should be a valid string" in capsys.readouterr().err
+    assert '--dataset {"name": 3}: name: input should be a valid string' in capsys.readouterr().err
