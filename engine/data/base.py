@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import stat
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Literal
@@ -10,12 +10,15 @@ from typing import Callable, Literal
 import torch
 from pydantic import BaseModel, ConfigDict
 
+from layerloom.engine.errors import UserError, shown
+
 Task = Literal["classification", "regression"]
 # What a model trained on a dataset takes from its user at prediction time (engine.predict reads each kind)
 UserInput = Literal["image", "digit", "photo", "sentence", "table"]
+DEFAULT_MAX_BYTES = 2 * 1024**3  # the largest dataset file read unless --data-limit says otherwise
 
 
-class DatasetError(ValueError):
+class DatasetError(UserError):
     """A bad dataset name, params or file; the message is user-facing and names the field or file."""
 
 
@@ -56,16 +59,28 @@ class Dataset:
         return {"name": self.name, "task": self.task, "num_classes": self.num_classes, "vocab": self.vocab,
                 "info": self.info}
 
+    def input_label(self, index: int) -> str:
+        """How messages name input `index`: "array 'x'" for an npz file, else its position."""
+        labels = self.info.get("input_labels")
+        return labels[index] if labels else f"input {index + 1}"
+
+    @property
+    def target_label(self) -> str:
+        """How messages name the target: "array 'y'", "column 'label'", else "the target"."""
+        return self.info.get("target_label", "the target")
+
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """A registry entry: name, one-line doc, params model, loader, and what a trained model predicts from."""
+    """A registry entry: name, one-line doc, params model, loader, and what a trained model predicts from. A loader
+    that reads the user's files (`reads_files`) also takes the most bytes it may read, checked before reading."""
 
     name: str
     doc: str
     params: type[BaseModel]
-    load: Callable[[BaseModel, int], Dataset]
+    load: Callable[..., Dataset]
     user_input: UserInput | None = None
+    reads_files: bool = False
 
 
 def baseline_mse(target: torch.Tensor) -> float:
@@ -73,37 +88,24 @@ def baseline_mse(target: torch.Tensor) -> float:
     return float(((target - target.mean(dim=0)) ** 2).mean())
 
 
-def read_file(path: Path, limit: int, what: str) -> bytes:
-    """The bytes of a regular file of at most `limit` bytes; a folder, pipe or device is refused unopened."""
-    try:
-        info = path.stat()
-        if not stat.S_ISREG(info.st_mode):
-            kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
-            raise DatasetError(f"'{path}' is {kind}, not {'an' if what[0] in 'aeiou' else 'a'} {what} file")
-        if info.st_size > limit:
-            raise DatasetError(f"file '{path}' is {info.st_size:,} bytes, over the {limit:,} byte {what} limit")
-        with open(path, "rb") as handle:
-            return handle.read(limit + 1)
-    except OSError as error:
-        raise DatasetError(f"file '{path}' cannot be read: {(error.strerror or str(error)).lower()}") from None
-
-
-def existing_file(path_text: str, kind: str) -> Path:
-    """The path of an existing regular file, else a DatasetError naming params.path."""
-    return _existing(path_text, kind, folder=False)
+def data_file(path_text: str, kind: str) -> Path:
+    """The path in params.path (a DatasetError when it is empty); fileio refuses it when it is not a regular file."""
+    if not path_text.strip():
+        raise DatasetError(f"params.path: give the path of {kind}")
+    return Path(path_text).expanduser()
 
 
 def existing_folder(path_text: str, kind: str) -> Path:
     """The path of an existing folder, else a DatasetError naming params.path."""
-    return _existing(path_text, kind, folder=True)
-
-
-def _existing(path_text: str, kind: str, folder: bool) -> Path:
-    if not path_text.strip():
-        raise DatasetError(f"params.path: give the path of {kind}")
-    path = Path(path_text).expanduser()
-    wanted, other = ("folder", "file") if folder else ("file", "folder")
-    if not (path.is_dir() if folder else path.is_file()):
-        problem = f"is a {other}, not a {wanted}" if (path.is_file() if folder else path.is_dir()) else "not found"
-        raise DatasetError(f"{wanted} '{path}' {problem} (params.path)")
+    path = data_file(path_text, kind)
+    if not path.is_dir():
+        problem = "is a file, not a folder" if os.path.lexists(path) else "not found"
+        raise DatasetError(f"folder '{shown(path)}' {problem} (params.path)")
     return path
+
+
+def too_large(path: Path, what: str, size: int, max_bytes: int, instead: str = "") -> DatasetError:
+    """The error for data over the --data-limit; `instead` is another way out ('lower params.size')."""
+    lift = "raise the limit with --data-limit SIZE (e.g. 8GiB) if this machine has the memory"
+    return DatasetError(f"'{shown(path)}': {what} is {size:,} bytes, over the {max_bytes:,} byte limit; "
+                        f"{instead + ', or ' if instead else ''}{lift}")

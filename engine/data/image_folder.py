@@ -10,10 +10,10 @@ import torch
 from PIL import Image
 from pydantic import Field
 
-from layerloom.engine.data.base import Dataset, DatasetError, DatasetParams, DatasetSpec, existing_folder
+from layerloom.engine.data.base import (DEFAULT_MAX_BYTES, Dataset, DatasetError, DatasetParams, DatasetSpec,
+                                        existing_folder, too_large)
 from layerloom.engine.data.pictures import open_image, to_array, visible_files
 
-MAX_DATASET_BYTES = 4 * 1024**3  # the float32 tensor of every resized image
 Side = Annotated[int, Field(ge=1, le=1024)]
 
 
@@ -45,7 +45,7 @@ def resize_image(path: Path, size: tuple[int, int], grayscale: bool) -> np.ndarr
     return to_array(image.resize((width, height), Image.Resampling.BILINEAR))
 
 
-def load_image_folder(params: ImageFolderParams, seed: int) -> Dataset:
+def load_image_folder(params: ImageFolderParams, seed: int, max_bytes: int = DEFAULT_MAX_BYTES) -> Dataset:
     """Images (N, C, H, W) in [0, 1] in class then file order, labels by class folder. The seed is unused."""
     folder = existing_folder(params.path, "a folder of class sub-folders")
     classes = class_folders(folder)
@@ -57,9 +57,9 @@ def load_image_folder(params: ImageFolderParams, seed: int) -> Dataset:
         files += [(path, label) for path in found]
     channels, (height, width) = 1 if params.grayscale else 3, params.size
     needed = len(files) * channels * height * width * 4
-    if needed > MAX_DATASET_BYTES:
-        raise DatasetError(f"{len(files):,} images of {channels}x{height}x{width} need {needed / 1024**3:.1f} GiB, "
-                           f"over the {MAX_DATASET_BYTES // 1024**3} GiB limit: lower params.size")
+    if needed > max_bytes:
+        raise too_large(folder, f"the float32 tensor of {len(files):,} images of {channels}x{height}x{width}",
+                        needed, max_bytes, "lower params.size")
     images = np.stack([resize_image(path, params.size, params.grayscale) for path, _ in files])
     labels = torch.tensor([label for _, label in files], dtype=torch.int64)
     info = {"class_names": [entry.name for entry in classes], "source": str(folder)}
@@ -72,4 +72,5 @@ IMAGE_FOLDER = DatasetSpec(
     ImageFolderParams,
     load_image_folder,
     "image",
+    reads_files=True,
 )

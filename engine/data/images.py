@@ -12,7 +12,8 @@ import torch
 from PIL import Image
 from pydantic import Field
 
-from layerloom.engine.data.base import Dataset, DatasetError, DatasetParams, DatasetSpec, existing_folder
+from layerloom.engine.data.base import (DEFAULT_MAX_BYTES, Dataset, DatasetError, DatasetParams, DatasetSpec,
+                                        existing_folder, too_large)
 from layerloom.engine.data.pictures import gray_of, open_image, visible_files
 
 PHOTO_NAMES = ("china.jpg", "flower.jpg")  # scikit-learn's load_sample_images()
@@ -94,14 +95,19 @@ def load_colorize(params: ColorizeParams, seed: int) -> Dataset:
     return cut_patches(sample_photos(params.scale, params.patch), params.patch, params.n_samples, seed)
 
 
-def load_image_pairs(params: ImagePairsParams, seed: int) -> Dataset:
+def load_image_pairs(params: ImagePairsParams, seed: int, max_bytes: int = DEFAULT_MAX_BYTES) -> Dataset:
     """Patches of every colour photo under params.path (sub-folders included)."""
     folder = existing_folder(params.path, "a folder of colour photos")
     paths = visible_files(folder)
     if not paths:
         raise DatasetError(f"folder '{folder}' holds no images (params.path)")
-    photos = tuple(read_photo(path, params.scale, params.patch, color_only=True) for path in paths)
-    dataset = cut_patches(photos, params.patch, params.n_samples, seed)
+    photos, size = [], 0
+    for path in paths:
+        photos.append(read_photo(path, params.scale, params.patch, color_only=True))
+        size += photos[-1].nbytes
+        if size > max_bytes:
+            raise too_large(folder, "the decoded photos", size, max_bytes, "raise params.scale")
+    dataset = cut_patches(tuple(photos), params.patch, params.n_samples, seed)
     dataset.info["source"] = str(folder)
     return dataset
 
@@ -126,4 +132,5 @@ IMAGE_PAIRS = DatasetSpec(
     ImagePairsParams,
     load_image_pairs,
     "photo",
+    reads_files=True,
 )

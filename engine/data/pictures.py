@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from layerloom.engine.data.base import DatasetError, read_file
+from layerloom.engine import fileio
+from layerloom.engine.data.base import DatasetError
 
 MAX_IMAGE_BYTES = 64 * 1024 * 1024
 MAX_PIXELS = 40_000_000  # a 40-megapixel photo; Pillow itself refuses decompression bombs only past 178 million
@@ -22,7 +23,7 @@ def open_image(path: Path, mode: str, draft: tuple[int, int] | None = None, colo
 
     `draft` (width, height) lets JPEG decoding skip detail a smaller result does not need; `color_only` refuses
     a grayscale file (one with no colour to learn from)."""
-    data = read_file(path, MAX_IMAGE_BYTES, "image")
+    data = fileio.read_bytes(path, MAX_IMAGE_BYTES, "image")
     try:
         with Image.open(io.BytesIO(data)) as image:
             if image.width * image.height > MAX_PIXELS:

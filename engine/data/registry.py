@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from numbers import Integral
 
 from pydantic import ValidationError
 
-from layerloom.engine.data.base import Dataset, DatasetError, DatasetSpec
+from layerloom.engine import fileio
+from layerloom.engine.data.base import DEFAULT_MAX_BYTES, Dataset, DatasetError, DatasetSpec
 from layerloom.engine.data.csv_file import CSV
 from layerloom.engine.data.dates import DATES
 from layerloom.engine.data.image_folder import IMAGE_FOLDER
@@ -39,8 +41,9 @@ def validation_message(error: ValidationError) -> str:
     return "; ".join(problems)
 
 
-def load_dataset(name: str, params: Mapping | None = None, seed: int = 0) -> Dataset:
-    """Validate `params` with the dataset's model and build the dataset deterministically from `seed`."""
+def load_dataset(name: str, params: Mapping | None = None, seed: int = 0, max_bytes: int = DEFAULT_MAX_BYTES) -> Dataset:
+    """Validate `params` with the dataset's model and build the dataset deterministically from `seed`; a dataset
+    read from the user's files may take up to `max_bytes` of them."""
     spec = DATASETS.get(name)
     if spec is None:
         raise DatasetError(f"unknown dataset '{name}'; choose one of {', '.join(DATASETS)}")
@@ -49,12 +52,18 @@ def load_dataset(name: str, params: Mapping | None = None, seed: int = 0) -> Dat
     if isinstance(seed, bool) or not isinstance(seed, Integral) or seed < 0:
         raise DatasetError(f"dataset '{name}': seed must be a non-negative integer, not {seed!r}")
     try:
-        validated = spec.params.model_validate(dict(params or {}))
+        text = json.dumps(dict(params or {}))
+    except (TypeError, ValueError) as error:
+        raise DatasetError(f"dataset '{name}': params must be JSON data ({error})") from None
+    try:
+        validated = spec.params.model_validate_json(text, strict=True)  # the file format's types: "64" is not 64
     except ValidationError as error:
         raise DatasetError(f"dataset '{name}': {validation_message(error)}") from None
     try:
-        dataset = spec.load(validated, int(seed))
+        dataset = spec.load(validated, int(seed), max_bytes) if spec.reads_files else spec.load(validated, int(seed))
     except DatasetError as error:
         raise DatasetError(f"dataset '{name}': {error}") from error
+    except fileio.FileError as error:
+        raise DatasetError(f"dataset '{name}': {error} (params.path)") from None
     dataset.name = name
     return dataset

@@ -8,7 +8,7 @@ from collections import Counter
 import torch
 from pydantic import Field
 
-from layerloom.engine.data.base import Dataset, DatasetError, DatasetParams, DatasetSpec, existing_file
+from layerloom.engine.data.base import DEFAULT_MAX_BYTES, Dataset, DatasetError, DatasetParams, DatasetSpec, data_file
 from layerloom.engine.data.csv_file import class_ids, read_rows
 
 PAD, UNKNOWN = "<pad>", "<unk>"
@@ -56,10 +56,10 @@ def column(header: list[str], name: str, default: int, path, field: str) -> int:
     return header.index(name)
 
 
-def load_text_csv(params: TextCsvParams, seed: int) -> Dataset:
+def load_text_csv(params: TextCsvParams, seed: int, max_bytes: int = DEFAULT_MAX_BYTES) -> Dataset:
     """Sentences (N, length) of word ids, labels (N,) class ids; the vocabulary is the most frequent words."""
-    path = existing_file(params.path, "a CSV file of text and label")
-    header, rows = read_rows(path, params.delimiter)
+    path = data_file(params.path, "a CSV file of text and label")
+    header, rows = read_rows(path, params.delimiter, max_bytes)
     text_at, label_at = column(header, params.text, 0, path, "text"), column(header, params.label, -1, path, "label")
     if text_at == label_at:
         raise DatasetError(f"file '{path}': the text and label columns are both '{header[text_at]}'; it needs two")
@@ -90,4 +90,5 @@ TEXT_CSV = DatasetSpec(
     TextCsvParams,
     load_text_csv,
     "sentence",
+    reads_files=True,
 )

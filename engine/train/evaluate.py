@@ -8,6 +8,7 @@ import torch
 
 from ..config import TrainingConfig
 from ..data import Dataset
+from ..data.base import DEFAULT_MAX_BYTES
 from ..document import Architecture
 from .losses import Objective, measure
 from .runfolder import RunFolder
@@ -28,7 +29,7 @@ class TrainedRun:
     device: torch.device
 
 
-def load_run(run_dir: str | Path, device: str = "cpu") -> TrainedRun:
+def load_run(run_dir: str | Path, device: str = "cpu", data_limit: int = DEFAULT_MAX_BYTES) -> TrainedRun:
     """Rebuild a run's model from architecture.json and model.pt, with its dataset and the same split."""
     folder = RunFolder(run_dir)
     arch = folder.architecture()
@@ -37,7 +38,7 @@ def load_run(run_dir: str | Path, device: str = "cpu") -> TrainedRun:
     model = build_model(arch, config.seed)
     folder.load_model(model)
     model.to(target_device).eval()
-    dataset = load_data(arch, config)
+    dataset = load_data(arch, config, data_limit)
     parts = split(len(dataset), config.val_fraction, config.seed)
     return TrainedRun(arch, config, model, dataset, parts, target_device)
 
@@ -56,9 +57,9 @@ class Evaluation:
         return dict(vars(self))
 
 
-def evaluate(run_dir: str | Path, device: str = "cpu") -> Evaluation:
+def evaluate(run_dir: str | Path, device: str = "cpu", data_limit: int = DEFAULT_MAX_BYTES) -> Evaluation:
     """Evaluate a run folder's model on the validation part it was trained with (all data if none was held out)."""
-    run = load_run(run_dir, device)
+    run = load_run(run_dir, device, data_limit)
     index = run.split.val if len(run.split.val) else torch.arange(len(run.dataset))
     with torch.no_grad():
         sample = run.model(*(x[:2].to(run.device) for x in run.dataset.inputs))
@@ -66,7 +67,7 @@ def evaluate(run_dir: str | Path, device: str = "cpu") -> Evaluation:
     objective = Objective(run.config.loss, tuple(sample.shape[1:]), tuple(dataset.target.shape[1:]),
                           dataset.target.dtype, dataset.num_classes)
     inputs = tuple(x[index].to(run.device) for x in dataset.inputs)
-    target = objective.prepare_target(dataset.target[index]).to(run.device)
+    target = objective.prepare_target(dataset.target[index], dataset.target_label).to(run.device)
     metrics = measure(run.model, inputs, target, objective, max(run.config.batch_size, 1024))
     result = Evaluation("validation" if len(run.split.val) else "all", len(index), metrics)
     if objective.has_accuracy:

@@ -5,9 +5,10 @@ import torch
 import torch.nn.functional as F
 
 from ..config import CLASSIFICATION_LOSSES, LossName
+from ..errors import UserError
 
 
-class LossMismatch(ValueError):
+class LossMismatch(UserError):
     """The model's output and the dataset's target do not fit the chosen loss; the message says how."""
 
 
@@ -51,11 +52,25 @@ class Objective:
             return "the output must have the target's shape"
         return None
 
-    def prepare_target(self, target: torch.Tensor) -> torch.Tensor:
-        """The target as the loss reads it (done once per dataset, not per step)."""
+    def prepare_target(self, target: torch.Tensor, label: str = "the target") -> torch.Tensor:
+        """The target as the loss reads it (done once per dataset, not per step), once its values are known to fit
+        the loss: class ids the model scores, 0/1 for bce_with_logits (else LossMismatch naming `label`)."""
         if self.name in ("cross_entropy", "nll"):
-            return target.long()
+            target = target.long()
+            self._check_range(target, 0, self.output_shape[-1] - 1, label, "class ids")
+            return target
+        if self.name == "bce_with_logits":
+            self._check_range(target, 0, 1, label, "values")
         return target.float().reshape(len(target), *self.output_shape)
+
+    def _check_range(self, target: torch.Tensor, low: float, high: float, label: str, what: str) -> None:
+        outside = ((target < low) | (target > high)).reshape(len(target), -1).any(1).nonzero()
+        if len(outside):
+            sample = int(outside[0])
+            values = target[sample].reshape(-1)
+            bad = values[(values < low) | (values > high)][0].item()
+            raise LossMismatch(f"loss {self.name}: {label} holds {bad} (sample {sample}); with a model output "
+                               f"{_shape(self.output_shape)} this loss needs {what} from {low} to {high}")
 
     def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Mean loss of a batch (per token for sequence outputs)."""

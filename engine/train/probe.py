@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import torch
 
 from ..compiler import layers
+from ..data.base import DEFAULT_MAX_BYTES
 from ..document import Architecture
 from .advice import ModelFacts
 from .attention import AttentionProbe
@@ -35,19 +36,19 @@ class ProbeResult:
     health: dict[str, NodeHealth]
 
 
-def _batch(arch: Architecture, config, seed: int, device: torch.device, batch_size: int | None):
+def _batch(arch: Architecture, config, seed: int, device: torch.device, batch_size: int | None, data_limit: int):
     """(inputs, loss function) for the probe's batch."""
     if config is None:
         inputs = random_inputs(arch, batch_size or RANDOM_BATCH, torch.Generator().manual_seed(seed))
         return tuple(x.to(device) for x in inputs), lambda output: 0.5 * output.float().square().mean()
-    dataset = load_data(arch, config)
+    dataset = load_data(arch, config, data_limit)
     index = split(len(dataset), config.val_fraction, seed).train[: batch_size or config.batch_size]
     inputs = tuple(x[index].to(device) for x in dataset.inputs)
     return inputs, (dataset, dataset.target[index].to(device))
 
 
 def probe(arch: Architecture, on_event=None, *, device: str | None = None, seed: int | None = None,
-          batch_size: int | None = None) -> ProbeResult:
+          batch_size: int | None = None, data_limit: int = DEFAULT_MAX_BYTES) -> ProbeResult:
     """Run the probe, report start, step (step 0, every layer's activations), diagnosis and end events."""
     emit = on_event or (lambda event: None)
     started = time.perf_counter()
@@ -55,7 +56,7 @@ def probe(arch: Architecture, on_event=None, *, device: str | None = None, seed:
     seed = seed if seed is not None else (config.seed if config else 0)
     target_device = resolve_device(device or (config.device if config else "auto"))
     model = build_model(arch, seed).to(target_device)
-    inputs, loss_spec = _batch(arch, config, seed, target_device, batch_size)
+    inputs, loss_spec = _batch(arch, config, seed, target_device, batch_size, data_limit)
     monitor = GradientMonitor(model, sequence=layer_paths(arch, "sequence"))
     attention = AttentionProbe(model, arch, inputs, loss_spec[0].vocab if config else None)
     emit(StartEvent(
@@ -92,4 +93,4 @@ def _loss(config, output: torch.Tensor, loss_spec) -> torch.Tensor:
     dataset, target = loss_spec
     objective = Objective(config.loss, tuple(output.shape[1:]), tuple(dataset.target.shape[1:]),
                           dataset.target.dtype, dataset.num_classes)
-    return objective.loss(output, objective.prepare_target(target))
+    return objective.loss(output, objective.prepare_target(target, dataset.target_label))

@@ -7,13 +7,21 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .. import memory
 from ..compiler import compile_model
-from ..config import TrainingConfig
-from ..data import Dataset, check_fits, load_dataset
+from ..config import OptimizerConfig, TrainingConfig
+from ..data import Dataset, DatasetError, check_fits, load_dataset
+from ..data.base import DEFAULT_MAX_BYTES
 from ..document import Architecture
+from ..errors import UserError
+from ..validate import check
+from .optimizers import state_per_parameter
 
 
-class TrainingError(ValueError):
+ID_BOUNDS = {"embedding": "num_embeddings", "one_hot": "num_classes"}  # layers that index by their input's values
+
+
+class TrainingError(UserError):
     """A run that cannot start or go on; the message is user-facing."""
 
 
@@ -38,23 +46,31 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def training_config(arch: Architecture, **overrides) -> TrainingConfig:
-    """The document's training section with the non-None overrides (epochs, seed, device) applied."""
+def training_config(arch: Architecture, overrides: dict | None = None) -> TrainingConfig:
+    """The document's training section with `overrides` (TrainOptions.overrides()) applied and validated."""
     if arch.training is None:
         raise TrainingError(
             f"document '{arch.name}' has no training section: add \"training\": "
             "{\"dataset\": {\"name\": ...}, \"loss\": ...} to train it",
         )
-    changes = {key: value for key, value in overrides.items() if value is not None}
-    return arch.training.model_copy(update=changes) if changes else arch.training
+    if not overrides:
+        return arch.training
+    return TrainingConfig.model_validate(arch.training.model_dump() | overrides)
 
 
-def build_model(arch: Architecture, seed: int) -> torch.nn.Module:
-    """The compiled model, initialized from `seed`; training needs exactly one output node."""
+def build_model(arch: Architecture, seed: int, optimizer: OptimizerConfig | None = None) -> torch.nn.Module:
+    """The compiled model, initialized from `seed`; training needs exactly one output node. With the `optimizer`
+    it will train with, the memory training needs is checked first: weights, gradients, the weights kept before
+    each update and the optimizer's state (activations come on top)."""
     outputs = [n.id for n in arch.nodes if n.type == "output"]
     if len(outputs) != 1:
         found = ", ".join(outputs) or "none"
         raise TrainingError(f"training needs exactly one output node, found {len(outputs)} ({found})")
+    if optimizer is not None:
+        problems, report = check(arch)
+        if not problems:
+            memory.check_fits(report.total_params, 3 + state_per_parameter(optimizer),
+                              f"training with {optimizer.name}: weights, gradients and state")
     seed_everything(seed)
     return compile_model(arch)
 
@@ -64,17 +80,37 @@ def input_nodes(arch: Architecture) -> list:
     return [n for n in arch.nodes if n.type == "input"]
 
 
-def load_data(arch: Architecture, config: TrainingConfig) -> Dataset:
-    """The dataset named in the training section, checked against the model's inputs."""
-    return check_inputs(arch, load_dataset(config.dataset.name, dict(config.dataset.params), config.seed))
+def load_data(arch: Architecture, config: TrainingConfig, max_bytes: int = DEFAULT_MAX_BYTES) -> Dataset:
+    """The dataset named in the training section (reading at most `max_bytes` of files), checked against the
+    model's inputs."""
+    return check_inputs(arch, load_dataset(config.dataset.name, dict(config.dataset.params), config.seed, max_bytes))
 
 
 def check_inputs(arch: Architecture, dataset: Dataset) -> Dataset:
-    """`dataset`, once its inputs are known to fit the model's input nodes (else DatasetError)."""
+    """`dataset`, once its inputs are known to fit the model's input nodes: count, shape, dtype, and token ids within
+    every embedding or one-hot encoding they index (else DatasetError naming the array, the sample and the node)."""
     nodes = input_nodes(arch)
     check_fits(dataset, [n.id for n in nodes], [tuple(n.params.shape) for n in nodes],
                [getattr(torch, n.params.dtype) for n in nodes])
+    for position, node in enumerate(nodes):
+        ids = dataset.inputs[position]
+        for reader, bound, size in id_readers(arch, node.id):
+            outside = ((ids < 0) | (ids >= size)).reshape(len(ids), -1).any(1).nonzero()
+            if len(outside):
+                sample = int(outside[0])
+                bad = int(ids[sample][(ids[sample] < 0) | (ids[sample] >= size)].reshape(-1)[0])
+                raise DatasetError(f"dataset '{dataset.name}': {dataset.input_label(position)} holds token id {bad} "
+                                   f"(sample {sample}), but node '{reader}' takes ids 0 to {size - 1} ({bound} {size})")
     return dataset
+
+
+def id_readers(arch: Architecture, input_id: str) -> list[tuple[str, str, int]]:
+    """(node id, param, size) of each layer that input node `input_id` feeds directly and that reads its values as
+    ids below `size` (an embedding's num_embeddings, a one-hot encoding's num_classes)."""
+    nodes = {n.id: n for n in arch.nodes}
+    readers = [nodes[e.target] for e in arch.edges
+               if e.source == input_id and e.target in nodes and nodes[e.target].type in ID_BOUNDS]
+    return [(n.id, ID_BOUNDS[n.type], getattr(n.params, ID_BOUNDS[n.type])) for n in readers]
 
 
 @dataclass
@@ -97,14 +133,11 @@ def split(count: int, val_fraction: float, seed: int) -> Split:
 def random_inputs(arch: Architecture, batch: int, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
     """Random data of the input shapes: normal floats, or token ids valid for every embedding or one-hot
     encoding they feed."""
-    nodes = {n.id: n for n in arch.nodes}
-    bounds = {"embedding": "num_embeddings", "one_hot": "num_classes"}
     tensors = []
     for node in input_nodes(arch):
         shape = (batch, *node.params.shape)
         if node.params.dtype == "int64":
-            sizes = [getattr(nodes[e.target].params, bounds[nodes[e.target].type]) for e in arch.edges
-                     if e.source == node.id and nodes[e.target].type in bounds]
+            sizes = [size for _, _, size in id_readers(arch, node.id)]
             tensors.append(torch.randint(0, min(sizes, default=2), shape, generator=generator))
         else:
             tensors.append(torch.randn(shape, generator=generator))

@@ -295,7 +295,7 @@ def test_csv_regression(tmp_path):
 @pytest.mark.parametrize(
     "content, params, expected",
     [
-        (None, {"path": "missing.csv"}, "not found"),
+        (None, {"path": "missing.csv"}, "missing.csv: no such file (params.path)"),
         ("", {}, "is empty"),
         ("\n\n", {}, "is empty"),
         ("a,b\n", {}, "no data rows"),
@@ -348,7 +348,7 @@ def test_npz_errors(tmp_path):
         np.savez(path, **arrays)
         return {"path": str(path)}
 
-    assert "not found" in error_message("npz", {"path": str(tmp_path / "none.npz")})
+    assert "none.npz: no such file (params.path)" in error_message("npz", {"path": str(tmp_path / "none.npz")})
     assert "not a NumPy .npz archive" in error_message("npz", {"path": write(tmp_path, "hello", "text.npz")})
     assert "not a NumPy .npz archive" in error_message("npz", {"path": write(tmp_path, b"PK\x03\x04junk", "z.npz")})
     np.save(tmp_path / "single.npy", np.zeros(3))

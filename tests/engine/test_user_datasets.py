@@ -133,7 +133,7 @@ def test_pictures_refuse_a_pipe_without_blocking(tmp_path):
     import os
     root = class_folders(tmp_path / "pets", per_class=1)
     os.mkfifo(root / "sky" / "pipe.png")
-    assert "is not a regular file" in error_message("image_folder", {"path": str(root)})
+    assert "it is a named pipe (FIFO), not a regular file" in error_message("image_folder", {"path": str(root)})
 
 
 def test_sample_photos_patches_need_no_size_check():
