@@ -24,6 +24,7 @@ import torch
 
 from layerloom import engine
 from layerloom.engine.cli import main as layerloom
+from layerloom.engine.progress import bar
 from layerloom.engine.templates import TemplateInfo, Target, gallery
 from layerloom.engine.train.events import each_step
 from layerloom.engine.train.setup import load_data, training_config
@@ -150,10 +151,12 @@ def main(argv: list[str] | None = None) -> int:
     wanted = set(chosen) | {t.than for f in chosen for t in infos[f].targets if t.than}
     wanted |= {infos[f].beside for f in chosen if infos[f].beside}
     outcomes = {}
-    with tempfile.TemporaryDirectory() as runs:
-        for name in [f for f in infos if f in wanted]:
-            print(f"training {name} ...", file=sys.stderr, flush=True)
+    names = [f for f in infos if f in wanted]
+    with tempfile.TemporaryDirectory() as runs, bar(len(names), "templates", "template") as progress:
+        for name in names:
+            progress.set_postfix_str(name)
             outcomes[name] = train(infos[name], Path(runs) / Path(name).stem)
+            progress.update(1)
     section, all_met = report(outcomes)
     print(section)
     if not args.files:

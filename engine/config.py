@@ -11,7 +11,7 @@ MAX_BATCH_SIZE = 1_000_000
 
 
 class _Config(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class DatasetRef(_Config):
@@ -38,7 +38,7 @@ class GradClip(_Config):
 
 
 class TrainingConfig(_Config):
-    dataset: DatasetRef
+    dataset: DatasetRef = Field(description="What to train on: a dataset's name and its params.")
     loss: LossName = Field(description="Loss compared between the model's output and the target.")
     optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
     epochs: int = Field(10, ge=1, le=100_000, description="Passes over the training data.")

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import sys
 
-from .. import files
-from ..train.runfolder import save_atomic
+from .. import fileio, files
+from ..progress import stages
 from .values import ImportFailure
 from .importer import import_module
 from .trace import construct, load_class
@@ -27,22 +27,24 @@ def register(sub) -> None:
 
 
 def _cmd_import(args) -> int:
-    try:
-        shapes = None if args.input_shape is None else [_parse_shape(text) for text in args.input_shape]
-        arch, weights, unused, _ = import_module(construct(load_class(args.spec), args.args), shapes, flat=args.flat)
-    except ImportFailure as error:
-        for line in error.lines:
-            print(f"{args.spec}: {line}", file=sys.stderr)
-        return 1
-    writes = [(args.output, lambda path: files.save(arch, path))]
-    if args.weights:
-        writes.append((args.weights, lambda path: save_atomic(weights, path)))
-    for path, write in writes:
+    with stages(f"importing {args.spec}", ["loading", "tracing", "writing"]) as begin:
         try:
-            write(path)
-        except OSError as error:
-            print(f"{path}: cannot write: {error.strerror or error}", file=sys.stderr)
+            begin("loading")
+            shapes = None if args.input_shape is None else [_parse_shape(text) for text in args.input_shape]
+            module = construct(load_class(args.spec), args.args)
+            begin("tracing")
+            arch, weights, unused, _ = import_module(module, shapes, flat=args.flat)
+        except ImportFailure as error:
+            for line in error.lines:
+                print(f"{args.spec}: {line}", file=sys.stderr)
             return 1
+        begin("writing")
+        for path in (args.output, args.weights):  # refused before either is written
+            if path:
+                fileio.check_writable(path)
+        files.save(arch, args.output)
+        if args.weights:
+            fileio.save_torch(weights, args.weights)
     for line in unused:
         print(f"{args.spec}: {line}", file=sys.stderr)
     saved = f"; weights in {args.weights}" if args.weights else ""

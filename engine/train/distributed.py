@@ -2,12 +2,11 @@
 
 The launcher is the elastic agent that `torchrun` runs (`torch.distributed.launcher.api.elastic_launch`), started in
 this process so that its logging stays quiet and a failed worker comes out as one line. Every worker runs `work`: it
-joins the process group (gloo on CPUs, nccl with one GPU per process) and runs the same `train` command, whose
-Trainer sees the group (`Group.current()`) and trains its share; only rank 0 writes the run folder and reports.
+joins the process group (gloo on CPUs, nccl with one GPU per process) and runs the same training session, whose
+Trainer sees the group (`group.Group.current()`) and trains its share; only rank 0 writes the run folder and reports.
 """
 from __future__ import annotations
 
-import argparse
 import ctypes
 import json
 import logging
@@ -21,8 +20,14 @@ from contextlib import contextmanager
 
 import torch
 import torch.distributed as dist
-from torch.nn.parallel import DistributedDataParallel
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from .. import fileio, files
+from ..cliargs import add_options, parse_options
+from ..crash import internal_error
+from ..errors import UserError
+from . import session
+from .options import TrainOptions
 from .setup import TrainingError, resolve_device, training_config
 
 LOOPBACK = "127.0.0.1"
@@ -36,99 +41,57 @@ except KeyboardInterrupt:
 """
 
 
-class Group:
-    """This process's place in the initialized process group, and the collectives the Trainer needs."""
+class LaunchOptions(BaseModel):
+    """How many processes train, and where the machines of a multi-machine run meet."""
 
-    def __init__(self, rank: int, size: int):
-        self.rank, self.size = rank, size
-        self.lead = rank == 0
-        self._flags: torch.Tensor | None = None
-        self._sum = None
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
-    @staticmethod
-    def current() -> Group | None:
-        """The group of this process, or None outside one."""
-        if dist.is_available() and dist.is_initialized():
-            return Group(dist.get_rank(), dist.get_world_size())
-        return None
+    nproc: int = Field(1, ge=1, le=4096, description="train in N processes on this machine with "
+                                                     "DistributedDataParallel")
+    nnodes: int = Field(1, ge=1, le=4096, json_schema_extra={"metavar": "M"},
+                        description="machines taking part, each running this command (needs --rdzv-endpoint)")
+    rdzv_endpoint: str | None = Field(None, max_length=300, json_schema_extra={"metavar": "HOST:PORT"},
+                                      description="where the machines meet: one of them and a free port on it")
+    rdzv_id: str = Field("layerloom", min_length=1, max_length=300, json_schema_extra={"metavar": "ID"},
+                         description="the job's name, the same on every machine")
 
-    def device(self, device: torch.device) -> torch.device:
-        """The GPU of this process (the one `process_group` made current) for 'cuda', else `device`."""
-        return torch.device("cuda", torch.cuda.current_device()) if device.type == "cuda" else device
-
-    def wrap(self, model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
-        """`model` under DistributedDataParallel, which also copies rank 0's weights and buffers to every rank."""
-        return DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
-
-    def shard(self, order: torch.Tensor) -> torch.Tensor:
-        """This process's share of an epoch's order: every rank takes as many samples (the remainder sits out)."""
-        return order[self.rank::self.size][:len(order) // self.size]
-
-    def share(self, loss: torch.Tensor, cancelled: bool) -> None:
-        """Start summing this step's loss and cancel flag over the processes (it runs while backward does)."""
-        self._flags = torch.stack([loss.float(), loss.new_full((), float(cancelled), dtype=torch.float32)])
-        self._sum = dist.all_reduce(self._flags, async_op=True)
-
-    def mean_loss(self) -> torch.Tensor:
-        """The step's loss over all processes: every rank takes the same finiteness decision from it (the
-        gradients DistributedDataParallel averaged are the same everywhere already)."""
-        self._sum.wait()
-        return self._flags[0] / self.size
+    @model_validator(mode="after")
+    def _endpoint(self) -> "LaunchOptions":
+        if self.nnodes > 1 and not self.rdzv_endpoint:
+            raise ValueError("--nnodes needs --rdzv-endpoint HOST:PORT, the same on every machine")
+        return self
 
     @property
-    def stopped(self) -> bool:
-        """Whether some process was cancelled, as of the last step: the same answer on every rank."""
-        return self._flags is not None and bool(self._flags[1] > 0)
-
-    def broadcast(self, value):
-        """Rank 0's `value` (a resume checkpoint), on every rank."""
-        box = [value]
-        dist.broadcast_object_list(box, src=0)
-        return box[0]
-
-
-def rank() -> int:
-    """This process's rank: 0 outside a process group."""
-    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+    def requested(self) -> bool:
+        """Whether the command asks for more than one process, and is not itself one of them."""
+        return (self.nproc > 1 or self.nnodes > 1) and not dist.is_initialized()
 
 
 def add_arguments(parser) -> None:
     """The `train` options of multi-process and multi-machine training."""
-    parser.add_argument("--nproc", type=int, default=1, metavar="N",
-                        help="train in N processes on this machine with DistributedDataParallel (default 1)")
-    parser.add_argument("--nnodes", type=int, default=1, metavar="M",
-                        help="machines taking part, each running this command (needs --rdzv-endpoint)")
-    parser.add_argument("--rdzv-endpoint", metavar="HOST:PORT",
-                        help="where the machines meet: one of them and a free port on it")
-    parser.add_argument("--rdzv-id", default="layerloom", metavar="ID",
-                        help="the job's name, the same on every machine (default layerloom)")
+    add_options(parser, LaunchOptions, LaunchOptions.model_fields)
 
 
-def requested(args) -> bool:
-    """Whether the `train` command asks for more than one process, and is not itself one of them."""
-    if args.nproc < 1 or args.nnodes < 1:
-        raise TrainingError("--nproc and --nnodes must be 1 or more")
-    if args.nnodes > 1 and not args.rdzv_endpoint:
-        raise TrainingError("--nnodes needs --rdzv-endpoint HOST:PORT, the same on every machine")
-    return (args.nproc > 1 or args.nnodes > 1) and not dist.is_initialized()
+def parse(args) -> LaunchOptions:
+    return parse_options(LaunchOptions, args)
 
 
-def launch(arch, args) -> int:
-    """Run the `train` command `args` in `args.nproc` processes here (and on the other machines that meet at
-    --rdzv-endpoint); a failure is raised as one TrainingError, the first process's reason."""
+def launch(file: str, arch, options: TrainOptions, events: str | None, how: LaunchOptions) -> int:
+    """Train in `how.nproc` processes here (and on the other machines that meet at --rdzv-endpoint); a failure is
+    raised as one TrainingError, the first process's reason."""
     from torch.distributed.elastic.multiprocessing import DefaultLogsSpecs, SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.elastic.rendezvous import RendezvousError
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
-    kind = _device_kind(arch, args)
-    payload = json.dumps({key: value for key, value in vars(args).items() if key != "run"} | {"device": kind})
-    local = args.nnodes == 1 and not args.rdzv_endpoint
+    kind = _device_kind(arch, options, how.nproc)
+    payload = json.dumps({"file": file, "options": options.model_dump(mode="json"), "events": events, "kind": kind})
+    local = how.nnodes == 1 and not how.rdzv_endpoint
     with tempfile.TemporaryDirectory(prefix="layerloom-ddp-") as logs, _agent_in_this_process():
         config = LaunchConfig(
-            min_nodes=args.nnodes, max_nodes=args.nnodes, nproc_per_node=args.nproc, max_restarts=0,
-            run_id=uuid.uuid4().hex if local else args.rdzv_id, rdzv_backend="c10d",
-            rdzv_endpoint=f"{LOOPBACK}:0" if local else args.rdzv_endpoint, local_addr=LOOPBACK if local else None,
+            min_nodes=how.nnodes, max_nodes=how.nnodes, nproc_per_node=how.nproc, max_restarts=0,
+            run_id=uuid.uuid4().hex if local else how.rdzv_id, rdzv_backend="c10d",
+            rdzv_endpoint=f"{LOOPBACK}:0" if local else how.rdzv_endpoint, local_addr=LOOPBACK if local else None,
             logs_specs=DefaultLogsSpecs(log_dir=logs))
         try:
             elastic_launch(config, sys.executable)("-c", WORKER, payload)
@@ -141,15 +104,15 @@ def launch(arch, args) -> int:
     return 0
 
 
-def _device_kind(arch, args) -> str:
+def _device_kind(arch, options: TrainOptions, nproc: int) -> str:
     """'cuda' or 'cpu' for every process; mps has no collectives, and each process needs a GPU of its own."""
-    requested_device = training_config(arch, device=args.device).device
+    requested_device = training_config(arch, options.overrides()).device
     if requested_device == "mps":
         raise TrainingError("--nproc trains on CPUs (gloo) or CUDA GPUs (nccl), not on mps: use --device cpu")
     if resolve_device(requested_device).type != "cuda":
         return "cpu"
-    if args.nproc > torch.cuda.device_count():
-        raise TrainingError(f"--nproc {args.nproc} needs a CUDA device per process, and this machine has "
+    if nproc > torch.cuda.device_count():
+        raise TrainingError(f"--nproc {nproc} needs a CUDA device per process, and this machine has "
                             f"{torch.cuda.device_count()}: use --nproc {torch.cuda.device_count()} or --device cpu")
     return "cuda"
 
@@ -211,8 +174,8 @@ def _die_with_launcher() -> None:
 
 def _report(message: str) -> None:
     """Leave the reason of a failure where the agent reads it (torchelastic's error file)."""
-    with open(os.environ["TORCHELASTIC_ERROR_FILE"], "w", encoding="utf-8") as handle:
-        json.dump({"message": message, "timestamp": int(time.time()), "time": time.time()}, handle)
+    record = {"message": message, "timestamp": int(time.time()), "time": time.time()}
+    fileio.write_text(os.environ["TORCHELASTIC_ERROR_FILE"], json.dumps(record))
 
 
 def work(payload: str) -> None:
@@ -224,21 +187,16 @@ def work(payload: str) -> None:
 
 
 def _train(payload: str) -> int:
-    """Run the `train` command in the process group; the reason of a failure goes to the error file."""
-    from ..errors import DocumentError
-    from .cli import FAILURES, _cmd_train
-
+    """Run the `train` command's session in the process group; the reason of a failure goes to the error file."""
     _die_with_launcher()
-    args = argparse.Namespace(**json.loads(payload))
+    job = json.loads(payload)
     try:
-        with process_group(args.device):
-            return _cmd_train(args)
-    except (*FAILURES, DocumentError) as error:
+        with process_group(job["kind"]):
+            return session.train(files.load(job["file"]), TrainOptions.model_validate(job["options"]), job["events"])
+    except UserError as error:
         _report(str(error))
     except KeyboardInterrupt:
         return 130
-    except Exception as error:  # a bug, or a resource limit: one clear line rather than a traceback per process
-        _report(f"internal error in training process {os.environ['RANK']} ({type(error).__name__}: {error}); "
-                "please report it")
+    except Exception as error:  # a bug: one line (with the traceback in a log file) rather than one per process
+        _report(internal_error(error, f" in training process {os.environ['RANK']}"))
     return 1
-

@@ -14,7 +14,7 @@ from layerloom.engine.cli import main
 from layerloom.engine.data import load_dataset
 from layerloom.engine.train.events import EndEvent, EpochEvent, StartEvent, StepEvent, parse_event
 from layerloom.engine.train.monitor import GradientMonitor
-from layerloom.engine.train.progress import ProgressBar
+from layerloom.engine.progress import TrainingProgress
 from layerloom.engine.train.tensorboard import TensorBoardLogger
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,7 +62,7 @@ def test_train_writes_the_run_folder_and_events_to_stdout(tmp_path, capsys):
 @pytest.mark.parametrize("args, message", [
     (["--device", "cuda"], "cuda requested but no CUDA device is available"),
     (["--tensorboard"], "needs the tensorboard package"),
-    (["--log-every", "-1"], "--log-every must be 0 or more"),
+    (["--log-every", "-1"], "--log-every -1: input should be greater than or equal to 0"),
 ])
 def test_train_fails_with_one_clear_line(tmp_path, capsys, args, message):
     if "cuda" in args and torch.cuda.is_available():
@@ -122,18 +122,34 @@ def test_the_installed_command_keeps_stdout_for_events(tmp_path):
     assert "max_steps after 3 steps" in done.stderr
 
 
-def test_progress_bar_shows_steps_loss_and_validation_metrics():
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def _progress_events(progress):
+    progress(StartEvent(device="cpu", parameters={"total": 1, "trainable": 1, "per_node": {}}, monitored=[],
+                        steps_per_epoch=10, total_steps=40))
+    progress(StepEvent(step=20, epoch=2, loss=0.25, grad_norm={}, weight_norm={}, update_ratio={},
+                       grad_norm_total=1.0, grad_norm_clipped=1.0, clipped=False))
+    progress(EpochEvent(epoch=2, step=20, metrics={"train_loss": 0.2, "val_accuracy": 0.9}, seconds=1.0))
+    progress.bar.refresh()
+    shown = progress.stream.getvalue().split("\r")[-1]
+    progress(EndEvent(status="completed", step=40, metrics={}, seconds=2.0))
+    return shown
+
+
+def test_progress_bar_on_a_terminal_shows_steps_epoch_loss_and_validation_metrics():
+    stream = _Terminal()
+    shown = _progress_events(TrainingProgress(stream))
+    assert "20/40" in shown and "epoch=3" in shown and "loss=0.2500" in shown and "val_accuracy=0.9000" in shown
+    assert "train_loss" not in shown and stream.getvalue().endswith("\n")
+
+
+def test_progress_bar_draws_nothing_where_stderr_is_not_a_terminal():
     stream = io.StringIO()
-    bar = ProgressBar(stream)
-    bar(StartEvent(device="cpu", parameters={"total": 1, "trainable": 1, "per_node": {}}, monitored=[],
-                   steps_per_epoch=10, total_steps=40))
-    bar(StepEvent(step=20, epoch=2, loss=0.25, grad_norm={}, weight_norm={}, update_ratio={}, grad_norm_total=1.0,
-                  grad_norm_clipped=1.0, clipped=False))
-    bar(EpochEvent(epoch=2, step=20, metrics={"train_loss": 0.2, "val_accuracy": 0.9}, seconds=1.0))
-    assert "20/40 steps" in bar.line() and "epoch 3" in bar.line() and "val_accuracy 0.9000" in bar.line()
-    assert "#" * 12 + "." * 12 in bar.line()
-    bar(EndEvent(status="completed", step=40, metrics={}, seconds=2.0))
-    assert stream.getvalue().endswith("\n")
+    _progress_events(TrainingProgress(stream))
+    assert stream.getvalue() == ""
 
 
 class _Writer:

@@ -110,7 +110,7 @@ def test_parameters_forward_never_uses_are_named_and_the_rest_imported(tmp_path,
 def test_an_unwritable_output_is_one_line(tmp_path, capsys):
     doc = tmp_path / "missing" / "out.json"
     assert main(["import", "import_models:MLP", "-o", str(doc)]) == 1
-    assert capsys.readouterr().err == f"{doc}: cannot write: No such file or directory\n"
+    assert capsys.readouterr().err == f"cannot write {doc}: no such file or directory\n"
 
 
 def test_command_line_in_a_subprocess(tmp_path):
