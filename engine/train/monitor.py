@@ -138,10 +138,6 @@ class GradientMonitor:
         extras = dict(zip(captured, _read(list(captured.values()))))
         return StepRows(self.nodes, [s[0] for s in steps], [s[1] for s in steps], [s[2] for s in steps], table, extras)
 
-    def first_nonfinite(self, event: StepEvent) -> str | None:
-        """The layer nearest the output whose gradient is not finite: the first such layer in backward order."""
-        return next((node for node in reversed(self.nodes) if not math.isfinite(event.grad_norm[node])), None)
-
 
 def _read(captures: list[Captured]):
     """Each capture's event fields, from one read of all their tensors."""

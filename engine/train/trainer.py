@@ -1,8 +1,9 @@
 """The trainer: a lean loop over device-resident batches, watched by the gradient monitor.
 
 Per step it does what a hand-written loop does, plus a finiteness check of the loss and gradients whose
-answer is read every step (free on the CPU; one scalar sync per step on a GPU). So a NaN or Inf is caught
-before the optimizer applies it, and the weights in memory and in model.pt stay the last good ones.
+answer is read every step (free on the CPU; one scalar sync per step on a GPU), and one fused copy of the
+weights before the update. So a NaN or Inf is caught before the optimizer applies it, and model.pt gets
+weights that give the failed batch a finite loss (failed_step.py).
 Monitored steps (step 1 and every `log_every` steps) also record their numbers into the monitor's rows,
 which are reported in batches (StepRows, every 256 rows or 0.1 s, and before each epoch, end and error
 event), so every step can be watched at almost no cost. Epoch metrics are measured after
@@ -21,43 +22,30 @@ from pathlib import Path
 
 import torch
 
-from ..costs import infer_costs, training_memory
-from ..data import Dataset, DatasetError
+from ..costs import TrainingMemory, infer_costs, training_memory
+from ..costs.memory import check_available
+from ..data import Dataset
 from ..document import Architecture
-from ..errors import DocumentError
-from ..shapes import infer_shapes
+from ..errors import DocumentError, UserError
+from ..validate import check
 from .advice import ModelFacts
 from .attention import AttentionProbe
 from .positions import layer_paths
 from .diagnosis import Diagnoser
-from .distributed import Group
-from .events import (CostEstimate, EndEvent, EpochEvent, ErrorEvent, EventSink, ParameterCounts, RunStatus,
-                     StartEvent, StepRows)
-from .losses import LossMismatch, Objective, measure
+from .events import CostEstimate, EndEvent, EpochEvent, ErrorEvent, ParameterCounts, RunStatus, StartEvent, StepRows
+from .failed_step import WeightHistory, failing_layer, locate
+from .group import Group
+from .losses import Objective, measure
 from .monitor import GradientMonitor
 from .optimizers import make_optimizer
+from .options import TrainOptions
 from .peak import PeakMemory
 from .recorder import quiet
-from .runfolder import RunFolder
+from .runfolder import CHECKPOINT, RunFolder, load_state
 from .setup import TrainingError, build_model, check_inputs, load_data, resolve_device, split, training_config
 from .tensorboard import TensorBoardLogger
 
-USER_ERRORS = (TrainingError, DatasetError, DocumentError, LossMismatch)
-
-
-@dataclass
-class TrainOptions:
-    """How to run: overrides of the training section, logging cadence and the run folder."""
-
-    epochs: int | None = None
-    max_steps: int | None = None
-    device: str | None = None
-    seed: int | None = None
-    log_every: int = 10  # a step event (and monitoring) at step 1 and every log_every steps; 0 turns both off
-    profile_every: int = 50  # BPTT profile and activation health: step 1 and the first logged step past each multiple
-    out_dir: Path | None = None
-    resume: bool = False
-    tensorboard: bool = False
+__all__ = ["RunResult", "TrainOptions", "Trainer"]
 
 
 @dataclass
@@ -71,8 +59,8 @@ class RunResult:
     error: str | None = None
 
 
-class NonFiniteStep(Exception):
-    """A step whose loss or gradient was not finite; it was not applied."""
+class StepFailed(Exception):
+    """A step that failed (a non-finite loss or gradient, which was not applied, or an error in a layer)."""
 
     def __init__(self, message: str, step: int, node: str | None):
         super().__init__(message)
@@ -93,6 +81,7 @@ class Trainer:
         self._cancel = threading.Event()
         self._closers: list = []
         self._started, self.step = time.perf_counter(), 0
+        self.folder: RunFolder | None = None
         self.group = Group.current()  # set inside `layerloom train --nproc N`: only rank 0 writes and reports
         self.lead = self.group is None or self.group.lead
 
@@ -110,24 +99,25 @@ class Trainer:
             with quiet():  # numpy's error state for the monitor's numbers, held for the whole run
                 self._setup()
                 return self._finish(self._loop())
-        except NonFiniteStep as bad:
+        except StepFailed as bad:
             return self._fail(str(bad), bad.step, bad.node)
-        except USER_ERRORS as error:
+        except UserError as error:
             return self._fail(str(error), None, None)
         except RuntimeError as error:  # torch reports shape, memory and device failures as RuntimeError
-            lines = str(error).strip().splitlines() or [type(error).__name__]
-            return self._fail(f"training failed at step {self.step + 1}: {lines[0]}", self.step + 1, None)
+            return self._fail(f"training failed at step {self.step + 1}: {_first_line(error)}", self.step + 1, None)
         finally:
             for close in self._closers:
                 close()
 
     def _setup(self) -> None:
         options = self.options
-        config = self.config = training_config(
-            self.arch, epochs=options.epochs, seed=options.seed, device=options.device)
+        config = self.config = training_config(self.arch, options.overrides())
+        state = self._open_folder()  # first: a folder that cannot be used is refused before any data is read
+        self.memory = self._training_memory()  # and a model this machine cannot hold, before it is built
         device = resolve_device(config.device)
         self.device = self.group.device(device) if self.group else device
-        dataset = check_inputs(self.arch, self._dataset) if self._dataset else load_data(self.arch, config)
+        dataset = (check_inputs(self.arch, self._dataset) if self._dataset
+                   else load_data(self.arch, config, options.data_limit))
         model = self.model = build_model(self.arch, config.seed).to(self.device)
         parts = split(len(dataset), config.val_fraction, config.seed)
         with torch.no_grad():
@@ -138,7 +128,7 @@ class Trainer:
             raise TrainingError("training needs a model with one tensor output")
         self.objective = Objective(config.loss, tuple(sample.shape[1:]), tuple(dataset.target.shape[1:]),
                                    dataset.target.dtype, dataset.num_classes)
-        target = self.objective.prepare_target(dataset.target)
+        target = self.objective.prepare_target(dataset.target, dataset.target_label)
         self.train_data = self._on_device(dataset.inputs, target, parts.train)
         self.val_data = self._on_device(dataset.inputs, target, parts.val)
         sequence = layer_paths(self.arch, "sequence")
@@ -148,12 +138,23 @@ class Trainer:
         if not self.monitor.params:
             raise TrainingError("the model has no weights to train: add a layer with weights (linear, conv2d, ...)")
         self.optimizer = make_optimizer(self.monitor.params, config.optimizer)
+        self.history = WeightHistory(model)  # after the monitor: its flat vectors hold the weights now
         self.diagnoser = Diagnoser(ModelFacts.of(self.arch, config))
         self.shuffle = torch.Generator().manual_seed(config.seed)
         self.epoch = self.batch = self._last_profile = 0
         self.metrics: dict[str, float] = {}
         self._plan_epochs(len(parts.train))
-        self._open_outputs(dataset)
+        if self.folder:
+            self.folder.describe_data(dataset.describe())
+        if self.group and options.resume:
+            state = self.group.broadcast(state)
+        if state:
+            self._restore(state)
+        self.tensorboard = None
+        if options.tensorboard and self.lead:
+            self.tensorboard = TensorBoardLogger((self.folder.path if self.folder else Path("runs")) / "tensorboard")
+            self._callbacks.append(self.tensorboard)
+            self._closers.append(self.tensorboard.close)
         self.net = self.group.wrap(model, self.device) if self.group else model  # the module steps run through
         self.peak = PeakMemory(model, self.device)
         self._emit_start()
@@ -170,37 +171,35 @@ class Trainer:
     def _on_device(self, inputs, target, index):
         return tuple(x[index].to(self.device) for x in inputs), target[index].to(self.device)
 
-    def _open_outputs(self, dataset: Dataset) -> None:
+    def _open_folder(self) -> dict | None:
+        """Open the run folder (rank 0) and return the snapshot to resume from, if any."""
         options = self.options
-        if options.resume and not options.out_dir:
-            raise TrainingError("resume needs the run folder (--out DIR) of the run to continue")
         self.folder = RunFolder(options.out_dir) if options.out_dir and self.lead else None
-        state = self.folder.checkpoint() if self.folder and options.resume else None
-        if self.group and options.resume:
-            state = self.group.broadcast(state)
-        if self.folder:
-            self.folder.start(self.arch.model_copy(update={"training": self.config}), fresh=not options.resume)
-            self.folder.describe_data(dataset.describe())
-            sink = EventSink(self.folder.events_path)
-            self._callbacks.append(sink)
-            self._closers.append(sink.close)
-        if state:
-            self._restore(state)
-        self.tensorboard = None
-        if options.tensorboard and self.lead:
-            self.tensorboard = TensorBoardLogger((self.folder.path if self.folder else Path("runs")) / "tensorboard")
-            self._callbacks.append(self.tensorboard)
-            self._closers.append(self.tensorboard.close)
+        if self.folder is None:
+            return None
+        self._closers.append(self.folder.close)
+        state = self.folder.start(self.arch.model_copy(update={"training": self.config}),
+                                  resume=options.resume, overwrite=options.overwrite)
+        self._callbacks.append(self.folder.events)
+        return state
 
     def _restore(self, state: dict) -> None:
-        if self.folder:  # other ranks receive rank 0's weights when DistributedDataParallel wraps the model
-            self.folder.load_model(self.model)
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.step, self.epoch, self.batch = int(state["step"]), int(state["epoch"]), int(state["batch"])
-        self.shuffle.set_state(state["shuffle_state"])
-        torch.set_rng_state(state["rng_state"])
+        """Continue from a snapshot (runfolder.RunFolder.snapshot): weights, optimizer, position, random states."""
+        source = self.options.out_dir / CHECKPOINT
+        load_state(self.model, state["model"], source)
+        try:
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.shuffle.set_state(state["shuffle_state"])
+            torch.set_rng_state(state["rng_state"])
+        except (ValueError, KeyError, TypeError, RuntimeError) as error:
+            raise TrainingError(f"{source} does not fit this run's optimizer or random state "
+                                f"({type(error).__name__}: {str(error)[:200]})") from None
+        self.step, self.epoch, self.batch = state["step"], state["epoch"], state["batch"]
+        if self.epoch > self.config.epochs or self.batch > self.steps_per_epoch:
+            raise TrainingError(f"{source} is at epoch {self.epoch}, step {self.batch} of it, past the end of this "
+                                f"run ({self.config.epochs} epochs of {self.steps_per_epoch} steps)")
 
-    def _checkpoint(self, shuffle_state: torch.Tensor) -> dict:
+    def _snapshot(self, shuffle_state: torch.Tensor) -> dict:
         return {"step": self.step, "epoch": self.epoch, "batch": self.batch, "shuffle_state": shuffle_state,
                 "rng_state": torch.get_rng_state(), "optimizer": self.optimizer.state_dict()}
 
@@ -215,13 +214,25 @@ class Trainer:
             monitored=self.monitor.nodes, recurrent=list(self.monitor.recurrent), sequence=list(self.monitor.sequence),
             attention=list(self.attention.layers),
             steps_per_epoch=self.steps_per_epoch, total_steps=self._total_steps(), first_step=self.step,
-            run_dir=str(self.folder.path) if self.folder else None, estimate=self._estimate() if self.lead else None,
+            run_dir=str(self.options.out_dir) if self.folder else None, estimate=self._estimate() if self.lead else None,
         ))
+
+    def _training_memory(self) -> TrainingMemory:
+        """The cost model's training memory at the batch each process takes, refused now when this machine has not
+        that much available, with the copy of the weights kept for a failed step (failed_step.WeightHistory)."""
+        problems, report = check(self.arch)
+        if problems:
+            raise DocumentError(problems)
+        self.costs = infer_costs(self.arch, report)
+        processes = self.group.size if self.group else 1
+        memory = training_memory(self.costs, math.ceil(self.config.batch_size / processes), self.config.optimizer)
+        check_available(memory.training_bytes + memory.param_bytes,
+                        f"training at batch {memory.batch_size:,} ({memory.amount()}, and the last good weights)")
+        return memory
 
     def _estimate(self) -> CostEstimate:
         """The cost model's MACs and training memory at the batch each process takes."""
-        costs = infer_costs(self.arch, infer_shapes(self.arch))
-        memory = training_memory(costs, self.batch_size, self.config.optimizer)
+        costs, memory = self.costs, self.memory
         return CostEstimate(
             total_macs=costs.total_macs, batch_size=memory.batch_size, param_bytes=memory.param_bytes,
             grad_bytes=memory.grad_bytes, optimizer_bytes=memory.optimizer_bytes,
@@ -259,8 +270,13 @@ class Trainer:
         if profiled:
             self._last_profile = step
         capture = self.monitor.capture() if profiled else None
-        with capture or nullcontext():
-            output = self.net(*xs)
+        try:
+            with capture or nullcontext():
+                output = self.net(*xs)
+        except (RuntimeError, IndexError) as error:  # torch's shape, index, memory and device failures
+            node = failing_layer(self.model, xs)
+            where = f" in layer '{node}'" if node else ""
+            raise StepFailed(f"training failed at step {step}{where}: {_first_line(error)}", step, node) from None
         loss = self.objective.loss(output, y)
         if self.group:  # the loss and cancel flag of every process, all-reduced while backward runs
             self.group.share(loss.detach(), self._cancel.is_set())
@@ -269,7 +285,8 @@ class Trainer:
         if self.group:
             loss = self.group.mean_loss()
         if not self.monitor.check(loss, logged):  # before the optimizer may apply a non-finite step
-            self._non_finite(step, loss)
+            self._non_finite(step, loss, xs, y)
+        self.history.remember()
         self.optimizer.step()
         self.step, self.batch = step, self.batch + 1
         if capture and self.attention and self.lead:
@@ -291,20 +308,33 @@ class Trainer:
             self.tensorboard.histograms(rows.steps[-1], self.monitor)
         return rows
 
-    def _non_finite(self, step, loss) -> None:
-        """Report the bad step (without applying it) and stop: the weights stay the last good ones."""
+    def _non_finite(self, step, loss, xs, y) -> None:
+        """Report the bad step (without applying it), name the first layer in forward order where it went
+        non-finite, keep weights that give this batch a finite loss (model.pt), and stop."""
         self.monitor.record_unapplied(step, self.epoch + 1, loss)
         rows = self._report_steps()
         event = rows.event_at(len(rows) - 1)
-        node = self.monitor.first_nonfinite(event)
-        what = (f"the loss is {event.loss}" if not math.isfinite(event.loss)
-                else f"the gradient norm is {event.grad_norm_total}")
-        where = (f"; the first layer with a non-finite gradient (in backward order, from the output) is '{node}'"
-                 if node else "")
+        loss_finite = math.isfinite(event.loss)
+        started_from = self.history.current()
+        node, kind = locate(self.model, xs, lambda output: self.objective.loss(output, y))
+        where = (f"'{node}' is the first layer (in forward order) whose {kind} is not finite" if node else
+                 "every layer's output is finite, and so is the gradient until it leaves the loss: check the targets")
+        what = f"the loss is {event.loss}" if not loss_finite else f"the gradient norm is {event.grad_norm_total}"
+        back = self.history.keep_finite(started_from, lambda: self._finite_on(xs, y), loss_finite)
         if self.folder:
-            self.folder.save(self.model)
-        raise NonFiniteStep(f"{what} at step {step} (epoch {self.epoch + 1}){where}. Training stopped before applying "
-                            "this step; the weights kept are the last good ones.", step, node)
+            self.folder.save_weights(self.model.state_dict())
+        kept = f"step {step - 1 - back}" + (", before the update that made them diverge" if back else "")
+        raise StepFailed(f"{what} at step {step} (epoch {self.epoch + 1}): {where}. Training stopped before "
+                         f"applying this step, and kept the last good weights (those of {kept}).", step, node)
+
+    @torch.no_grad()
+    def _finite_on(self, xs, y) -> bool:
+        """Whether the model, in eval mode as `layerloom eval` runs it, gives a finite loss on this batch."""
+        self.model.eval()
+        try:
+            return math.isfinite(self.objective.loss(self.model(*xs), y).item())
+        finally:
+            self.model.train()
 
     def _end_epoch(self) -> None:
         self.peak.stop()  # the first time: before metrics and saving, which have their own buffers
@@ -325,8 +355,9 @@ class Trainer:
 
     def _save(self, shuffle_state: torch.Tensor) -> None:
         self.peak.stop()
+        self._report_steps()  # the snapshot covers the event log up to here: every step it holds is written first
         if self.folder:
-            self.folder.save(self.model, self._checkpoint(shuffle_state))
+            self.folder.save(self.model, self._snapshot(shuffle_state))
 
     def _seconds(self) -> float:
         return time.perf_counter() - self._started
@@ -340,7 +371,14 @@ class Trainer:
         return result
 
     def _fail(self, message: str, step: int | None, node: str | None) -> RunResult:
+        if self.folder and self.folder.replacing:
+            message += f"; the run already in {self.folder.replacing} was kept"
         if getattr(self, "monitor", None):
             self._report_steps()
         self.emit(ErrorEvent(message=message, step=step, node=node))
         return RunResult("failed", self.step, seconds=self._seconds(), error=message)
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0][:300] if lines else type(error).__name__
