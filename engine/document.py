@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import keyword
 import re
+import unicodedata
 from typing import Annotated, Any, Iterable, Literal, Union
 
 import networkx as nx
@@ -266,13 +267,15 @@ def block_spec(name: str, block: BlockDef) -> LayerSpec:
 
 
 def is_valid_id(node_id: str) -> bool:
-    """A usable node id: a Python identifier, no keyword, no attribute of a compiled model (e.g. 'forward', 'graph')."""
-    return node_id.isidentifier() and not keyword.iskeyword(node_id) and node_id not in _reserved_names()
+    """A usable node id: a Python identifier that Python reads as written (unchanged by NFKC normalization, which
+    makes 'Ａ' and 'A' one name), no keyword, no attribute of a compiled model (e.g. 'forward', 'graph')."""
+    return (node_id.isidentifier() and unicodedata.normalize("NFKC", node_id) == node_id
+            and not keyword.iskeyword(node_id) and node_id not in _reserved_names())
 
 
 def free_id(base: str, used: Iterable[str]) -> str:
     """`base` made a valid id (non-word characters become _), or `base_2`, `base_3`... whichever is not in `used`."""
-    base = re.sub(r"\W", "_", base) or "node"
+    base = re.sub(r"\W", "_", unicodedata.normalize("NFKC", base)) or "node"
     if not (base[0].isalpha() or base[0] == "_"):
         base = f"n_{base}"
     used = set(used)

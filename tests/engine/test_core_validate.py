@@ -54,7 +54,7 @@ def test_bad_or_unknown_params_name_node_and_field(params, field):
     ({"kernel_size": 0}, "params.kernel_size: Input should be greater than or equal to 1"),
     ({"kernel_size": [3, 3, 3]}, "params.kernel_size: Tuple should have at most 2 items, not 3"),
     ({"padding": "samee"}, "params.padding: Input should be 'same' or 'valid'"),
-    ({"padding": None}, "params.padding: Input should be a valid integer; or Input should be a valid tuple; "
+    ({"padding": None}, "params.padding: Input should be a valid integer; or Input should be a valid array; "
                         "or Input should be 'same' or 'valid'"),
 ])
 def test_a_union_reports_the_branch_that_fits_the_value(params, message):
