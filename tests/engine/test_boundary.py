@@ -76,12 +76,8 @@ def test_engine_sources_import_no_gui_module():
     assert {k: v for k, v in offenders.items() if v} == {}
 
 
-# train.cli -> trainer -> distributed -> cli (through a function-level import): issue 12 takes it apart
-KNOWN_CYCLES = [["layerloom.engine.train.cli", "layerloom.engine.train.distributed", "layerloom.engine.train.trainer"]]
-
-
 def test_no_circular_imports():
-    assert [c for c in cycles(import_graph()) if c not in KNOWN_CYCLES] == []
+    assert cycles(import_graph()) == []
 
 
 def test_the_document_does_not_depend_on_training():
