@@ -21,16 +21,17 @@ class Bar(tqdm):
     monitor_interval = 0
 
 
-def bar(total: int | None, description: str, unit: str = "it", stream: TextIO | None = None) -> Bar:
+def bar(total: int | None, description: str, unit: str = "it", stream: TextIO | None = None, **options) -> Bar:
     """A progress bar on `stream` (stderr), drawn only when it is a terminal."""
     return Bar(total=total, desc=description, unit=unit, file=stream or sys.stderr, disable=None,
-                dynamic_ncols=True, leave=True)
+               dynamic_ncols=True, leave=True, **options)
 
 
 @contextmanager
 def stages(description: str, names: list[str], stream: TextIO | None = None) -> Iterator:
     """A bar over the named stages of one command: call the yielded function with each stage's name as it starts."""
-    progress = bar(len(names), description, "stage", stream)
+    progress = bar(len(names), description, "stage", stream,
+                   bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt}{postfix} [{elapsed}]")  # a rate of stages means nothing
     done = []
 
     def begin(name: str) -> None:
@@ -41,6 +42,7 @@ def stages(description: str, names: list[str], stream: TextIO | None = None) -> 
 
     try:
         yield begin
+        progress.set_postfix_str("done", refresh=False)
         progress.update(len(names) - progress.n)
     finally:
         progress.close()
@@ -66,8 +68,9 @@ class TrainingProgress:
             return
         elif isinstance(event, StepRows):  # monitored steps, read in batches: the last one's loss
             self._show(event.steps[-1], {"loss": f"{float(event.table[-1, 0]):.4f}"})
-        elif isinstance(event, EpochEvent):
-            self._show(event.step, {k: f"{v:.4f}" for k, v in event.metrics.items() if k.startswith("val_")})
+        elif isinstance(event, EpochEvent):  # one validation number keeps the bar itself in view
+            shown = next((k for k in ("val_accuracy", "val_loss") if k in event.metrics), None)
+            self._show(event.step, {shown: f"{event.metrics[shown]:.4f}"} if shown else {})
         elif isinstance(event, (EndEvent, ErrorEvent)):
             self.close()
 
