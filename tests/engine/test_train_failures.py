@@ -76,16 +76,19 @@ EMBEDDING = [
 ]
 
 
-@pytest.mark.parametrize("bad, words", [
-    (10, "array 'x' holds token id 10 (sample 5), but node 'embed' takes ids 0 to 9 (num_embeddings 10)"),
-    (-1, "array 'x' holds token id -1 (sample 5), but node 'embed' takes ids 0 to 9"),
+ONE_HOT = [EMBEDDING[0], {"id": "embed", "type": "one_hot", "params": {"num_classes": 10}}, *EMBEDDING[2:]]
+
+
+@pytest.mark.parametrize("bad, nodes, words", [
+    (10, EMBEDDING, "array 'x' holds token id 10 (sample 5), but node 'embed' takes ids 0 to 9 (num_embeddings 10)"),
+    (-1, EMBEDDING, "array 'x' holds token id -1 (sample 5), but node 'embed' takes ids 0 to 9"),
+    (12, ONE_HOT, "array 'x' holds token id 12 (sample 5), but node 'embed' takes ids 0 to 9 (num_classes 10)"),
 ])
-def test_token_ids_are_checked_against_the_embedding_before_training(tmp_path, bad, words):
+def test_token_ids_are_checked_against_the_layers_that_index_by_them(tmp_path, bad, nodes, words):
     x = np.zeros((8, 4), np.int64)
     x[5, 2] = bad
     data = _npz(tmp_path, x, np.zeros(8, np.int64))
-    doc = small_document(tmp_path / "doc.json", dict(MOONS, dataset={"name": "npz", "params": {"path": data}}),
-                         EMBEDDING)
+    doc = small_document(tmp_path / "doc.json", dict(MOONS, dataset={"name": "npz", "params": {"path": data}}), nodes)
     for command in ("train", "probe"):
         line = one_line_error(cli(command, doc, "--out", tmp_path / command) if command == "train"
                               else cli(command, doc))
