@@ -17,7 +17,7 @@ from typing import Iterator
 import torch
 from torch import fx, nn
 
-from . import memory
+from .costs.memory import check_available
 from .document import Architecture, NodeBase, is_instance
 from .errors import DocumentError
 from .layers.init import apply_init
@@ -37,7 +37,8 @@ def compile_model(arch: Architecture, max_params: int = DEFAULT_MAX_PARAMS) -> f
     problems, report = check(arch, max_params)
     if problems:
         raise DocumentError(problems)
-    memory.check_fits(report.total_params, 1, "the weights")
+    check_available(report.total_params * torch.float32.itemsize,
+                    f"the model's {report.total_params:,} parameters")  # before they are allocated
     module = _graph_module(report, class_name(arch.name))
     module.input_names = [n.id for n in arch.nodes if n.type == "input"]
     module.output_names = [n.id for n in arch.nodes if n.type == "output"]

@@ -6,11 +6,12 @@ from typing import NamedTuple
 
 import torch
 
-from ..document import Architecture
 from ..config import MAX_BATCH_SIZE, OptimizerConfig, TrainingConfig
+from ..document import Architecture
+from ..errors import DocumentError
 from ..train.optimizers import state_bytes
 from .graph import CostReport
-from .units import binary_unit, short_number
+from .units import binary_unit, format_bytes, short_number
 
 
 class TrainingMemory(NamedTuple):
@@ -78,3 +79,24 @@ def machine_memory() -> int | None:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (AttributeError, ValueError, OSError):
         return None
+
+
+def available_memory() -> int | None:
+    """Memory a new allocation can have without swapping (Linux's MemAvailable), else the machine's memory."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:  # a kernel file: regular, never blocks
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return machine_memory()
+
+
+def check_available(need: int, what: str) -> None:
+    """Before allocating: a DocumentError when `what` needs more memory than this machine has available."""
+    have = available_memory()
+    if have is not None and need > have:
+        raise DocumentError(f"{what} needs {format_bytes(need)}, and this machine has {format_bytes(have)} available: "
+                            "make the model smaller")
+

@@ -23,13 +23,6 @@ _BUILDERS = {
 _FUSED = {"sgd", "adam", "adamw"}
 
 
-def state_per_parameter(config: OptimizerConfig) -> int:
-    """How many values per parameter the optimizer keeps: Adam's two moments, momentum's one, RMSprop's average."""
-    if config.name in ("adam", "adamw"):
-        return 2
-    return (config.name == "rmsprop") + (config.momentum > 0)
-
-
 def make_optimizer(params, config: OptimizerConfig) -> torch.optim.Optimizer:
     """The configured optimizer over `params`, fused when torch supports it for their device."""
     params = list(params)

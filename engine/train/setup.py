@@ -7,15 +7,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .. import memory
 from ..compiler import compile_model
-from ..config import OptimizerConfig, TrainingConfig
+from ..config import TrainingConfig
 from ..data import Dataset, DatasetError, check_fits, load_dataset
 from ..data.base import DEFAULT_MAX_BYTES
 from ..document import Architecture
 from ..errors import UserError
-from ..validate import check
-from .optimizers import state_per_parameter
 
 
 ID_BOUNDS = {"embedding": "num_embeddings", "one_hot": "num_classes"}  # layers that index by their input's values
@@ -58,19 +55,12 @@ def training_config(arch: Architecture, overrides: dict | None = None) -> Traini
     return TrainingConfig.model_validate(arch.training.model_dump() | overrides)
 
 
-def build_model(arch: Architecture, seed: int, optimizer: OptimizerConfig | None = None) -> torch.nn.Module:
-    """The compiled model, initialized from `seed`; training needs exactly one output node. With the `optimizer`
-    it will train with, the memory training needs is checked first: weights, gradients, the weights kept before
-    each update and the optimizer's state (activations come on top)."""
+def build_model(arch: Architecture, seed: int) -> torch.nn.Module:
+    """The compiled model, initialized from `seed`; training needs exactly one output node."""
     outputs = [n.id for n in arch.nodes if n.type == "output"]
     if len(outputs) != 1:
         found = ", ".join(outputs) or "none"
         raise TrainingError(f"training needs exactly one output node, found {len(outputs)} ({found})")
-    if optimizer is not None:
-        problems, report = check(arch)
-        if not problems:
-            memory.check_fits(report.total_params, 3 + state_per_parameter(optimizer),
-                              f"training with {optimizer.name}: weights, gradients and state")
     seed_everything(seed)
     return compile_model(arch)
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from layerloom import engine
-from layerloom.engine import memory
+from layerloom.engine.costs import memory
 from layerloom.engine.document import free_id
 
 from cli_runs import MOONS, cli, one_line_error, small_document
@@ -54,18 +54,18 @@ def test_a_non_finite_learning_rate_is_named_as_such():
 
 
 def test_a_model_too_large_for_this_machine_is_refused_before_allocating(tmp_path, monkeypatch):
-    monkeypatch.setattr(memory, "available_bytes", lambda: 3 * 1024**3)
     doc = small_document(tmp_path / "big.json", nodes=[
         {"id": "x", "type": "input", "params": {"shape": [2]}},
         {"id": "wide", "type": "linear", "params": {"out_features": 20_000}},
         {"id": "fc", "type": "linear", "params": {"out_features": 20_000}},
         {"id": "scores", "type": "linear", "params": {"out_features": 2}},
-        {"id": "y", "type": "output"}])  # 400 million parameters: 1.5 GiB of weights, 7.5 GiB to train with adam
+        {"id": "y", "type": "output"}])  # 400 million parameters: 1.49 GiB of weights, 7.46 GiB to train with adam
+    monkeypatch.setattr(memory, "available_memory", lambda: 3 * 1024**3)
     assert cli("summary", doc)[0] == 0  # nothing is allocated to describe it
     line = one_line_error(cli("train", doc, "--out", tmp_path / "run"))
-    assert "training with adam: weights, gradients and state for the model's 400,120,002 parameters need 7.5 GiB, " \
-        "and this machine has 3.0 GiB available" in line
-    monkeypatch.setattr(memory, "available_bytes", lambda: 1024**3)
+    assert "training at batch 16 (5.96 GiB (activations <0.01, parameters 1.49, gradients 1.49, Adam state 2.98), " \
+        "and the last good weights) needs 7.46 GiB, and this machine has 3 GiB available" in line
+    monkeypatch.setattr(memory, "available_memory", lambda: 1024**3)
     line = one_line_error(cli("export", doc, "--format", "python", "-o", tmp_path / "x.py", "--weights",
                               tmp_path / "none.pt"))
-    assert "the weights for the model's 400,120,002 parameters need 1.5 GiB, and this machine has 1.0 GiB" in line
+    assert "the model's 400,120,002 parameters needs 1.49 GiB, and this machine has 1 GiB available" in line
