@@ -10,7 +10,6 @@ started from (those that made its loss); the update ratio is ||w_after - w_befor
 """
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 
@@ -21,7 +20,7 @@ from torch import nn
 from ..compiler import layers
 from .bptt import recurrent_layers
 from ..config import GradClip
-from .events import AttentionMap, StepEvent, StepRows
+from .events import AttentionMap, StepRows
 from .flat import FlatParameters
 from .health import Capture, Reading
 from .positions import sequence_layers

@@ -153,7 +153,7 @@ def test_an_unexpected_error_is_one_line_naming_the_log_that_holds_its_traceback
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     assert main(["check", str(cnn)]) == 1
     line = capsys.readouterr().err
-    prefix = f"layerloom: internal error (RuntimeError: boom); please report it with the traceback in "
+    prefix = "layerloom: internal error (RuntimeError: boom); please report it with the traceback in "
     assert line.startswith(prefix) and line.count("\n") == 1
     log = Path(line.removeprefix(prefix).strip())
     assert log.parent == tmp_path / "state" / "layerloom" / "crashes"

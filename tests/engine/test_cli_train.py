@@ -6,13 +6,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from layerloom import engine
 from layerloom.engine.cli import main
 from layerloom.engine.data import load_dataset
-from layerloom.engine.train.events import EndEvent, EpochEvent, StartEvent, StepEvent, parse_event
+from layerloom.engine.train.events import EndEvent, EpochEvent, StartEvent, StepEvent, StepRows, parse_event
 from layerloom.engine.train.monitor import GradientMonitor
 from layerloom.engine.progress import TrainingProgress
 from layerloom.engine.train.tensorboard import TensorBoardLogger
@@ -130,8 +131,7 @@ class _Terminal(io.StringIO):
 def _progress_events(progress):
     progress(StartEvent(device="cpu", parameters={"total": 1, "trainable": 1, "per_node": {}}, monitored=[],
                         steps_per_epoch=10, total_steps=40))
-    progress(StepEvent(step=20, epoch=2, loss=0.25, grad_norm={}, weight_norm={}, update_ratio={},
-                       grad_norm_total=1.0, grad_norm_clipped=1.0, clipped=False))
+    progress(StepRows([], [10, 20], [1, 2], [True, True], np.array([[0.5, 1.0, 1.0], [0.25, 1.0, 1.0]]), {}))
     progress(EpochEvent(epoch=2, step=20, metrics={"train_loss": 0.2, "val_accuracy": 0.9}, seconds=1.0))
     progress.bar.refresh()
     shown = progress.stream.getvalue().split("\r")[-1]
