@@ -12,6 +12,8 @@ import warnings
 import torch
 from torch import nn
 
+from ..compiler import layers
+
 
 class WeightHistory:
     """The model's weights and buffers as they were before the latest optimizer update."""
@@ -66,7 +68,7 @@ def locate(model: nn.Module, inputs: tuple[torch.Tensor, ...], loss_of) -> tuple
             backward[name] = (_finite(grad_output), _finite(grad_input))
         return hook
 
-    modules = dict(model.named_children())
+    modules = dict(layers(model))  # inside block instances too: 'stage2.1.conv1'
     handles = [m.register_forward_hook(forward_hook(n)) for n, m in modules.items()]
     handles += [m.register_full_backward_hook(backward_hook(n)) for n, m in modules.items()]
     try:
@@ -94,7 +96,7 @@ def locate(model: nn.Module, inputs: tuple[torch.Tensor, ...], loss_of) -> tuple
 def failing_layer(model: nn.Module, inputs: tuple[torch.Tensor, ...]) -> str | None:
     """The layer in which running `model` on `inputs` raises (it runs again, watched), or None."""
     running: list[str] = []
-    modules = dict(model.named_children())
+    modules = dict(layers(model))  # inside block instances too: 'stage2.1.conv1'
     handles = [m.register_forward_pre_hook(lambda *_, n=n: running.append(n)) for n, m in modules.items()]
     handles += [m.register_forward_hook(lambda *_, n=n: running.remove(n)) for n, m in modules.items()]
     try:

@@ -11,7 +11,8 @@ from ..compiler import compile_model
 from ..config import TrainingConfig
 from ..data import Dataset, DatasetError, check_fits, load_dataset
 from ..data.base import DEFAULT_MAX_BYTES
-from ..document import Architecture
+from ..blocks import instantiate
+from ..document import Architecture, is_instance
 from ..errors import UserError
 
 
@@ -87,20 +88,42 @@ def check_inputs(arch: Architecture, dataset: Dataset) -> Dataset:
         for reader, bound, size in id_readers(arch, node.id):
             outside = ((ids < 0) | (ids >= size)).reshape(len(ids), -1).any(1).nonzero()
             if len(outside):
-                sample = int(outside[0])
-                bad = int(ids[sample][(ids[sample] < 0) | (ids[sample] >= size)].reshape(-1)[0])
-                raise DatasetError(f"dataset '{dataset.name}': {dataset.input_label(position)} holds token id {bad} "
-                                   f"(sample {sample}), but node '{reader}' takes ids 0 to {size - 1} ({bound} {size})")
+                raise DatasetError(_outside_message(dataset, position, ids, int(outside[0]), reader, bound, size))
     return dataset
 
 
-def id_readers(arch: Architecture, input_id: str) -> list[tuple[str, str, int]]:
-    """(node id, param, size) of each layer that input node `input_id` feeds directly and that reads its values as
-    ids below `size` (an embedding's num_embeddings, a one-hot encoding's num_classes)."""
+def _outside_message(dataset: Dataset, position: int, ids: torch.Tensor, sample: int, reader: str, bound: str,
+                     size: int) -> str:
+    """Why sample `sample` of input `position` cannot be read by node `reader` (ids 0 to size - 1); for a dataset
+    with a vocabulary (text, text_csv) the size to set instead."""
+    row = ids[sample]
+    bad = int(row[(row < 0) | (row >= size)].reshape(-1)[0])
+    takes = f"node '{reader}' takes ids 0 to {size - 1} ({bound} {size})"
+    if dataset.vocab is not None and 0 <= bad < len(dataset.vocab):
+        return (f"dataset '{dataset.name}' has a vocabulary of {len(dataset.vocab):,} tokens, but {takes}: "
+                f"set {bound} to {len(dataset.vocab):,}")
+    return f"dataset '{dataset.name}': {dataset.input_label(position)} holds token id {bad} (sample {sample}), but {takes}"
+
+
+def id_readers(arch: Architecture, input_id: str, prefix: str = "") -> list[tuple[str, str, int]]:
+    """(node, param, size) of each layer that input node `input_id` feeds directly, or through the inputs of block
+    instances, and that reads its values as ids below `size` (an embedding's num_embeddings, a one-hot encoding's
+    num_classes); a layer inside instances is named by its dotted path ('encoder.embed')."""
     nodes = {n.id: n for n in arch.nodes}
-    readers = [nodes[e.target] for e in arch.edges
-               if e.source == input_id and e.target in nodes and nodes[e.target].type in ID_BOUNDS]
-    return [(n.id, ID_BOUNDS[n.type], getattr(n.params, ID_BOUNDS[n.type])) for n in readers]
+    found = []
+    for edge in arch.edges:
+        reader = nodes.get(edge.target) if edge.source == input_id else None
+        if reader is None:
+            continue
+        if reader.type in ID_BOUNDS:
+            found.append((prefix + reader.id, ID_BOUNDS[reader.type], getattr(reader.params, ID_BOUNDS[reader.type])))
+        elif is_instance(reader) and reader.type in arch.blocks:
+            body, _ = instantiate(arch, reader)
+            inputs = arch.blocks[reader.type].input_ids
+            inner = inputs[0] if len(inputs) == 1 else edge.target_port
+            if body is not None:  # only the first copy of a repeat reads the input
+                found += id_readers(body, inner, f"{prefix}{reader.id}.{'0.' if reader.repeat != 1 else ''}")
+    return found
 
 
 @dataclass

@@ -11,6 +11,7 @@ import pytest
 import torch
 from torch import nn
 
+from layerloom.engine import compile_model, loads
 from layerloom.engine.config import TrainingConfig
 from layerloom.engine.train.failed_step import locate
 from layerloom.engine.train.options import ProbeOptions, TrainOptions
@@ -59,6 +60,22 @@ def test_locate_names_the_first_layer_in_forward_order_where_values_or_gradients
     assert locate(_Chain(1.0), ones, lambda out: out.sum()) == (None, "loss")  # nothing to find
 
 
+
+def test_locate_names_a_layer_inside_a_block_instance_by_its_path():
+    arch = loads(json.dumps({"format_version": 2, "name": "deep", "blocks": {"pair": {
+        "nodes": [{"id": "x", "type": "input"}, {"id": "fc", "type": "linear", "params": {"out_features": 3}},
+                  {"id": "y", "type": "output"}],
+        "edges": [{"source": "x", "target": "fc"}, {"source": "fc", "target": "y"}]}},
+        "nodes": [{"id": "x", "type": "input", "params": {"shape": [3]}}, {"id": "stack", "type": "pair", "repeat": 3},
+                  {"id": "y", "type": "output"}],
+        "edges": [{"source": "x", "target": "stack"}, {"source": "stack", "target": "y"}]}))
+    model = compile_model(arch)
+    with torch.no_grad():
+        for name, weight in (("stack.0.fc", 1.0), ("stack.1.fc", 1e38)):  # 3 each, then 9e38: overflows
+            model.get_submodule(name).weight.fill_(weight)
+            model.get_submodule(name).bias.zero_()
+    assert locate(model, (torch.ones(2, 3),), lambda out: out.sum()) == ("stack.1.fc", "output")
+
 # ---- the dataset against the document ----
 
 def _npz(tmp_path: Path, x, y) -> str:
@@ -93,6 +110,30 @@ def test_token_ids_are_checked_against_the_layers_that_index_by_them(tmp_path, b
         line = one_line_error(cli(command, doc, "--out", tmp_path / command) if command == "train"
                               else cli(command, doc))
         assert words in line
+
+
+def test_token_ids_are_checked_inside_block_instances_and_against_a_texts_vocabulary(tmp_path):
+    x = np.zeros((8, 4), np.int64)
+    x[3, 1] = 10
+    data = _npz(tmp_path, x, np.zeros(8, np.int64))
+    doc = {"format_version": 2, "name": "blocks", "blocks": {"encoder": {
+        "params": {"vocab": 10}, "nodes": [{"id": "x", "type": "input"}, {"id": "embed", "type": "embedding", "params":
+                                          {"num_embeddings": "$vocab", "embedding_dim": 3}}, {"id": "y", "type": "output"}],
+        "edges": [{"source": "x", "target": "embed"}, {"source": "embed", "target": "y"}]}},
+        "nodes": [EMBEDDING[0], {"id": "enc", "type": "encoder"}, *EMBEDDING[2:]],
+        "edges": [{"source": a, "target": b} for a, b in (("ids", "enc"), ("enc", "flat"), ("flat", "scores"),
+                                                          ("scores", "y"))],
+        "training": dict(MOONS, dataset={"name": "npz", "params": {"path": data}})}
+    (tmp_path / "blocks.json").write_text(json.dumps(doc))
+    line = one_line_error(cli("train", tmp_path / "blocks.json", "--out", tmp_path / "run"))
+    assert "array 'x' holds token id 10 (sample 3), but node 'enc.embed' takes ids 0 to 9 (num_embeddings 10)" in line
+    poems = json.loads((ROOT / "templates" / "char_lstm_poetry.json").read_text())
+    embed = next(n for n in poems["nodes"] if n["type"] == "embedding")
+    embed["params"]["num_embeddings"] = 40
+    (tmp_path / "poems.json").write_text(json.dumps(poems))
+    line = one_line_error(cli("train", tmp_path / "poems.json", "--out", tmp_path / "poems"))
+    assert "has a vocabulary of 75 tokens, but node 'embed' takes ids 0 to 39 (num_embeddings 40): set " \
+           "num_embeddings to 75" in line
 
 
 def test_labels_are_checked_against_the_output_and_the_loss(tmp_path):
