@@ -7,15 +7,14 @@ by shape inference, which names it by its dotted path (`stage2.1.conv1`).
 from __future__ import annotations
 
 import difflib
-import keyword
 import re
 from typing import Any
 
 import networkx as nx
 from pydantic import BaseModel, ValidationError
 
-from .document import Architecture, BlockDef, Node, is_instance
-from .errors import Problem, validation_problems
+from .document import Architecture, BlockDef, Node, is_instance, is_python_name, misread
+from .errors import Problem, shown, validation_problems
 from .layers import REGISTRY
 
 _REFERENCE = re.compile(r"\$([A-Za-z_]\w*)")
@@ -111,13 +110,20 @@ def definition_problems(name: str, block: BlockDef) -> list[Problem]:
     problems = []
     if name in REGISTRY:
         problems.append(Problem(f"'{name}' is a layer type: name the block otherwise", block=name))
-    elif not name.isidentifier() or keyword.iskeyword(name):
-        problems.append(Problem("a block name must be a Python identifier", block=name))
-    problems += [Problem(f"param name '{param}' must be a Python identifier", block=name, field="params")
-                 for param in block.params if not param.isidentifier() or keyword.iskeyword(param)]
+    elif not is_python_name(name):
+        problems.append(Problem(_name_problem("a block name", name), block=name))
+    problems += [Problem(_name_problem(f"param name '{shown(param, 60)}'", param), block=name, field="params")
+                 for param in block.params if not is_python_name(param)]
     problems += [Problem("an input inside a block takes its shape from the edge into each instance: remove its params",
                          block=name, node=n.id, field="params") for n in block.nodes if n.type == "input" and n.params]
     return problems
+
+
+def _name_problem(what: str, name: str) -> str:
+    normal = misread(name)
+    if normal is not None:
+        return f"Python reads {what} as '{shown(normal, 60)}': write it that way"
+    return f"{what} must be a Python identifier and not a keyword"
 
 
 def node_problems(arch: Architecture, node, block: str | None, scope: dict | None) -> list[Problem]:

@@ -266,11 +266,22 @@ def block_spec(name: str, block: BlockDef) -> LayerSpec:
     return spec
 
 
+def misread(name: str) -> str | None:
+    """What Python reads the identifier `name` as when that is not how it is written, else None: Python applies
+    NFKC normalization to identifiers, which makes 'Ａ' and 'A' (or 'ﬁ' and 'fi') one name."""
+    normal = unicodedata.normalize("NFKC", name)
+    return normal if normal != name else None
+
+
+def is_python_name(name: str) -> bool:
+    """A Python identifier that Python reads as written (`misread`), and no keyword: a name generated code can use."""
+    return name.isidentifier() and misread(name) is None and not keyword.iskeyword(name)
+
+
 def is_valid_id(node_id: str) -> bool:
-    """A usable node id: a Python identifier that Python reads as written (unchanged by NFKC normalization, which
-    makes 'Ａ' and 'A' one name), no keyword, no attribute of a compiled model (e.g. 'forward', 'graph')."""
-    return (node_id.isidentifier() and unicodedata.normalize("NFKC", node_id) == node_id
-            and not keyword.iskeyword(node_id) and node_id not in _reserved_names())
+    """A usable node id: a Python name (`is_python_name`) that no attribute of a compiled model has (e.g. 'forward',
+    'graph')."""
+    return is_python_name(node_id) and node_id not in _reserved_names()
 
 
 def free_id(base: str, used: Iterable[str]) -> str:

@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import dataclasses
-import unicodedata
 from collections import Counter
 
 import networkx as nx
 
 from .blocks import definition_problems, node_problems, recursion_problems, scopes, type_problems
-from .document import Architecture, Edge, is_valid_id
+from .document import Architecture, Edge, is_valid_id, misread
 from .errors import Problem, shown
 from .shapes import DEFAULT_MAX_PARAMS, ShapeReport, infer_shapes
 
@@ -50,9 +49,9 @@ def _id_problems(arch: Architecture) -> list[Problem]:
         if count > 1:
             problems.append(Problem(f"duplicate id: {count} nodes are named '{node_id}'", node=node_id, field="id"))
         if not is_valid_id(node_id):
-            normal = unicodedata.normalize("NFKC", node_id)
+            normal = misread(node_id)
             problems.append(Problem(
-                f"Python reads this id as '{shown(normal, 60)}': write it that way" if normal != node_id else
+                f"Python reads this id as '{shown(normal, 60)}': write it that way" if normal is not None else
                 "id must be a Python identifier, not a keyword nor a name the compiled model uses (such as 'forward')",
                 node=node_id, field="id",
             ))

@@ -29,6 +29,17 @@ def test_an_id_python_would_read_otherwise_is_refused_by_check(node_id, reads_as
     assert free_id(node_id, []) == reads_as
 
 
+def test_block_names_and_params_python_would_read_otherwise_are_refused_by_check():
+    """Export writes a block as a class and its params as constructor arguments: 'ﬁ' and 'fi' would be one."""
+    doc = _chain("x")
+    doc.update(format_version=2, blocks={"\uff21": {"params": {"\ufb01": 2, "fi": 3}, "nodes": [
+        {"id": "i", "type": "input"}, {"id": "o", "type": "output"}], "edges": [{"source": "i", "target": "o"}]}})
+    problems, _ = engine.check(engine.from_dict(doc))
+    assert [str(p) for p in problems] == [
+        "block '\uff21': Python reads a block name as 'A': write it that way",
+        "block '\uff21', params: Python reads param name '\ufb01' as 'fi': write it that way"]
+
+
 @pytest.mark.parametrize("node_id", ["β", "größe", "x_1"])
 def test_ids_python_reads_as_written_compile(node_id):
     model = engine.compile_model(engine.from_dict(_chain(node_id)))
