@@ -55,7 +55,7 @@ def _screenshot(app, window_class, file: str | None, out: Path) -> int:
     from PySide6.QtCore import QBuffer, QByteArray, QEventLoop, QIODevice, QTimer
 
     from layerloom.engine import DocumentError, fileio, load
-    fileio.check_writable(out)
+    out = fileio.check_writable(fileio.make_folder(out.parent) / out.name)
     if file:
         try:
             load(file)
@@ -86,5 +86,5 @@ def _screenshot(app, window_class, file: str | None, out: Path) -> int:
     window.document.undo_stack.setClean()   # nothing was edited: close without asking
     window.close()
     if saved:  # written here, outside Qt's event loop, so that a FileError reaches the command line
-        fileio.write_bytes(fileio.make_folder(out.parent) / out.name, saved[0])
+        fileio.write_bytes(out, saved[0])
     return 0 if saved else 1

@@ -84,11 +84,13 @@ def read_bytes(path: str | os.PathLike, limit: int | None = None, what: str = "f
 
 
 def check_writable(path: str | os.PathLike) -> Path:
-    """`path` as a Path, once it is known not to name a folder, pipe or device (FileError)."""
+    """`path` as a Path, once it is known not to name a folder, pipe or device and its folder exists (FileError)."""
     path = Path(path)
     try:
         mode = os.stat(path).st_mode
     except FileNotFoundError:
+        if not os.path.isdir(path.parent):
+            raise FileError("write", path, "no such file or directory") from None
         return path
     except OSError as error:
         raise FileError("write", path, reason(error)) from None
