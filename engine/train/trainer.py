@@ -37,7 +37,7 @@ from .failed_step import WeightHistory, failing_layer, locate
 from .group import Group
 from .losses import Objective, measure
 from .monitor import GradientMonitor
-from .optimizers import make_optimizer
+from .optimizers import StepCall, make_optimizer
 from .options import TrainOptions
 from .peak import PeakMemory
 from .recorder import quiet
@@ -138,6 +138,7 @@ class Trainer:
         if not self.monitor.params:
             raise TrainingError("the model has no weights to train: add a layer with weights (linear, conv2d, ...)")
         self.optimizer = make_optimizer(self.monitor.params, config.optimizer)
+        self.optimizer_step = StepCall(self.optimizer)
         self.history = WeightHistory(model)  # after the monitor: its flat vectors hold the weights now
         self.diagnoser = Diagnoser(ModelFacts.of(self.arch, config))
         self.shuffle = torch.Generator().manual_seed(config.seed)
@@ -287,7 +288,7 @@ class Trainer:
         if not self.monitor.check(loss, logged):  # before the optimizer may apply a non-finite step
             self._non_finite(step, loss, xs, y)
         self.history.remember()
-        self.optimizer.step()
+        self.optimizer_step()
         self.step, self.batch = step, self.batch + 1
         if capture and self.attention and self.lead:
             capture.attention = self.attention.measure()

@@ -1,9 +1,11 @@
 """Optimizers: fused where torch has the kernel, the default elsewhere, and the same updates either way."""
+import copy
+
 import pytest
 import torch
 
 from layerloom.engine.config import OptimizerConfig
-from layerloom.engine.train.optimizers import make_optimizer
+from layerloom.engine.train.optimizers import StepCall, make_optimizer
 
 FUSED_ON_CPU = tuple(int(part) for part in torch.__version__.split(".")[:2]) >= (2, 4)
 
@@ -41,3 +43,25 @@ def test_fused_updates_equal_the_default_implementation(name, reference):
             optimizer.step()
     for a, b, start in zip(fast, slow, _params()):
         assert torch.allclose(a, b, atol=1e-6) and not torch.equal(a, start)
+
+
+@pytest.mark.parametrize("name", ["adam", "adamw", "sgd", "rmsprop"])
+def test_the_step_call_updates_exactly_as_optimizer_step_also_after_a_resume(name):
+    config = OptimizerConfig(name=name, lr=0.05, momentum=0.9, weight_decay=0.01)
+    ours, theirs = _params(), _params()
+    call, reference = StepCall(make_optimizer(ours, config)), make_optimizer(theirs, config)
+    calls = []
+    reference_step = call.optimizer.step
+    call.optimizer.step = lambda: calls.append(1) or reference_step()
+    for step in range(6):
+        if step == 3:  # a resume: the state is replaced by a loaded copy
+            call.optimizer.load_state_dict(copy.deepcopy(reference.state_dict()))
+        for params in (ours, theirs):
+            torch.manual_seed(step)
+            for p in params:
+                p.grad = torch.randn_like(p)
+        call()
+        reference.step()
+        assert all(torch.equal(a, b) for a, b in zip(ours, theirs))
+    fast = name in ("adam", "adamw") and FUSED_ON_CPU
+    assert len(calls) == (2 if fast else 6)  # torch's own step only for the first step and the first after the resume
