@@ -34,9 +34,9 @@ HEADING = "## Training step overhead"
 MODELS = {"MLP (spirals)": "mlp_spirals.json", "digits CNN": "cnn_digits.json", "LSTM (adding, T=50)": "lstm_adding.json"}
 
 
-def trainer_for(arch, log_every: int) -> Trainer:
+def trainer_for(arch, log_every: int, device: str = "cpu") -> Trainer:
     """A Trainer set up (model, data on the device, optimizer) but not run."""
-    trainer = Trainer(arch, TrainOptions(log_every=log_every, device="cpu"))
+    trainer = Trainer(arch, TrainOptions(log_every=log_every, device=device))
     trainer._setup()
     return trainer
 
