@@ -74,6 +74,14 @@ def test_target_needs_exactly_one_reference():
         Target(metric="val_loss", op="<")
 
 
+def test_a_target_met_exactly_holds_whatever_the_float_rounding():
+    gap = 0.93 - 0.88  # 200 validation points: ten more right in training, 0.050000000000000044 in floats
+    assert Target(metric="accuracy_gap", op="<=", value=0.05).holds(gap, 0.05)
+    assert Target(metric="accuracy_gap", op=">=", value=0.05).holds(0.05, gap)
+    assert not Target(metric="accuracy_gap", op="<", value=0.05).holds(gap, 0.05)
+    assert not Target(metric="accuracy_gap", op="<=", value=0.05).holds(0.0501, 0.05)
+
+
 def _changes(a: dict, b: dict) -> set[str]:
     """What differs between two documents, in the vocabulary of TWIN_CHANGES."""
     nodes_a, nodes_b = ({n["id"]: n for n in doc["nodes"]} for doc in (a, b))
