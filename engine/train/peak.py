@@ -1,13 +1,15 @@
 """Measured peak memory of the training steps, to set beside the cost model's estimate.
 
 On CUDA it is torch's allocator (`max_memory_allocated`); on a CPU the process's peak resident set (Linux's VmHWM,
-reset when the steps begin; elsewhere `getrusage`'s lifetime maximum, which a bigger earlier peak can hide). The
+reset when the steps begin, after glibc returns freed heap pages, which the steps could otherwise reuse unseen;
+elsewhere `getrusage`'s lifetime maximum, which a bigger earlier peak can hide). The
 growth over the memory held as the first step begins, plus the weights (and gradients) held then, is what the estimate
 counts: weights, gradients, optimizer state and the tensors kept for backward (and, measured, whatever else the
 steps allocate).
 """
 from __future__ import annotations
 
+import ctypes
 import resource
 import sys
 from pathlib import Path
@@ -51,11 +53,20 @@ class PeakMemory:
 
 def _reset_rss_peak() -> int:
     """Reset the process's peak resident set to its current size, where Linux allows; the size to compare with."""
+    _release_free_heap()
     try:
         _CLEAR_REFS.write_text("5")
         return _status_bytes("VmHWM")
     except OSError:
         return _rss_peak()
+
+
+def _release_free_heap() -> None:
+    """Give freed heap pages back to the system (glibc's malloc_trim): resident but free, they would hide growth."""
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
 
 
 def _rss_peak() -> int:

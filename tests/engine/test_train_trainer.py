@@ -227,6 +227,22 @@ def test_start_records_the_cost_estimate_and_end_the_measured_peak(tmp_path):
     assert parse_event(lines[0]).estimate == estimate and parse_event(lines[-1]).memory == memory
 
 
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="the peak is reset through Linux's clear_refs")
+def test_peak_memory_counts_growth_into_freed_heap_pages():
+    from layerloom.engine.train.peak import PeakMemory
+    blocks = [bytearray(2**20) for _ in range(4)]
+    del blocks  # glibc now keeps blocks of 1 MiB in its heap
+    blocks = [bytearray(2**20) for _ in range(100)]
+    keep = blocks[-1]
+    del blocks  # 99 MiB freed but resident, under a live block: what earlier work in a process leaves behind
+    peak = PeakMemory(torch.nn.Linear(4, 4), torch.device("cpu"))
+    peak.start()
+    block = torch.ones(16 * 2**20)  # 64 MiB
+    del block
+    peak.stop()
+    assert keep and 56 * 2**20 <= peak.result.growth_bytes < 96 * 2**20
+
+
 def _resident(mib: int) -> mmap.mmap:
     """`mib` MiB of fresh anonymous pages, every one touched: the resident set grows by exactly that much, whatever
     malloc holds of earlier tests' freed memory (which a tensor of this size may reuse without growing it)."""
