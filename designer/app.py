@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 SCREENSHOT_SIZE = (1800, 1000)
-CHECK_TIMEOUT_MS = 120_000   # the first check in a process pays for torch's fake-tensor warm-up
+CHECK_TIMEOUT_MS = 120_000   # the first check in a process pays for importing torch._dynamo (its meta kernels)
 
 
 def application():

@@ -82,7 +82,7 @@ class LayerSpec:
     presets: dict[str, dict] = field(default_factory=dict)  # palette entries with preset params, e.g. BiLSTM
     input_dtypes: tuple[torch.dtype, ...] = (torch.float32,)  # what the tensor inputs may hold
     # Output ports whose first dimension is the input sequence's step count: shapes are inferred on a
-    # one-step sequence, then the count is put back (FakeTensorMode runs an RNN or GRU step by step).
+    # one-step sequence, then the count is put back (torch's meta kernels run an RNN or GRU step by step).
     step_ports: tuple[str, ...] = ()
     # How the layer reads in plain PyTorch: (params, sample shape at the `in` port) -> Construct or Inline
     export: Callable | None = None

@@ -264,8 +264,8 @@ def test_a_thousand_node_network_of_blocks_is_inferred_from_a_few_bodies(monkeyp
     raw["nodes"][5]["repeat"] = 120  # layer1: 120 basic blocks, 8 nodes each
     arch = engine.from_dict(raw)
     runs = []
-    real = shapes._run_fake
-    monkeypatch.setattr(shapes, "_run_fake", lambda *args: runs.append(args[0].type) or real(*args))
+    real = shapes._run_meta
+    monkeypatch.setattr(shapes, "_run_meta", lambda *args: runs.append(args[0].type) or real(*args))
     shapes._cache.clear()
     report = engine.check(arch)[1]
     assert report.size > 1000 and report.problems == []
