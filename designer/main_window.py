@@ -114,10 +114,17 @@ class MainWindow(QMainWindow):
             self.view.ensureVisible(item, 80, 80)
 
     def center_node(self, node_id: str) -> None:
-        """Select a node and bring it to the middle of the canvas (a layer named by the diagnosis banner)."""
-        item = self.scene.nodes.get(node_id)
+        """Select a node and bring it to the middle of the canvas (a layer named by the diagnosis banner); a layer
+        inside a block instance, or a copy of one, by the instance that holds it."""
+        found = self.document.view_realization()
+        prefix = found[0] if found else ""
+        if not node_id.startswith(prefix):
+            return
+        local = node_id.removeprefix(prefix)
+        shown = local if local in self.scene.nodes else local.split(".")[0]
+        item = self.scene.nodes.get(shown)
         if item is not None:
-            self.document.select([node_id])
+            self.document.select([shown])
             self.view.centerOn(item)
 
     def _build_menus(self) -> None:

@@ -15,6 +15,7 @@ from .events import EventSink
 from .options import EvalOptions, ProbeOptions, SampleOptions, TrainOptions
 from .probe import probe
 from .sample import is_text_model, predict_sample, sample_text
+from .spans import alongside, said
 
 FLAGS = {"out_dir": "--out"}
 OVERRIDE = "override training.{}: "
@@ -95,7 +96,8 @@ def _probe_table(result) -> str:
         rows.append(f"BPTT '{name}': ||dL/dh_t|| from {profile[0]:.3e} (t=0) to {profile[-1]:.3e} (t={last})")
     rows += [f"{node}: {health.level}, {health.note}" for node, health in result.health.items()
              if health.level != "healthy"]
-    rows += [f"{d.kind} ({', '.join(d.nodes)}): {d.message}. {d.remedy}" for d in result.diagnoses]
+    rows += [f"{d.kind} ({said(d.nodes, alongside(d.nodes, step.grad_norm, step.activations or {}))}): {d.message}. "
+             f"{d.remedy}" for d in result.diagnoses]
     return "\n".join(rows)
 
 

@@ -15,6 +15,7 @@ from .. import fileio
 from ..remedies import base_name
 from .events import RunStatus, parse_event, status_after
 from .runfolder import EVENTS, RunFolder
+from .spans import said
 from .setup import TrainingError
 
 ROWS = (  # (label, how a summary gives it)
@@ -69,7 +70,7 @@ class RunSummary:
             self.seconds = event.seconds
         elif kind == "diagnosis":
             self.cleared.pop(event.ident, None)
-            self.active[event.ident] = f"{event.kind} in {', '.join(event.nodes)}"
+            self.active[event.ident] = f"{event.kind} in {said(event.nodes)}"
         elif kind == "cleared" and event.key in self.active:
             self.cleared[event.key] = f"{self.active.pop(event.key)} at step {event.step}"
         elif kind == "end":

@@ -123,3 +123,52 @@ def test_the_health_tooltip_says_each_number_once_and_differs_from_the_selection
     assert theme.hex_of("vanishing") in colors and theme.hex_of("selection") in colors
     assert theme.hex_of("selection") != theme.hex_of("vanishing")
     document.close()
+
+
+def _deep(names, small):
+    """A step of a deep net: the layers of `small` with a vanishing gradient, the others and 'scores' healthy."""
+    return _step(1, {**{name: 1e-9 if name in small else 0.5 for name in names}, "scores": 1.0})
+
+
+def test_a_long_diagnosis_reads_as_ranges_and_the_rest_on_demand(qtbot, dock, tmp_path):
+    """200 layers, 90 of them vanishing: one range when they follow each other, else the first few and a link
+    naming the rest; the banner stays a few lines either way."""
+    dock = dock("mlp_spirals")
+    names = [f"linear{i}" for i in range(1, 201)]
+    opened(qtbot, dock, write_run(tmp_path / "first", dock.document.arch, [_deep(names, names[:90])]))
+    assert "linear1 … linear90 (90 layers) (since step 1)" in dock.banner.text()
+    assert dock.banner.labels[0].text().count("<a href") == 2
+    scattered = names[0:180:2]        # linear1, linear3, ... : no two in a row
+    dock.show_runs_of([write_run(tmp_path / "second", dock.document.arch, [_deep(names, scattered)])])
+    qtbot.waitUntil(lambda: dock.primary.status == "completed", timeout=3000)
+    dock._redraw()
+    [label] = dock.banner.labels
+    assert "linear1, linear3, linear5, linear7 … and 86 more" in dock.banner.text()
+    assert label.text().count("<a href='#linear") == 4 and len(label.text()) < 1500
+    assert "href='#all:vanishing:depth'" in label.text()
+    dock.banner._on_link("#all:vanishing:depth")
+    assert all(f">{name}</a>" in dock.banner.labels[0].text() for name in scattered)
+    dock.banner._on_link("#fewer:vanishing:depth")
+    assert "… and 86 more" in dock.banner.text()
+
+
+def test_in_a_document_of_blocks_the_banner_names_the_copies(qtbot, dock, tmp_path):
+    dock = dock("deep_sigmoid_small_init")
+    names = [f"layers.{i}.linear" for i in range(200)]
+    opened(qtbot, dock, write_run(tmp_path / "run", dock.document.arch, [_deep(names, names[:88])]))
+    assert "layers.0 … layers.87 (88 blocks) (since step 1)" in dock.banner.text()
+
+
+def test_a_copy_named_in_the_banner_selects_its_instance(qtbot, tmp_path):
+    from PySide6.QtCore import QSettings
+    from layerloom.designer.main_window import MainWindow
+    window = MainWindow(DocumentModel(engine.load("templates/deep_sigmoid_small_init.json")),
+                        settings=QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat), recovery_dir=tmp_path / "r")
+    qtbot.addWidget(window)
+    window.show()
+    for named in ("layers.3", "layers.3.linear"):
+        window.document.select([])
+        window.dashboard.banner.node_clicked.emit(named)
+        assert window.document.selection == {"layers"}
+    window.document.undo_stack.setClean()
+    window.close()

@@ -91,13 +91,18 @@ def test_no_widget_hard_codes_a_color():
     assert not found
 
 
-def _contrast_in(image, rect=None) -> float:
-    """The contrast between the commonest pixel color (the background) and the pixel farthest from it."""
+def _colors_in(image) -> tuple[str, set[str]]:
+    """The commonest pixel color (the background) and every color drawn."""
     image = image.convertToFormat(image.Format.Format_RGB32)
     pixels = np.frombuffer(image.constBits(), np.uint32, image.width() * image.height())
     values, counts = np.unique(pixels, return_counts=True)
-    back = f"#{int(values[counts.argmax()]) & 0xFFFFFF:06x}"
-    return max(theme.contrast(back, f"#{int(v) & 0xFFFFFF:06x}") for v in values)
+    return f"#{int(values[counts.argmax()]) & 0xFFFFFF:06x}", {f"#{int(v) & 0xFFFFFF:06x}" for v in values}
+
+
+def _contrast_in(image) -> float:
+    """The contrast between the commonest pixel color (the background) and the pixel farthest from it."""
+    back, drawn = _colors_in(image)
+    return max(theme.contrast(back, color) for color in drawn)
 
 
 @pytest.mark.parametrize("name", ["dark", "light"])
@@ -118,6 +123,28 @@ def test_the_banner_as_drawn_is_readable(qtbot, themed, name):
     assert len(banner.labels) == 2
     for label in banner.labels:
         assert _contrast_in(label.parentWidget().grab().toImage()) >= 4.5, label.text()
+
+
+def test_the_banner_links_read_in_the_theme_chosen_after_they_were_drawn(qtbot, themed):
+    """Layer links are drawn in the theme's link color at 4.5:1 on their row, also after a switch of theme."""
+    from layerloom.designer.dashboard.banner import DiagnosisBanner
+    from layerloom.designer.dashboard.run_store import RunSeries
+    from layerloom.engine.train.events import DiagnosisEvent
+    themed("dark")
+    run = RunSeries("deep")
+    run.feed(DiagnosisEvent(kind="vanishing", nodes=[f"layers.{i}.linear" for i in range(0, 20, 2)],
+                            message="tiny", remedy="Use ReLU.", step=10))
+    banner = DiagnosisBanner()
+    qtbot.addWidget(banner)
+    banner.resize(900, 120)
+    banner.show_run(run)
+    banner.show()
+    for name in ("dark", "light", "dark"):
+        themed(name)
+        back, drawn = _colors_in(banner.labels[0].parentWidget().grab().toImage())
+        link = theme.hex_of("link")
+        assert link in drawn and theme.contrast(link, back) >= 4.5, (name, back)
+        assert theme.THEMES["light" if name == "dark" else "dark"]["link"] not in drawn
 
 
 def test_charts_canvas_and_menu_follow_the_theme_and_it_is_remembered(qtbot, tmp_path, themed):
