@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Sequence
 
 from PySide6.QtCore import QStandardPaths, Qt, QTimer, Signal
-from PySide6.QtWidgets import QLabel, QMessageBox, QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QMessageBox, QScrollArea, QSplitter, QTabWidget, QVBoxLayout,
+                               QWidget)
 
 from layerloom.designer import theme
 from layerloom.designer.document import DocumentModel
@@ -20,6 +21,7 @@ from layerloom.engine.train.runfolder import EVENTS, MODEL
 from .banner import DiagnosisBanner
 from .charts import AttentionChart, BpttChart, ClippingChart, FlowChart, LayersChart, LossChart
 from .charts.style import run_color
+from .level_switch import LevelSwitch
 from .predict_panel import PredictPanel
 from .run_files import document_name
 from .run_store import RunSeries
@@ -84,6 +86,8 @@ class DashboardDock(QWidget):
         self.trial = RemedyTrial()
         self.trial.apply_requested.connect(self._use_variant)
         self.showing = QLabel(textFormat=Qt.RichText)
+        self.level_switch = LevelSwitch()
+        self.level_switch.changed.connect(self._on_level_changed)
         self.tabs = QTabWidget()
         self.charts = []
         self._build_charts()
@@ -114,6 +118,8 @@ class DashboardDock(QWidget):
             self.tabs.removeTab(self.tabs.indexOf(chart))
             chart.deleteLater()
         self.charts = [chart() for _, chart in TABS]
+        for chart in self.charts:
+            chart.level = self.level_switch.level
         for position, ((title, _), chart) in enumerate(zip(TABS, self.charts)):
             self.tabs.insertTab(position, chart, title)
         self.tabs.setCurrentIndex(max(index, 0))
@@ -123,6 +129,11 @@ class DashboardDock(QWidget):
         self._drawn = None
         self._redraw()
 
+    def _on_level_changed(self, level: str) -> None:
+        for chart in self.charts:
+            chart.level = level
+        self._redraw()
+
     def _layout(self) -> None:
         scroll = QScrollArea(widgetResizable=True, frameShape=QScrollArea.NoFrame)
         scroll.setWidget(self.panel)
@@ -130,8 +141,12 @@ class DashboardDock(QWidget):
         right = QWidget()
         column = QVBoxLayout(right)
         column.setContentsMargins(4, 4, 4, 4)
-        for widget in (self.banner, self.trial, self.showing):
+        heading = QHBoxLayout()
+        heading.addWidget(self.showing, 1)
+        heading.addWidget(self.level_switch)
+        for widget in (self.banner, self.trial):
             column.addWidget(widget)
+        column.addLayout(heading)
         column.addWidget(self.tabs, 1)
         splitter = QSplitter(Qt.Horizontal)
         splitter.addWidget(scroll)
@@ -330,6 +345,8 @@ class DashboardDock(QWidget):
         self.banner.show_run(self.primary)
         self.trial.refresh()
         self.showing.setText(legend_text(self.runs) if self.runs else "")
+        levels = getattr(self.tabs.currentWidget(), "levels", False)
+        self.level_switch.setVisible(levels and any(run.blocks for run in self.runs))
         nodes = {node.id for node in self.document.arch.nodes}
         health = {node: value for node, value in self.primary.health().items()   # layers inside instances too
                   if node.split(".")[0] in nodes} if self.primary else {}

@@ -17,9 +17,10 @@ import numpy as np
 from pydantic import BaseModel
 
 from layerloom.engine.train.compare import RunSummary
-from layerloom.engine.train.diagnosis import Evidence, NodeHealth, node_health
+from layerloom.engine.train.diagnosis import Evidence, NodeHealth, inside, node_health, worst
 from layerloom.engine.train.events import (ActivationStats, ClearedEvent, DiagnosisEvent, EndEvent, EpochEvent,
-                                           ErrorEvent, RunStatus, StartEvent, StepEvent, status_after)
+                                           ErrorEvent, RunStatus, StartEvent, StepEvent, block_of,
+                                           status_after)
 
 HISTORY_ROWS = 512       # rows kept per run: about one per pixel column of a chart
 BPTT_KEPT = 6
@@ -122,6 +123,7 @@ class RunSeries:
     device: str = ""
     parameters: int = 0
     layers: list[str] = field(default_factory=list)
+    blocks: list[str] = field(default_factory=list)     # the blocks level (block copies, then layers outside), if any
     recurrent: list[str] = field(default_factory=list)
     sequence: list[str] = field(default_factory=list)
     attention_layers: list[str] = field(default_factory=list)
@@ -172,7 +174,9 @@ class RunSeries:
 
     def _set_layers(self, layers) -> None:
         self.layers = list(layers)
-        self.history = History(len(SCALARS) + 3 * len(self.layers))
+        blocks = list(dict.fromkeys(map(block_of, self.layers)))
+        self.blocks = blocks if blocks != self.layers else []
+        self.history = History(len(SCALARS) + 3 * len(self.layers) + len(self.blocks))
         self._getter = operator.itemgetter(*self.layers) if self.layers else (lambda block: ())
 
     def _on_step(self, event: StepEvent) -> None:
@@ -189,6 +193,9 @@ class RunSeries:
                 row.extend(values if len(self.layers) != 1 else (values,))
             except KeyError:
                 row.extend([block.get(node, math.nan) for node in self.layers])
+        if self.blocks:      # the monitor's norm of every gradient inside each block copy, a layer's outside
+            norms = {**event.grad_norm, **(event.instance_grad_norm or {})}
+            row.extend(norms.get(name, math.nan) for name in self.blocks)
         self.history.append(row)
         if event.activations:
             self.activations = event.activations
@@ -244,6 +251,18 @@ class RunSeries:
             health[self.error.node] = NodeHealth("nonfinite", known.value if known else None, self.error.message)
         return health
 
+    def health_at(self, level: str) -> dict[str, NodeHealth]:
+        """`health()` by the names of `level`: at 'blocks', each block copy has the worst health inside it."""
+        health = self.health()
+        if self.names(level) is self.layers:
+            return health
+        found = {name: worst(inside(health, name)) for name in self.blocks if name not in health}
+        return {**health, **{name: held[1] for name, held in found.items() if held is not None}}
+
+    def names(self, level: str = "layers") -> list[str]:
+        """What a chart at `level` ('layers' or 'blocks') has a line for: the layers when the run has no blocks."""
+        return self.blocks if level == "blocks" and self.blocks else self.layers
+
     def column(self, name: str) -> np.ndarray:
         """One scalar column of the history (see SCALARS)."""
         if self.history is None:
@@ -257,10 +276,17 @@ class RunSeries:
         start = len(SCALARS) + ("grad", "weight", "ratio").index(name) * len(self.layers)
         return self.history.view()[:, start:start + len(self.layers)]
 
-    def latest_grads(self) -> np.ndarray:
-        """Each layer's gradient norm at the latest step, in layer order."""
-        grads = self.latest.grad_norm if self.latest else {}
-        return np.array([grads.get(node, math.nan) for node in self.layers], float)
+    def grads(self, level: str = "layers") -> np.ndarray:
+        """Gradient norms over the kept steps, shape (rows, names(level))."""
+        if self.names(level) is self.layers:
+            return self.block("grad")
+        return self.history.view()[:, -len(self.blocks):]
+
+    def latest_grads(self, level: str = "layers") -> np.ndarray:
+        """The gradient norm of each of names(level) at the latest step, input side first."""
+        event = self.latest
+        grads = {**event.grad_norm, **(event.instance_grad_norm or {})} if event else {}
+        return np.array([grads.get(name, math.nan) for name in self.names(level)], float)
 
     @property
     def running(self) -> bool:

@@ -302,6 +302,13 @@ def instance_norms(layers: list[str], norms: list[float]) -> dict[str, float] | 
     return {path: math.sqrt(total) for path, total in squares.items()} or None
 
 
+def block_of(path: str) -> str:
+    """What a layer at `path` is charted under at the blocks level: the copy of a repeated block instance
+    (`stage2.1` for `stage2.1.conv1`), the instance (`stem` for `stem.conv`), or the layer outside any block."""
+    parts = path.split(".")
+    return ".".join(parts[:2 if len(parts) > 2 and parts[1].isdigit() else 1])
+
+
 def each_step(callback: Callable[[Any], None]) -> Callable[[Any], None]:
     """`callback` taking every event one by one, with a batch of steps (StepRows) as its StepEvents."""
     def feed(event) -> None:

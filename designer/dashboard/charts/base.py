@@ -22,6 +22,8 @@ class Chart(QWidget):
     Several runs are overlaid, each in its run color; a chart over steps shows a notice instead of probes."""
 
     over_steps = True
+    levels = False       # whether it can draw per block copy: `level` is then 'layers' or 'blocks'
+    level = "layers"
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)

@@ -42,21 +42,22 @@ class GradientProfile:
                 self.plot.addItem(dots[level])
             self.slots.append((line, dots))
 
-    def show(self, runs: list[RunSeries]) -> None:
+    def show(self, runs: list[RunSeries], level: str = "layers") -> None:
+        """Draw each run's latest step, one point per layer or, at `level` 'blocks', per block copy."""
         if len(runs) != len(self.slots):
             self._slots(len(runs))
-        layers = runs[0].layers if runs else []
+        layers = runs[0].names(level) if runs else []
         if layers != self._layers:
             self.plot.getAxis("bottom").set_layers(layers)
             self.view.fixed_x = (-0.8, max(len(layers), 1) - 0.2)   # room for the end labels
             self._layers = layers
         ys = []
         for (line, dots), run in zip(self.slots, runs):
-            grads = run.latest_grads()
+            grads = run.latest_grads(level)
             ys.append(grads)
             line.setData(np.arange(len(grads)), style.positive(grads))
-            health = run.health()
-            levels = np.array([health[n].level if n in health else "healthy" for n in run.layers], dtype=object)
+            health = run.health_at(level)
+            levels = np.array([health[n].level if n in health else "healthy" for n in run.names(level)], dtype=object)
             heights = style.log10(grads)
             for level, item in dots.items():
                 chosen = np.flatnonzero((levels == level) & np.isfinite(heights))

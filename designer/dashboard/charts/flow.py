@@ -19,7 +19,9 @@ AXIS_WIDTH = 84
 
 class FlowChart(Chart):
     """Where the gradient goes: per-layer lines (colored by depth, or by run when several are compared), the
-    depth profile of every run, and the first run's heatmap."""
+    depth profile of every run, and the first run's heatmap; per block copy at the blocks level."""
+
+    levels = True
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -48,7 +50,7 @@ class FlowChart(Chart):
         self.lines: list[style.LayerLines] = []
 
     def pieces(self, runs: list[RunSeries]):
-        key = tuple((id(run), tuple(run.layers)) for run in runs)
+        key = self.level, tuple((id(run), tuple(run.names(self.level))) for run in runs)
         if key != self._key:
             self._rebuild(runs)
             self._key = key
@@ -59,12 +61,14 @@ class FlowChart(Chart):
         for lines in self.lines:
             lines.remove()
         alone = len(runs) == 1
-        self.lines = [style.LayerLines(self.lines_plot, run.layers, None if alone else style.run_color(slot))
-                      for slot, run in enumerate(runs)]
+        blocks = any(run.names(self.level) is run.blocks for run in runs)
+        style.set_title(self.lines_plot, f"Gradient norm per {'block' if blocks else 'layer'}")
+        self.lines = [style.LayerLines(self.lines_plot, run.names(self.level),
+                                       None if alone else style.run_color(slot)) for slot, run in enumerate(runs)]
         self.legend.clear()
         if alone:
             self.lines[0].list_in(self.legend)
-        layers = runs[0].layers if runs else []
+        layers = runs[0].names(self.level) if runs else []
         self.heat_plot.getAxis("left").set_layers(layers)
         self.heat_view.fixed_y = (0.0, float(max(len(layers), 1)))
 
@@ -72,7 +76,7 @@ class FlowChart(Chart):
         xs, ys = [], []
         for lines, run in zip(self.lines, runs):
             xs.append(run.column("step"))
-            ys.append(run.block("grad"))
+            ys.append(run.grads(self.level))
             lines.set_data(xs[-1], ys[-1])
         self.lines_view.fit(xs, ys)
 
@@ -80,11 +84,11 @@ class FlowChart(Chart):
         steps = {run.latest.step for run in runs if run.latest}
         at = f" at step {steps.pop()}" if len(steps) == 1 else (" at each run's latest step" if steps else "")
         style.set_title(self.profile_plot, "Gradient flow" + at)
-        self.profile.show(runs)
+        self.profile.show(runs, self.level)
 
     def _show_heatmap(self, run: RunSeries | None, compared: bool) -> None:
         style.set_title(self.heat_plot, "log10 ||grad||, layer × step" + (f" of {run.name}" if compared else ""))
-        grads = run.block("grad") if run else np.empty((0, 0))
+        grads = run.grads(self.level) if run else np.empty((0, 0))
         if grads.size == 0:
             self.heatmap.clear()
             return

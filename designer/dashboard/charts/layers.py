@@ -26,6 +26,7 @@ class LayersChart(Chart):
     the share of dead ReLU units or saturated sigmoid/tanh outputs."""
 
     over_steps = False
+    levels = True
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -68,7 +69,7 @@ class LayersChart(Chart):
         what = "at initialization" if primary and primary.mode == "probe" else (
             f"at step {primary.latest.step}" if primary and primary.latest else "")
         style.set_title(self.grad_plot, f"Gradient norm {what}".strip())
-        self.profile.show(runs)
+        self.profile.show(runs, self.level)
 
     def _show_outputs(self, run: RunSeries | None) -> None:
         stats = run.activations if run else {}
