@@ -11,6 +11,7 @@ from importlib.metadata import entry_points
 from . import files
 from .crash import internal_error
 from .errors import DocumentError, UserError, shown
+from .lifeline import end_with_parent
 from .schema import json_schema
 from .costs import batch_size_of, format_bytes, machine_memory
 from .summary import format_summary, memory_of, summarize
@@ -120,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run one command: 0 when it succeeds, 1 with one line per problem on stderr, 130 when interrupted."""
     args = build_parser().parse_args(argv)
     try:
+        end_with_parent()
         return args.run(args)
     except UserError as error:
         source = None if error.names_its_source else getattr(args, "file", None) or getattr(args, "run_dir", None)

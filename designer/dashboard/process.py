@@ -10,6 +10,8 @@ from typing import Callable, Sequence
 from pydantic import BaseModel
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
+from layerloom.engine.lifeline import PARENT
+
 from .stream import STEP_RATE, LineFeed
 
 STOP_GRACE_MS = 4000     # after an interrupt, how long the trainer gets to write its end event
@@ -50,6 +52,7 @@ class EngineProcess(QObject):
     def start(self, program: str, arguments: Sequence[str]) -> None:
         env = QProcessEnvironment.systemEnvironment()
         env.insert("PYTHONUNBUFFERED", "1")     # lines must arrive as they are written
+        env.insert(PARENT, str(os.getpid()))     # the command ends when the editor does, however it ends
         self._process.setProcessEnvironment(env)
         self._process.start(program, list(arguments))
 
