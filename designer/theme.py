@@ -15,7 +15,7 @@ from PySide6.QtCore import QObject, QSettings, Signal
 from PySide6.QtGui import QColor, QPalette
 
 SETTING = "view/theme"
-HEALTH_LEVELS = ("healthy", "vanishing", "exploding", "dead", "saturated", "nonfinite")
+HEALTH_LEVELS = ("healthy", "vanishing", "exploding", "dead", "saturated", "attention", "nonfinite")
 
 # Header colors of the layer categories (canvas cards, palette swatches): white text on each meets 4.5:1.
 CATEGORY_COLORS: dict[str, str] = {
@@ -27,7 +27,7 @@ CATEGORY_COLORS: dict[str, str] = {
 # Gradient health: Okabe-Ito as published, in both themes. Every health mark is drawn with a `health_outline`,
 # which carries the 3:1 against a light background where the lighter members of the palette cannot.
 HEALTH_COLORS = {"healthy": "#009e73", "vanishing": "#56b4e9", "exploding": "#d55e00", "dead": "#cc79a7",
-                 "saturated": "#f0e442", "nonfinite": "#e69f00"}
+                 "saturated": "#f0e442", "attention": "#0072b2", "nonfinite": "#e69f00"}
 # Canvas frames: the document names a frame's color, these are what it looks like (a translucent fill on the canvas).
 FRAME_COLORS = {"gray": "#8a9099", "blue": "#4c8fdf", "green": "#4caf6a", "yellow": "#d6b43c",
                 "orange": "#e08a3c", "red": "#d9534f", "purple": "#9b6bd3"}

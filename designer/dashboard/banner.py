@@ -19,6 +19,8 @@ TITLES = {   # diagnosis kind -> (title, banner role)
     "exploding": ("Exploding gradients", "exploding"),
     "dead_relu": ("Dead ReLUs", "dead"),
     "saturation": ("Saturated activations", "saturated"),
+    "collapsed_attention": ("Collapsed attention", "attention"),
+    "uniform_attention": ("Uniform attention", "attention"),
 }
 SHOWN = 3
 SHOWN_SPANS = 4    # layers (or ranges of them) named before '… and N more'

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from PySide6.QtGui import QPainter, QPixmap
+from PySide6.QtWidgets import QStyleOptionGraphicsItem
 
 from layerloom import engine
+from layerloom.designer import theme
 from layerloom.designer.canvas import GraphScene
 from layerloom.designer.dashboard import DashboardDock
+from layerloom.designer.dashboard.banner import banner_rows
 from layerloom.designer.dashboard.charts import AttentionChart, BpttChart
 from layerloom.designer.dashboard.run_store import RunSeries, Thinned
 from layerloom.designer.document import DocumentModel
-from layerloom.engine.train.events import AttentionMap, ParameterCounts, StartEvent, StepEvent
+from layerloom.engine.train.events import AttentionMap, DiagnosisEvent, ParameterCounts, StartEvent, StepEvent
 
 COUNTS = ParameterCounts(total=1, trainable=1, per_node={})
 
@@ -123,3 +127,21 @@ def test_the_attention_layers_card_shows_its_latest_map(qtbot, tmp_path, attenti
     dock._show_status()
     assert item.attention is None
     dock.runner.shutdown()
+
+
+def test_a_collapsed_attention_is_named_in_the_banner_and_tints_its_card(qtbot, attention_document):
+    collapsed = _maps(1).model_copy(update={"entropy": [0.01, 0.02]})
+    diagnosis = DiagnosisEvent(kind="collapsed_attention", nodes=["attention"], message="collapsed", remedy="Scale.",
+                               step=1, key="collapsed_attention:attention")
+    run = _fed(_start(attention=["attention"]), _step(1, attention={"attention": collapsed}), diagnosis)
+    [(role, text, _)] = banner_rows(run)
+    assert role == "attention" and "Collapsed attention" in text
+    scene = GraphScene(attention_document)
+    scene.set_node_health(run.health())
+    item = scene.nodes["attention"]
+    assert item.health.level == "attention"
+    picture = QPixmap(300, 300)
+    painter = QPainter(picture)
+    item.paint(painter, QStyleOptionGraphicsItem())     # the tint's color is the theme's
+    painter.end()
+    assert theme.color("attention").isValid()
