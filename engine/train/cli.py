@@ -94,6 +94,12 @@ def _probe_table(result) -> str:
     for name, profile in (step.bptt or {}).items():
         last = len(profile) - 1
         rows.append(f"BPTT '{name}': ||dL/dh_t|| from {profile[0]:.3e} (t=0) to {profile[-1]:.3e} (t={last})")
+    for name, profile in (step.grad_by_position or {}).items():
+        last = len(profile) - 1
+        rows.append(f"by position '{name}': ||dL/dx_t|| from {profile[0]:.3e} (t=0) to {profile[-1]:.3e} (t={last})")
+    for name, maps in (step.attention or {}).items():
+        shares = ", ".join(f"{e:.2f}" for e in maps.entropy)
+        rows.append(f"attention '{name}': entropy per head {shares} of its maximum (0: one key, 1: all alike)")
     rows += [f"{node}: {health.level}, {health.note}" for node, health in result.health.items()
              if health.level != "healthy"]
     rows += [f"{d.kind} ({said(d.nodes, alongside(d.nodes, step.grad_norm, step.activations or {}))}): {d.message}. "

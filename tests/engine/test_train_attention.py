@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from layerloom import engine
+from layerloom.engine.cli import main
 from layerloom.engine.remedies import derive
 from layerloom.engine.train.advice import ModelFacts
 from layerloom.engine.train.attention import normalized_entropy
@@ -181,3 +182,12 @@ def test_attention_inside_a_repeated_block_is_measured_by_its_path():
     assert all(len(profile) == 10 for profile in step.grad_by_position.values())
     assert step.attention["stage.0.attn"].keys == step.attention["stage.0.attn"].queries
     assert len(step.attention["stage.0.attn"].keys) == 10
+
+
+def test_the_probe_command_prints_the_gradient_by_position_and_the_entropy(tmp_path, capsys):
+    path = tmp_path / "mixer.json"
+    engine.save(_sequence_model(CAUSAL, steps=12), path)
+    assert main(["probe", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "by position 'mix': ||dL/dx_t|| from " in out and "(t=11)" in out
+    assert "attention 'mix': entropy per head " in out
