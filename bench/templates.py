@@ -94,7 +94,7 @@ def _number(value: float) -> str:
     return f"{value:.3g}" if abs(value) < 1e4 or not math.isfinite(value) else f"{value:.2e}"
 
 
-def report(outcomes: dict[str, Outcome]) -> tuple[str, bool]:
+def report(outcomes: dict[str, Outcome], load: float = 0.0) -> tuple[str, bool]:
     """The markdown section and whether every target was met."""
     rows = ["| template | target | reached | met | seconds | diagnoses reported |", "|---|---|---|---|---|---|"]
     twins = ["| template | twin | metric | template's | twin's |", "|---|---|---|---|---|"]
@@ -127,7 +127,8 @@ def report(outcomes: dict[str, Outcome]) -> tuple[str, bool]:
             samples.append(f"`layerloom sample` after training {Path(name).stem}:\n\n```\n{outcome.sample}\n```")
     header = (f"{HEADING}\n\n`bench/templates.py` trains each gallery template (templates/GALLERY.json) with its default "
               f"settings: {os.cpu_count()} CPU cores, {torch.get_num_threads()} torch threads, torch {torch.__version__}, "
-              f"{time.strftime('%Y-%m-%d')}. One row per target; seconds is the training time; the diagnoses are those "
+              f"{time.strftime('%Y-%m-%d')}, load average {load:.1f} at the start (other work shared the cores, so "
+              "seconds vary from run to run). One row per target; seconds is the training time; the diagnoses are those "
               "the trainer's gradient monitor reported during the run.")
     body = [header, "\n".join(rows), "Twins (templates that differ in one idea):", "\n".join(twins)]
     if len(beside) > 2:
@@ -150,14 +151,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"not in the gallery: {', '.join(unknown)}")
     wanted = set(chosen) | {t.than for f in chosen for t in infos[f].targets if t.than}
     wanted |= {infos[f].beside for f in chosen if infos[f].beside}
-    outcomes = {}
+    outcomes, load = {}, os.getloadavg()[0]
     names = [f for f in infos if f in wanted]
     with tempfile.TemporaryDirectory() as runs, bar(len(names), "templates", "template") as progress:
         for name in names:
             progress.set_postfix_str(name)
             outcomes[name] = train(infos[name], Path(runs) / Path(name).stem)
             progress.update(1)
-    section, all_met = report(outcomes)
+    section, all_met = report(outcomes, load)
     print(section)
     if not args.files:
         write_section(section)

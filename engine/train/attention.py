@@ -106,7 +106,9 @@ class AttentionProbe:
             self.model.train(training)
             for handle in handles:
                 handle.remove()
-        return {node: Measured(weights[0], normalized_entropy(weights, self.layers[node].causal), *self.tokens[node])
+        return {node: Measured(weights[0], normalized_entropy(weights, self.layers[node].causal),
+                               *(tokens if tokens and len(tokens) == size else None  # a layer between may resize
+                                 for tokens, size in zip(self.tokens[node], weights.shape[-2:])))
                 for node, weights in kept.items()}
 
 
