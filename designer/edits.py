@@ -10,6 +10,7 @@ from layerloom.engine.document import Frame, Layout, free_id, is_valid_id
 from layerloom.engine.errors import error_problems
 from layerloom.engine.layers import REGISTRY
 from layerloom.engine.blocks import node_problems
+from layerloom.engine.builtin_blocks import builtin_blocks, with_builtin
 from layerloom.engine.validate import connection_problems
 
 
@@ -26,10 +27,19 @@ def unique_id(arch: Architecture, base: str, taken: Iterable[str] = ()) -> str:
     return free_id(base, {n.id for n in arch.nodes} | set(taken))
 
 
+def with_type(arch: Architecture, layer_type: str) -> tuple[Architecture, str]:
+    """`arch` able to hold a node of `layer_type`, and the type's name there: a built-in block the document does not
+    define is copied into its blocks first."""
+    if layer_type in REGISTRY or layer_type in arch.blocks or layer_type not in builtin_blocks():
+        return arch, layer_type
+    return with_builtin(arch, layer_type)
+
+
 def add_node(arch: Architecture, layer_type: str, position: tuple[float, float] | None = None,
              params: dict[str, Any] | None = None, node_id: str | None = None) -> tuple[Architecture, str]:
-    """Add a node of `layer_type` (or an instance of the block of that name); returns the new document and the new
-    node's id."""
+    """Add a node of `layer_type` (or an instance of the block of that name, a built-in one copied in first);
+    returns the new document and the new node's id."""
+    arch, layer_type = with_type(arch, layer_type)
     if layer_type not in REGISTRY and layer_type not in arch.blocks:
         raise EditError(f"unknown layer type or block '{layer_type}'")
     new_id = node_id if node_id and node_id not in {n.id for n in arch.nodes} else unique_id(arch, node_id or layer_type)

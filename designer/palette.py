@@ -9,6 +9,7 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QLabel, QLineEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
 from layerloom.engine import Architecture, NodeBase, make_node
+from layerloom.engine.builtin_blocks import builtin_blocks
 from layerloom.engine.document import BLOCK_CATEGORY, is_instance
 from layerloom.engine.layers import REGISTRY
 
@@ -109,7 +110,9 @@ class PaletteWidget(QWidget):
     def _on_blocks_changed(self) -> None:
         """The 'Blocks' section: one entry per block the document defines (drag one in to add an instance)."""
         blocks = self._document.arch.blocks
-        names = tuple((name, block.description) for name, block in blocks.items())
+        builtin = [(name, block.description, True) for name, block in builtin_blocks().items()
+                   if name not in blocks and block not in blocks.values()]
+        names = tuple((name, block.description, False) for name, block in blocks.items()) + tuple(builtin)
         if names == self._block_names:
             return
         self._block_names = names
@@ -125,12 +128,13 @@ class PaletteWidget(QWidget):
         header.setFont(0, font)
         header.setIcon(0, category_icon(BLOCK_CATEGORY))
         header.setExpanded(True)
-        for name, description in names:
+        for name, description, shipped in names:
+            kind = "built-in block" if shipped else "block"
             item = QTreeWidgetItem(header, [name])
             item.setData(0, ENTRY_ROLE, {"type": name, "params": {}})
-            item.setData(0, SEARCH_ROLE, f"{name} block {description}".lower())
-            item.setToolTip(0, f"<b>{escape(name)}</b> <i>(block)</i><br>{escape(description or 'a block of this document')}"
-                               "<br>double-click an instance on the canvas to edit it")
+            item.setData(0, SEARCH_ROLE, f"{name} {kind} {description}".lower())
+            item.setToolTip(0, f"<b>{escape(name)}</b> <i>({kind})</i><br>{escape(description or 'a block of this document')}"
+                               "<br>double-click an instance on the canvas to open it")
             item.setFlags(Qt.ItemIsEnabled | Qt.ItemIsSelectable | Qt.ItemIsDragEnabled)
         self._on_search_changed(self.search.text())
 
@@ -146,9 +150,10 @@ class PaletteWidget(QWidget):
         """Add the entry's layer next to the selection, as one undo step, and select it."""
         before = self._document.view
         arch = edits.move_nodes(before, positions(before))  # pins nodes that only had a fallback place
-        new = make_node("new", entry["type"], **entry["params"])   # a layer, or an instance of a block
-        at = free_position(before, min(self._document.selection, default=None), new)
-        arch, new_id = edits.add_node(arch, entry["type"], at, entry["params"])
+        arch, kind = edits.with_type(arch, entry["type"])
+        new = make_node("new", kind, **entry["params"])   # a layer, or an instance of a block
+        at = free_position(arch, min(self._document.selection, default=None), new)
+        arch, new_id = edits.add_node(arch, kind, at, entry["params"])
         self._document.apply_view(arch, f"add {new_id}")
         self._document.select([new_id])
         self.node_added.emit(new_id)

@@ -40,6 +40,7 @@ def test_the_wheel_installs_only_layerloom_at_the_top_level(wheel):
     assert {name.split("/")[0] for name in names} == {"layerloom", f"{wheel.name.split('-py')[0]}.dist-info"}
     assert "layerloom/templates/GALLERY.json" in names
     assert "layerloom/templates/cnn_digits.json" in names
+    assert "layerloom/templates/blocks/transformer.json" in names   # the built-in blocks
     assert "layerloom/engine/data/poetry.txt" in names
     entry_points = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
     assert "layerloom = layerloom.engine.cli:run" in entry_points

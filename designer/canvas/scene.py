@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene, QMenu
 
 from layerloom.engine import Architecture, Edge, make_node
 from ..document import DocumentModel
-from ..edits import EditError, add_node, move_nodes
+from ..edits import EditError, add_node, move_nodes, with_type
 from layerloom.engine.document import is_instance
 from layerloom.engine.train.diagnosis import NodeHealth, inside, worst
 from . import style
@@ -286,7 +286,8 @@ class GraphScene(QGraphicsScene):
     def add_layer(self, layer_type: str, params: dict | None, at: QPointF) -> str | None:
         """Add a node near `at`, clear of the other cards; returns its id, or None with a message."""
         try:
-            arch, node_id = add_node(self.document.view, layer_type, self.free_corner(layer_type, at, params), params)
+            arch, layer_type = with_type(self.document.view, layer_type)
+            arch, node_id = add_node(arch, layer_type, self.free_corner(layer_type, at, params, arch), params)
         except (EditError, ValueError) as error:
             self.message.emit(f"Cannot add {layer_type}: {error}")
             return None
@@ -294,10 +295,12 @@ class GraphScene(QGraphicsScene):
         self.document.select([node_id])
         return node_id
 
-    def free_corner(self, layer_type: str, at: QPointF, params: dict | None = None) -> tuple[float, float]:
-        """Where a new card of that layer goes to be centred near `at` without touching another card."""
+    def free_corner(self, layer_type: str, at: QPointF, params: dict | None = None,
+                    arch: Architecture | None = None) -> tuple[float, float]:
+        """Where a new card of that layer goes to be centred near `at` without touching another card (`arch`: the
+        document that defines its type, by default the one shown)."""
         node = make_node("new", layer_type, **(params or {}))
-        width, height = card_size(node, self.document.view.spec(node))
+        width, height = card_size(node, (arch or self.document.view).spec(node))
         corner = self.snap(at - QPointF(width / 2, style.HEADER_HEIGHT))
         return free_spot((corner.x(), corner.y(), width, height), self.card_rects())
 

@@ -239,7 +239,9 @@ register(LayerSpec(
             "    x = x + dropout1(self_attn(norm1(x)))\n"
             "    x = x + dropout2(linear2(dropout(activation(linear1(norm2(x))))))\n"
             "self_attn: multihead_attention (num_heads, dropout, causal) on x; linear1: embedding size -> "
-            "dim_feedforward; linear2: back to the embedding size"),
+            "dim_feedforward; linear2: back to the embedding size\n"
+            "The built-in blocks transformer_encoder and transformer_encoder_prenorm (the palette's Blocks) are this\n"
+            "layer as a graph of these nodes, to open and change (docs/blocks.md)"),
     aliases=("transformer block", "encoder block", "transformer"),
     presets={"Causal transformer layer": {"causal": True}}, export=_encoder_code,
     imports=Patterns(modules={nn.TransformerEncoderLayer: lambda m: Layer("transformer_encoder_layer",

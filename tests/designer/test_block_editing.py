@@ -7,6 +7,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
 from layerloom import engine
+from layerloom.engine.builtin_blocks import builtin_blocks
 from layerloom.engine.templates import template_path
 from layerloom.engine.train.diagnosis import NodeHealth
 from test_main_window import window  # noqa: F401  (the shown main window)
@@ -131,11 +132,25 @@ def test_an_instance_card_and_inspector_show_and_edit_its_block_params_and_repea
 def test_the_palette_lists_the_documents_blocks_and_adds_an_instance(window):
     document = opened(window, "resnet_digits")
     names = [item.text(0) for item in window.palette.entries() if item.parent().text(0) == "Blocks"]
-    assert names == ["basic", "down", "stage"]
+    assert names == ["basic", "down", "stage", "transformer_encoder", "transformer_encoder_prenorm"]  # then built-ins
     item = next(i for i in window.palette.entries() if i.text(0) == "basic")
     window.palette._on_item_activated(item)
     [new] = document.selection
     assert document.arch.node(new).type == "basic" and new in window.scene.nodes
+
+
+def test_a_built_in_block_is_copied_into_the_document_when_first_added(window):
+    document = opened(window, "char_transformer_poetry")
+    before = document.arch
+    item = next(i for i in window.palette.entries() if i.text(0) == "transformer_encoder")
+    window.palette._on_item_activated(item)
+    [new] = document.selection
+    assert document.arch.node(new).type == "transformer_encoder" and new in window.scene.nodes
+    assert document.arch.blocks == {"transformer_encoder": builtin_blocks()["transformer_encoder"]}
+    added = window.scene.add_layer("transformer_encoder", {}, window.view.center_point())   # a drop: no second copy
+    assert document.arch.node(added).type == "transformer_encoder" and len(document.arch.blocks) == 1
+    document.undo_stack.undo(), document.undo_stack.undo()
+    assert document.arch == before   # one undo step each, the definition with the first
 
 
 def test_blocks_and_their_layout_survive_save_and_open(window, tmp_path):

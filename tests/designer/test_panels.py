@@ -15,6 +15,7 @@ from layerloom.designer.document import DocumentModel
 from layerloom.designer.palette import PaletteWidget
 from layerloom.designer.problems_panel import ProblemsPanel
 from layerloom.designer.summary_panel import SummaryPanel
+from layerloom.engine.builtin_blocks import builtin_blocks
 from layerloom.engine.layers import REGISTRY
 
 CNN = "templates/cnn_digits.json"
@@ -45,6 +46,7 @@ def test_palette_lists_every_type_and_preset(palette):
     entries = _entries(palette.entries())
     expected = [{"type": t, "params": {}} for t in REGISTRY]
     expected += [{"type": t, "params": p} for t, s in REGISTRY.items() for p in s.presets.values()]
+    expected += [{"type": name, "params": {}} for name in builtin_blocks()]   # under Blocks
     key = lambda e: json.dumps(e, sort_keys=True)  # noqa: E731
     assert sorted(map(key, entries)) == sorted(map(key, expected))
     assert {"type": "lstm", "params": {"bidirectional": True}} in entries

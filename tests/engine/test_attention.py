@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from layerloom import engine
+from layerloom.engine.builtin_blocks import with_builtin
 from layerloom.engine.fximport import ImportFailure, import_module
 
 E, HEADS, T = 16, 4, 7
@@ -93,6 +94,27 @@ def test_encoder_layer_equals_torch_transformer_encoder_layer(norm_first, mode):
     _assert_same(ours, theirs)
     with torch.no_grad():    # eval without gradients: torch's fused fast path, the same numbers
         torch.testing.assert_close(model.eval()(x), layer.eval()(x, src_mask=mask, is_causal=True), atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("block, norm_first", [("transformer_encoder", False), ("transformer_encoder_prenorm", True)])
+def test_the_built_in_encoder_blocks_equal_torch_transformer_encoder_layer(block, norm_first):
+    bare = engine.from_dict({"format_version": 2, "nodes": [{"id": "x", "type": "input", "params": {"shape": [T, E]}}]})
+    arch, name = with_builtin(bare, block)
+    assert with_builtin(arch, block) == (arch, name)   # used once more: the same definition, not a copy
+    raw = arch.to_dict()
+    raw["nodes"] += [{"id": "enc", "type": name, "params": {"d_model": E, "num_heads": HEADS, "dim_feedforward": 32}},
+                     {"id": "y", "type": "output"}]
+    raw["edges"] = [{"source": "x", "target": "enc"}, {"source": "enc", "target": "y"}]
+    model = engine.compile_model(engine.from_dict(raw))
+    layer = nn.TransformerEncoderLayer(E, HEADS, 32, 0.1, batch_first=True, norm_first=norm_first)
+    model.get_submodule("enc").load_state_dict(layer.state_dict())   # the node names are torch's, so are the keys
+    x = torch.randn(3, T, E)   # in training, dropout included: the nodes run in torch's order
+    ours, theirs = _run(model, [x], lambda m, xs: [m(*xs)]), _run(layer, [x], lambda m, xs: [m(xs[0])])
+    # the gradients by weight name (the block registers its layers in another order than torch's class)
+    named = [{name.removeprefix("enc."): grad for (name, _), grad in zip(m.named_parameters(), grads[1:])}
+             for m, (_, grads) in [(model, ours), (layer, theirs)]]
+    _assert_same((ours[0], ours[1][:1] + [named[0][k] for k in named[1]]),
+                 (theirs[0], theirs[1][:1] + list(named[1].values())))
 
 
 class _Encoder(nn.Module):
