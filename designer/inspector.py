@@ -54,7 +54,7 @@ class NodeView(QWidget):
         self.instance = is_instance(node)
         icon = QLabel(pixmap=category_icon(spec.category, 14).pixmap(14, 14))
         doc = mute(QLabel(spec.doc, wordWrap=True))
-        self.title = QLabel()
+        self.title = QLabel(wordWrap=True)
         self.id_edit = QLineEdit(node.id, toolTip="The node's id: unique, used by edges and as the submodule name.")
         self.id_error = error_label()
         model = params_model(node.type, document.view.blocks[node.type]) if self.instance else spec.params

@@ -66,6 +66,7 @@ def test_form_for_every_layer_type(document, inspector, layer_type):
     for name, field_editor in view.form.editors.items():
         assert field_editor.value() == getattr(params, name), name   # the form shows the model's values
         assert field_editor.editor.toolTip()
+    assert view.minimumSizeHint().width() <= 320   # a long title wraps: the cost lines need no sideways scroll
 
 
 def test_spin_box_edit_is_one_undo_step_and_undo_updates_the_form(document, inspector):
