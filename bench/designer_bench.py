@@ -141,7 +141,7 @@ def bare_canvas(arch):
     view.resize(1200, 800)
     view.show()
     document.wait_for_check(60_000)
-    document.view = view   # kept alive for the measurement
+    document.canvas_view = view   # kept alive for the measurement
     return document
 
 
