@@ -64,7 +64,7 @@ def child(name: str, batch: int | None, steps: int, device: str) -> dict:
 
 class LiveTensors(TorchDispatchMode):
     """Bytes of the distinct storages that operations return while it is on and that are still alive, and their
-    peak between `mark()` and `freeze()`."""
+    peak from `mark()` until `frozen` is set."""
 
     def __init__(self):
         super().__init__()
