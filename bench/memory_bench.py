@@ -204,7 +204,8 @@ resident set is not within 25% of the estimate on this CPU, and is not expected 
 batch, {resident_own} at the templates' own. Beyond the tensors it holds what glibc's malloc keeps of freed blocks, \
 oneDNN's workspaces and reorders, and a fixed cost of the first step (autograd's worker thread, kernel caches, \
 allocator arenas: about 5 MiB, as the smallest templates show). On CUDA, torch.cuda.max_memory_allocated counts \
-tensors only, like the *tensors* column; no GPU was lent to this work, so `--device cuda` is still to be run."""
+tensors only, like the *tensors* column; no GPU was lent to this work: `--device cuda` here, or \
+bench/gpu_check.py, measures it where one is."""
 
 
 if __name__ == "__main__":
