@@ -12,14 +12,18 @@ from PySide6.QtWidgets import (
     QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLabel, QLineEdit, QPlainTextEdit, QVBoxLayout, QWidget,
 )
 
+from layerloom.engine import fileio
+
 from .panel_style import mute
+
+MAX_SOURCE_BYTES = 16 * 1024 * 1024  # a larger file is not a model's source: no classes are offered
 
 
 def module_classes(path: Path) -> list[str]:
     """Names of the classes in the file that derive from something called Module (read, never run)."""
     try:
-        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
-    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        tree = ast.parse(fileio.read_bytes(path, MAX_SOURCE_BYTES, "Python file").decode("utf-8"), str(path))
+    except (fileio.FileError, SyntaxError, UnicodeDecodeError, ValueError, RecursionError, MemoryError):
         return []
     def base_name(base: ast.expr) -> str:
         return base.attr if isinstance(base, ast.Attribute) else getattr(base, "id", "")

@@ -8,6 +8,9 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage, QPixmap
 
+from layerloom.engine import fileio
+from layerloom.engine.data.pictures import MAX_IMAGE_BYTES
+
 from . import theme
 
 MAPS_COLORMAP = "viridis"    # feature maps: dark is low, yellow is high
@@ -45,3 +48,13 @@ def pixmap(array: np.ndarray, longest: int, colormap: str | None = None) -> QPix
     image = QImage(rgb.data, width, height, 3 * width, QImage.Format_RGB888).copy()
     smooth = Qt.SmoothTransformation if max(height, width) > longest else Qt.FastTransformation
     return QPixmap.fromImage(image.scaled(longest, longest, Qt.KeepAspectRatio, smooth))
+
+
+def file_pixmap(path) -> QPixmap:
+    """The picture in a user's image file, read through engine.fileio: a pipe or a device is no picture, at once."""
+    picture = QPixmap()
+    try:
+        picture.loadFromData(fileio.read_bytes(path, MAX_IMAGE_BYTES, "image"))
+    except fileio.FileError:
+        pass
+    return picture

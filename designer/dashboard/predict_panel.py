@@ -9,7 +9,6 @@ from html import escape
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (QFileDialog, QGridLayout, QHBoxLayout, QLabel, QLineEdit, QListWidget,
                                QListWidgetItem, QPlainTextEdit, QPushButton, QScrollArea, QSplitter, QVBoxLayout,
                                QWidget)
@@ -20,7 +19,7 @@ from layerloom.designer.panel_style import mute, section
 from layerloom.engine.predict import Explanation, Predictor, Scores
 from layerloom.engine.predict.explain import tile
 
-from ..pictures import HEAT_COLORMAP, MAPS_COLORMAP, pixmap
+from ..pictures import HEAT_COLORMAP, MAPS_COLORMAP, file_pixmap, pixmap
 
 PICTURE = 220        # pixels, the longer side of the file, the input as read and the saliency map
 PHOTO = 420          # pixels, the longer side of a photo and its colorization
@@ -183,8 +182,8 @@ class PredictPanel(QWidget):
             return
         if answer.scores is not None:
             self._add_text(scores_text(answer.scores))
-            self._add_pictures([("your file", QPixmap(answer.source).scaled(PICTURE, PICTURE, Qt.KeepAspectRatio,
-                                                                           Qt.SmoothTransformation)),
+            yours = file_pixmap(answer.source).scaled(PICTURE, PICTURE, Qt.KeepAspectRatio, Qt.SmoothTransformation)
+            self._add_pictures([("your file", yours),
                                 ("what the model reads", self._picture(answer.image, PICTURE)),
                                 ("saliency: what moves the top class", pixmap(answer.saliency, PICTURE,
                                                                               HEAT_COLORMAP))])

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from layerloom.engine import fileio
+from layerloom.engine.files import MAX_FILE_BYTES
 from layerloom.engine.train.events import EndEvent, EpochEvent, RunStatus, status_after
 from layerloom.engine.train.runfolder import ARCHITECTURE, EVENTS, MODEL
 
@@ -32,9 +33,8 @@ class RunInfo:
 def document_name(folder: Path) -> str:
     """The name of the document a run trained, from its architecture.json ('' when unreadable)."""
     try:
-        with (folder / ARCHITECTURE).open("rb") as handle:
-            name = json.load(handle).get("name", "")
-    except (OSError, ValueError, AttributeError):
+        name = json.loads(fileio.read_bytes(folder / ARCHITECTURE, MAX_FILE_BYTES, "document")).get("name", "")
+    except (fileio.FileError, ValueError, AttributeError, RecursionError):
         return ""
     return name if isinstance(name, str) else ""
 

@@ -1,17 +1,24 @@
 """The dashboard's Qt-free parts: run buffers, health, stream parsing, run folders and summaries."""
 import json
 import math
+import os
+import sys
 from collections import deque
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from layerloom.designer.import_offer import module_classes
 from layerloom.designer.dashboard.progress import format_metrics, progress_text, status_text
-from layerloom.designer.dashboard.run_files import list_runs, read_info
+from layerloom.designer.dashboard.run_files import document_name, list_runs, read_info
 from layerloom.designer.dashboard.run_store import History, RunSeries
 from layerloom.designer.dashboard.stream import parse_line, thin
 from layerloom.engine.train.events import (ActivationStats, ClearedEvent, DiagnosisEvent, EndEvent, EpochEvent, ErrorEvent, ParameterCounts, StartEvent,
                                  StepEvent, to_json)
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))
+from cli_runs import waits_on  # noqa: E402
 
 LAYERS = ["dense1", "dense2", "out"]
 
@@ -178,3 +185,16 @@ def test_last_words_of_a_dying_process():
     assert last_words("Traceback (most recent call last):\n  File x\nValueError: bad\n") == "ValueError: bad"
     assert last_words("doc.json: node 'a': bad\ndoc.json: node 'b': worse\n") == "doc.json: node 'a': bad; doc.json: node 'b': worse"
     assert last_words("") == ""
+
+
+def test_the_designer_reads_a_named_pipe_as_nothing_at_once(tmp_path):
+    """A FIFO as a run's architecture.json (opening a run folder) or as a dropped .py file is refused at once."""
+    os.mkfifo(tmp_path / "architecture.json")
+    os.mkfifo(tmp_path / "model.py")
+    assert not waits_on(tmp_path / "architecture.json", lambda: document_name(tmp_path))
+    assert not waits_on(tmp_path / "model.py", lambda: module_classes(tmp_path / "model.py"))
+    assert document_name(tmp_path) == "" and module_classes(tmp_path / "model.py") == []
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "architecture.json").write_text('{"name": "spirals"}')
+    (tmp_path / "net.py").write_text("import torch\nclass Net(torch.nn.Module):\n    pass\n")
+    assert document_name(tmp_path / "run") == "spirals" and module_classes(tmp_path / "net.py") == ["Net"]

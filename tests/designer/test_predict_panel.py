@@ -1,4 +1,5 @@
 """Your own data in the designer: the Training panel's pickers and preview, and the Predict tab of a finished run."""
+import os
 import sys
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from layerloom.designer.model_form import IntsEdit, PathEdit
 from layerloom.engine.cli import main
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))
+from cli_runs import waits_on  # noqa: E402
 from user_files import COLORS, class_folders, color_photos, image_classifier, picture  # noqa: E402
 
 
@@ -122,6 +124,11 @@ def test_dropped_images_show_classes_saliency_and_feature_maps(qtbot, runs, tmp_
     assert list(maps) == ["maps:conv1", "maps:conv2"] and all(not m.pixmap().isNull() for m in maps.values())
     saliency = panel.detail.findChild(QLabel, "saliency: what moves the top class")
     assert saliency is not None and saliency.pixmap().width() == 220
+    assert not panel.detail.findChild(QLabel, "your file").pixmap().isNull()
+    image.unlink()
+    os.mkfifo(image)   # replaced by a pipe since it was read: the answer shows no picture of it, without waiting
+    assert not waits_on(image, lambda: panel._show_answer(0))
+    assert panel.detail.findChildren(QLabel, "your file")[-1].pixmap().isNull()   # the one shown now
     panel.ask_files = lambda: [str(tmp_path / "missing.png")]
     panel.open_button.click()
     wait_for(qtbot, panel)

@@ -4,7 +4,11 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 from layerloom.engine.cli import main
@@ -50,6 +54,27 @@ def cli(*argv, seconds: float = 20) -> tuple[int, str, str]:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
     return code, out.getvalue(), err.getvalue()
+
+
+WRITER = """import os, sys, time
+time.sleep(float(sys.argv[2]))
+try:
+    os.close(os.open(sys.argv[1], os.O_WRONLY | os.O_NONBLOCK))
+except OSError:  # ENXIO: nobody is reading
+    pass"""
+
+
+def waits_on(fifo: Path, call, seconds: float = 3.0) -> bool:
+    """Whether `call()` waited for a writer to come to the named pipe `fifo`. One comes after `seconds`, from another
+    process: a reader blocked in open() goes on then, even in Qt's C++ holding the GIL, where no signal reaches Python."""
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(fifo), str(seconds)])
+    started = time.monotonic()
+    try:
+        call()
+    finally:
+        writer.kill()
+        writer.wait()
+    return time.monotonic() - started >= seconds
 
 
 def one_line_error(result: tuple[int, str, str]) -> str:
