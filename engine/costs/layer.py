@@ -19,6 +19,7 @@ from torch._subclasses.fake_tensor import FakeTensorMode
 
 from ..document import NodeBase
 from ..layers import TensorMeta
+from .fence import fenced
 
 _BATCHES = (2, 3)      # batch sizes of the fake runs (batch norm refuses a batch of one in training)
 _STEPS = (2, 3)        # sequence lengths a recurrent layer runs on, when its real sequence is longer
@@ -80,7 +81,8 @@ def layer_cost(node: NodeBase, inputs: dict[str, list], grads: tuple, layouts: t
         if key not in _cache:
             if len(_cache) >= _CACHE_SIZE:
                 _cache.clear()
-            _cache[key] = _measure(node, inputs, frozenset(grads), dict(layouts))
+            with fenced():   # no other thread's garbage collection while torch runs the fake layer (a segfault)
+                _cache[key] = _measure(node, inputs, frozenset(grads), dict(layouts))
         return _cache[key]
 
 
