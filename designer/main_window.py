@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QRect, QSettings, QSize, Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
     QApplication, QDockWidget, QLabel, QMainWindow, QMenu, QScrollArea, QTabWidget, QToolBar, QWidget,
@@ -29,6 +29,13 @@ from .summary_panel import SummaryPanel
 MESSAGE_MS = 8000
 BOTTOM_SHARE = 0.2  # of the window height, for the bottom panels at first
 TRAINING_SHARE = 0.42  # of the window height, for the Training panel once a run starts
+FIRST_SIZE = (1500, 920)  # the window's size the first time, where the screen's free area has room for it
+FRAME = (16, 48)  # room kept for the window manager's frame and title bar
+
+
+def first_size(room: QRect) -> QSize:
+    """The window's size the first time: FIRST_SIZE, or the screen's free area `room` less the frame if smaller."""
+    return QSize(min(FIRST_SIZE[0], room.width() - FRAME[0]), min(FIRST_SIZE[1], room.height() - FRAME[1]))
 
 
 class MainWindow(QMainWindow):
@@ -51,7 +58,7 @@ class MainWindow(QMainWindow):
         self.summary = SummaryPanel(self.document)
         self.dashboard = DashboardDock(self.document, parent=self)
         self.exporter = ExportController(self, self.document, lambda: self.dashboard.runs_dir)
-        self.resize(1500, 920)
+        self.resize(first_size(self.screen().availableGeometry()))
         self.setDockOptions(QMainWindow.AnimatedDocks | QMainWindow.AllowTabbedDocks)
         self.setTabPosition(Qt.BottomDockWidgetArea, QTabWidget.North)
         self.add_dock(self.palette, Qt.LeftDockWidgetArea, "Layers")

@@ -8,7 +8,9 @@ import time
 import pytest
 import tqdm
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Offscreen on a 1920x1080 screen (Qt's offscreen default is 800x800, smaller than any the designer is made for).
+SCREEN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "offscreen_screen.json")
+os.environ.setdefault("QT_QPA_PLATFORM", f"offscreen:configfile={SCREEN}")
 # One torch thread per process: tests start trainer subprocesses beside the test process on 2 cores,
 # where torch's default of one thread per core makes small models thrash.
 os.environ.setdefault("OMP_NUM_THREADS", "1")

@@ -2,14 +2,14 @@
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QRect, QSettings, QSize, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QDialog, QDockWidget, QLabel, QMessageBox
 
 from layerloom import engine
 from layerloom.designer import edits
 from layerloom.designer.gallery import TemplateGalleryDialog
-from layerloom.designer.main_window import MainWindow
+from layerloom.designer.main_window import FIRST_SIZE, MainWindow, first_size
 from layerloom.designer.shortcut_sheet import rows
 from layerloom.engine import Edge
 from layerloom.engine.document import Layout
@@ -190,6 +190,14 @@ def test_the_panel_layout_is_remembered(window, qtbot, tmp_path):
     again.show()
     assert not again.findChild(QDockWidget, "Inspector").isVisible()
     assert again.findChild(QDockWidget, "Layers").isVisible()
+
+
+def test_the_first_window_fits_the_screen(window):
+    """A 1366x768 laptop screen has less room than the window's usual first size: the window takes what there is
+    (less its frame), instead of running off the screen with its status bar and panels."""
+    assert first_size(QRect(0, 0, 1366, 738)) == QSize(1350, 690)
+    assert first_size(QRect(0, 0, 1920, 1050)) == QSize(*FIRST_SIZE)
+    assert window.size() == first_size(window.screen().availableGeometry())
 
 
 def test_the_canvas_starts_tall_and_training_brings_a_taller_training_panel(window, qtbot):
