@@ -1,4 +1,5 @@
 """Test-wide setup: Qt runs offscreen, so the suite needs no display."""
+import gc
 import os
 import sys
 import tempfile
@@ -26,6 +27,19 @@ def pytest_sessionfinish(session, exitstatus):
     gui = sys.modules.get("PySide6.QtGui")
     if gui is not None and gui.QGuiApplication.instance() is not None:
         gui.QGuiApplication.clipboard().clear()
+
+
+@pytest.fixture(autouse=True)
+def collect_between_tests():
+    """Garbage is collected only between tests, in the main thread, once no worker thread runs (as the designer
+    collects only in its GUI thread): full runs crashed when a worker's collection destroyed Qt objects, or when
+    the main thread's collection met a worker inside torch."""
+    gc.disable()
+    yield
+    threshold, counts = gc.get_threshold(), gc.get_count()
+    generation = max((g for g in range(3) if counts[g] > threshold[g]), default=None)
+    if generation is not None:
+        gc.collect(generation)
 
 
 @pytest.fixture(autouse=True)
