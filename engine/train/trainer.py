@@ -131,12 +131,12 @@ class Trainer:
         target = self.objective.prepare_target(dataset.target, dataset.target_label)
         self.train_data = self._on_device(dataset.inputs, target, parts.train)
         self.val_data = self._on_device(dataset.inputs, target, parts.val)
+        if not any(p.requires_grad for p in model.parameters()):
+            raise TrainingError("the model has no weights to train: add a layer with weights (linear, conv2d, ...)")
         sequence = layer_paths(self.arch, "sequence")
         self.monitor = GradientMonitor(model, config.grad_clip, sequence)  # first: it puts the weights into flat vectors
         probes = (self.val_data if len(self.val_data[1]) else self.train_data)[0]
         self.attention = AttentionProbe(model, self.arch, probes, dataset.vocab)
-        if not self.monitor.params:
-            raise TrainingError("the model has no weights to train: add a layer with weights (linear, conv2d, ...)")
         self.optimizer = make_optimizer(self.monitor.params, config.optimizer)
         self.optimizer_step = StepCall(self.optimizer)
         self.history = WeightHistory(model)  # after the monitor: its flat vectors hold the weights now

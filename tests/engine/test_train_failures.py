@@ -174,3 +174,11 @@ def test_overrides_are_the_training_sections_own_fields():
             theirs, ours = TrainingConfig.model_fields[name], model.model_fields[name]
             assert (ours.metadata, ours.description) == (theirs.metadata, theirs.description) and ours.default is None
     assert TrainOptions(epochs=3).overrides() == {"epochs": 3}
+
+
+def test_a_model_without_weights_is_refused_before_training(tmp_path):
+    nodes = [{"id": "x", "type": "input", "params": {"shape": [2]}}, {"id": "act", "type": "relu"},
+             {"id": "y", "type": "output"}]
+    doc = small_document(tmp_path / "doc.json", MOONS, nodes)
+    line = one_line_error(cli("train", doc, "--out", tmp_path / "run"))
+    assert "the model has no weights to train" in line
