@@ -46,13 +46,17 @@ def run(file: str | None = None, screenshot: str | None = None) -> int:
     else:
         window.files.offer_recovery()
     window.view.fit_to_contents()
-    # Garbage is collected in the GUI thread only, on a timer (pyqtgraph's collector, made for this): a collection
-    # that a worker thread (checks, costs, exports, predictions) set off could destroy Qt objects outside it.
-    from pyqtgraph.util.garbage_collector import GarbageCollector
-    collector = GarbageCollector(interval=1.0)
+    collector = collect_in_gui_thread()
     code = app.exec()
     collector.timer.stop()
     return code
+
+
+def collect_in_gui_thread():
+    """Collect garbage in the GUI thread only, on a timer (pyqtgraph's collector, made for this): a collection that
+    a worker thread (checks, costs, exports, predictions) set off could destroy Qt objects outside it."""
+    from pyqtgraph.util.garbage_collector import GarbageCollector
+    return GarbageCollector(interval=1.0)
 
 
 def _screenshot(app, window_class, file: str | None, out: Path) -> int:

@@ -109,10 +109,6 @@ class Theme:
         return QColor(self._colors[role])
 
     @property
-    def dark(self) -> bool:
-        return self.name == "dark"
-
-    @property
     def run_colors(self) -> tuple[str, ...]:
         return RUN_COLORS[self.name]
 
