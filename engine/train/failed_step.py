@@ -20,20 +20,19 @@ class WeightHistory:
 
     def __init__(self, model: nn.Module):
         self.model = model
-        self._state = model.state_dict(keep_vars=False)  # detached views: they see every in-place update
+        self._state = list(model.state_dict(keep_vars=False).values())  # detached views: they see in-place updates
         self._previous: list[torch.Tensor] | None = None
 
     def remember(self) -> None:
         """Copy the weights as they are now (called just before the optimizer updates them)."""
-        current = list(self._state.values())
         if self._previous is None:
-            self._previous = [t.clone() for t in current]
+            self._previous = [t.clone() for t in self._state]
         else:
-            torch._foreach_copy_(self._previous, current)
+            torch._foreach_copy_(self._previous, self._state)
 
     def current(self) -> list[torch.Tensor]:
         """A copy of the weights and buffers as they are now."""
-        return [t.clone() for t in self._state.values()]
+        return [t.clone() for t in self._state]
 
     def keep_finite(self, current: list[torch.Tensor], finite_on_batch, loss_was_finite: bool) -> int:
         """Load the latest weights that `finite_on_batch()` accepts and say how many updates back they are (0:
@@ -43,10 +42,10 @@ class WeightHistory:
         if self._previous is not None:
             tries.insert(len(tries) if loss_was_finite else 0, (1, self._previous))
         for back, tensors in tries:
-            torch._foreach_copy_(list(self._state.values()), tensors)
+            torch._foreach_copy_(self._state, tensors)
             if finite_on_batch():
                 return back
-        torch._foreach_copy_(list(self._state.values()), current)
+        torch._foreach_copy_(self._state, current)
         return 0
 
 
